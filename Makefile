@@ -1,0 +1,89 @@
+# ggdm - top-level build.  `make` builds the reference library and build/ggdm.
+#
+#   make                 library + command (gcc by default; CC=clang make works)
+#   make run             set up, build and run the main job (conformance until the demo exists)
+#   make test            the whole test suite (what .ci/run and the README run)
+#   make check           unit tests only          make conformance   golden vectors
+#   make memcheck        unit tests under Valgrind make vectors       regenerate golden vectors
+#   make repro           gcc/clang x -O0/-O3 conformance hashes must be identical
+#
+# BUILD selects the output folder, so several compilers/levels can coexist:
+#   make BUILD=build/clang-O0 CC=clang OPT=-O0
+
+CC      ?= cc
+OPT     ?= -O2
+BUILD   ?= build
+# Exactness: strict C99, no contraction of a*b+c into fma, never fast-math.
+STDFLAGS = -std=c99 -pedantic -Wall -Wextra -Werror -ffp-contract=off -fno-fast-math
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = $(STDFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) -Iref/include -Iconformance -MMD -MP
+LDLIBS  = -lxxhash -lm
+
+LIB_SRC  := $(sort $(wildcard ref/src/*.c))
+CLI_SRC  := $(sort $(wildcard ref/cli/*.c)) $(sort $(wildcard conformance/*.c))
+TEST_SRC := $(sort $(wildcard ref/tests/test_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TESTS    := $(TEST_SRC:ref/tests/%.c=$(BUILD)/tests/%)
+LIB      := $(BUILD)/libggdm.a
+GGDM     := $(BUILD)/ggdm
+
+.PHONY: all deps run test check conformance memcheck vectors repro tamper clean help gpu
+all: deps $(LIB) $(GGDM) gpu
+
+help:
+	@sed -n '1,14p' Makefile
+
+# One script installs whatever is missing (Debian packages); it is quick when all is there.
+deps:
+	@CC="$(CC)" sh ci/setup.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(GGDM): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: ref/tests/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iref/tests -o $@ $< $(LIB) -lcmocka $(LDLIBS)
+
+# The GPU build is its own Makefile; it is skipped, loudly, without nvcc.
+gpu:
+	@$(MAKE) --no-print-directory -f gpu/Makefile BUILD=$(BUILD)
+
+check: all $(TESTS)
+	@sh ci/run-unit.sh $(TESTS)
+
+conformance: all
+	$(GGDM) conformance --vectors vectors
+
+vectors: all
+	$(GGDM) vectors --vectors vectors
+
+memcheck: all $(TESTS)
+	@sh ci/run-unit.sh --valgrind $(TESTS)
+
+repro: deps
+	@sh ci/repro.sh
+
+tamper: all
+	@sh ci/tamper.sh $(GGDM)
+
+run: all
+	$(GGDM) conformance --vectors vectors
+
+test: all $(TESTS)
+	@sh ci/test.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

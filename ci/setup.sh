@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs what ggdm's build and tests need, from Debian's packages, when it is missing.
+# Quick (no apt at all) when everything is present. Called by the Makefile (make deps).
+set -eu
+
+need=""
+have_hdr() { [ -f "/usr/include/$1" ]; }
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+
+have_hdr xxhash.h        || need="$need libxxhash-dev"
+have_cmd xxhsum          || need="$need xxhash"
+have_hdr cmocka.h        || need="$need libcmocka-dev"
+have_cmd gcc             || need="$need gcc"
+have_cmd clang           || need="$need clang"
+have_cmd make            || need="$need make"
+have_cmd valgrind        || need="$need valgrind"
+have_cmd gcovr           || need="$need gcovr"
+have_cmd python3         || need="$need python3"
+# The interoperability tests compare with PyTorch's float32/float64 evaluation (Debian's CPU build).
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null || need="$need python3-numpy"
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch' 2>/dev/null || need="$need python3-torch"
+
+if [ -z "$need" ]; then
+    exit 0
+fi
+echo "ggdm setup: installing$need (Debian packages)"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        echo "ggdm setup: need root (or sudo) to install:$need" >&2
+        echo "            run: apt-get install$need" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $need

@@ -1,0 +1,32 @@
+#!/bin/sh
+# The whole test suite (make test; .ci/run). Each stage prints its own result; the last
+# line is the total: "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+pass=0; fail=0; failed=""
+stage() { # name, command...
+    name=$1; shift
+    echo "=== $name"
+    start=$(date +%s)
+    if "$@"; then
+        pass=$((pass + 1)); echo "--- $name: ok ($(( $(date +%s) - start )) s)"
+    else
+        fail=$((fail + 1)); failed="$failed $name"; echo "--- $name: FAILED ($(( $(date +%s) - start )) s)"
+    fi
+}
+tests=$(ls "$BUILD"/tests/test_* 2>/dev/null | grep -v '\.d$')
+
+stage "library symbols (no allocation, no libm transcendentals)" sh ci/check-symbols.sh "$BUILD/libggdm.a"
+stage "unit tests (CMocka)" sh ci/run-unit.sh $tests
+stage "conformance (golden vectors, reference)" "$BUILD/ggdm" conformance --vectors vectors
+stage "tampered vectors are caught" sh ci/tamper.sh "$BUILD/ggdm"
+stage "schedules equal the original's (PyTorch) bit for bit" sh ci/original-schedules.sh "$BUILD/ggdm"
+stage "GPU build compiles and links (or is skipped without nvcc)" make -s gpu
+stage "bit-identical across gcc/clang -O0/-O3/-march=native" sh ci/repro.sh
+stage "unit tests under Valgrind memcheck" sh ci/run-unit.sh --valgrind $tests
+
+echo
+[ -n "$failed" ] && echo "failed stages:$failed"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

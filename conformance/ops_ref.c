@@ -1,0 +1,366 @@
+/*
+ * The reference implementation's conformance ops: each computes one vector's output
+ * from its parameters and input files with the reference library. Another
+ * implementation (the GPU one) provides a table with the same op names.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ggdm/dmath.h"
+#include "ggdm/philox.h"
+#include "ggdm/reduce.h"
+#include "ggdm/rng.h"
+#include "ggdm/schedule.h"
+#include "runner.h"
+
+#define TRY(x)                                                                                                         \
+    do {                                                                                                               \
+        ggdm_status st_ = (x);                                                                                         \
+        if (st_ != GGDM_OK)                                                                                            \
+            return st_;                                                                                                \
+    } while (0)
+
+static ggdm_status alloc1(conf_call *c, ggdm_dtype dt, uint64_t n)
+{
+    ggdm_status st = ggdm_array_alloc(&c->out, dt, 1, &n);
+    if (st != GGDM_OK)
+        snprintf(c->err, sizeof c->err, "cannot allocate %llu outputs", (unsigned long long)n);
+    return st;
+}
+
+static ggdm_status bad(conf_call *c, ggdm_status st, const char *msg, const char *arg)
+{
+    snprintf(c->err, sizeof c->err, msg, arg);
+    return st;
+}
+
+/* --- inputs --------------------------------------------------------------------------
+ * input_f32 / input_f64: kind=lin     lo + (hi - lo) * (i / (n - 1)) in float64, rounded
+ *                        kind=bits    bit patterns interpolated between |lo| and |hi| (both >= 0):
+ *                                     log-spaced, exact integer arithmetic; sign=both alternates signs
+ *                        cols=C       shape (n / C, C) instead of (n,)
+ *                        kind=special +-0, +-inf, NaN, +-min normal, +-min subnormal, +-max, +-1
+ */
+
+static uint64_t interp_u64(uint64_t a, uint64_t b, uint64_t i, uint64_t n)
+{
+    /* a + (b - a) * i / (n - 1), exactly, without 128-bit integers */
+    uint64_t d = b - a, q, r;
+    if (n < 2)
+        return a;
+    q = d / (n - 1);
+    r = d % (n - 1);
+    return a + q * i + (uint64_t)(((double)r * (double)i) / (double)(n - 1));
+}
+
+static ggdm_status op_input(conf_call *c, int f64)
+{
+    const char *kind = conf_param(c, "kind");
+    const char *sign = conf_param(c, "sign");
+    double lo, hi;
+    unsigned long long n, i, cols;
+    int both = sign && strcmp(sign, "both") == 0;
+    TRY(conf_param_f64(c, "lo", 0, &lo));
+    TRY(conf_param_f64(c, "hi", 1, &hi));
+    TRY(conf_param_u64(c, "n", 16, &n));
+    if (!kind)
+        return bad(c, GGDM_ERR_FORMAT, "parameter kind=lin|bits|special is missing%s", "");
+    if (strcmp(kind, "special") == 0) {
+        static const double s64[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 2.2250738585072014e-308,
+                                     -2.2250738585072014e-308, 4.9406564584124654e-324, -4.9406564584124654e-324,
+                                     1.7976931348623157e308, -1.7976931348623157e308, 1.0, -1.0};
+        static const float s32[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1.17549435e-38f, -1.17549435e-38f,
+                                    1.40129846e-45f, -1.40129846e-45f, 3.40282347e38f, -3.40282347e38f, 1.0f, -1.0f};
+        n = 13;
+        TRY(alloc1(c, f64 ? GGDM_DT_F64 : GGDM_DT_F32, n));
+        for (i = 0; i < n; i++) {
+            if (f64)
+                ((double *)c->out.data)[i] = s64[i];
+            else
+                ((float *)c->out.data)[i] = s32[i];
+        }
+        return GGDM_OK;
+    }
+    TRY(conf_param_u64(c, "cols", 0, &cols));
+    if (n < 1 || n > (1ull << 24))
+        return bad(c, GGDM_ERR_ARG, "n must be in 1 .. 2^24%s", "");
+    if (cols && n % cols)
+        return bad(c, GGDM_ERR_ARG, "cols must divide n%s", "");
+    TRY(alloc1(c, f64 ? GGDM_DT_F64 : GGDM_DT_F32, n));
+    if (cols) { /* a (n / cols, cols) matrix, filled row-major */
+        c->out.ndim = 2;
+        c->out.shape[0] = n / cols;
+        c->out.shape[1] = cols;
+    }
+    for (i = 0; i < n; i++) {
+        double x;
+        if (strcmp(kind, "lin") == 0) {
+            x = n > 1 ? lo + (hi - lo) * ((double)i / (double)(n - 1)) : lo;
+            if (f64)
+                ((double *)c->out.data)[i] = x;
+            else
+                ((float *)c->out.data)[i] = (float)x;
+        } else if (strcmp(kind, "bits") == 0) {
+            if (lo < 0 || hi < lo)
+                return bad(c, GGDM_ERR_ARG, "kind=bits needs 0 <= lo <= hi%s", "");
+            if (f64) {
+                uint64_t b = interp_u64(ggdm_f64_bits(lo), ggdm_f64_bits(hi), i, n);
+                x = ggdm_f64_from_bits(b);
+                ((double *)c->out.data)[i] = (both && (i & 1)) ? -x : x;
+            } else {
+                uint64_t b = interp_u64(ggdm_f32_bits((float)lo), ggdm_f32_bits((float)hi), i, n);
+                float y = ggdm_f32_from_bits((uint32_t)b);
+                ((float *)c->out.data)[i] = (both && (i & 1)) ? -y : y;
+            }
+        } else {
+            return bad(c, GGDM_ERR_FORMAT, "unknown kind '%s' (lin, bits or special)", kind);
+        }
+    }
+    return GGDM_OK;
+}
+
+static ggdm_status op_input_f32(conf_call *c) { return op_input(c, 0); }
+static ggdm_status op_input_f64(conf_call *c) { return op_input(c, 1); }
+
+/* --- elementary functions --------------------------------------------------------------- */
+
+static ggdm_status op_f32_unary(conf_call *c)
+{
+    const char *fn = conf_param(c, "fn");
+    ggdm_array x;
+    uint64_t i;
+    float (*f)(float) = NULL;
+    if (!fn)
+        return bad(c, GGDM_ERR_FORMAT, "parameter fn is missing%s", "");
+    if (strcmp(fn, "exp") == 0) f = ggdm_expf;
+    else if (strcmp(fn, "log") == 0) f = ggdm_logf;
+    else if (strcmp(fn, "sin") == 0) f = ggdm_sinf;
+    else if (strcmp(fn, "cos") == 0) f = ggdm_cosf;
+    else if (strcmp(fn, "erf") == 0) f = ggdm_erff;
+    else if (strcmp(fn, "tanh") == 0) f = ggdm_tanhf;
+    else if (strcmp(fn, "sqrt") == 0) f = ggdm_sqrtf;
+    else if (strcmp(fn, "sin2pi") != 0 && strcmp(fn, "cos2pi") != 0)
+        return bad(c, GGDM_ERR_ARG, "unknown float32 function '%s'", fn);
+    TRY(conf_input(c, "x", &x));
+    if (x.dtype != GGDM_DT_F32) {
+        ggdm_array_free(&x);
+        return bad(c, GGDM_ERR_FORMAT, "input x must be float32%s", "");
+    }
+    if (alloc1(c, GGDM_DT_F32, x.count) != GGDM_OK) {
+        ggdm_array_free(&x);
+        return GGDM_ERR_IO;
+    }
+    for (i = 0; i < x.count; i++) {
+        float xi = ((const float *)x.data)[i], r;
+        if (f) {
+            r = f(xi);
+        } else {
+            float s, co;
+            ggdm_sincos2pif(xi, &s, &co);
+            r = fn[0] == 's' ? s : co;
+        }
+        ((float *)c->out.data)[i] = r;
+    }
+    ggdm_array_free(&x);
+    return GGDM_OK;
+}
+
+static ggdm_status op_f64_unary(conf_call *c)
+{
+    const char *fn = conf_param(c, "fn");
+    ggdm_array x;
+    uint64_t i;
+    double (*f)(double) = NULL;
+    if (!fn)
+        return bad(c, GGDM_ERR_FORMAT, "parameter fn is missing%s", "");
+    if (strcmp(fn, "cos") == 0) f = ggdm_cos;
+    else if (strcmp(fn, "sin") == 0) f = ggdm_sin;
+    else if (strcmp(fn, "log") == 0) f = ggdm_log;
+    else if (strcmp(fn, "sqrt") == 0) f = ggdm_sqrt;
+    else
+        return bad(c, GGDM_ERR_ARG, "unknown float64 function '%s'", fn);
+    TRY(conf_input(c, "x", &x));
+    if (x.dtype != GGDM_DT_F64) {
+        ggdm_array_free(&x);
+        return bad(c, GGDM_ERR_FORMAT, "input x must be float64%s", "");
+    }
+    if (alloc1(c, GGDM_DT_F64, x.count) != GGDM_OK) {
+        ggdm_array_free(&x);
+        return GGDM_ERR_IO;
+    }
+    for (i = 0; i < x.count; i++)
+        ((double *)c->out.data)[i] = f(((const double *)x.data)[i]);
+    ggdm_array_free(&x);
+    return GGDM_OK;
+}
+
+/* --- random streams --------------------------------------------------------------------- */
+
+static ggdm_status parse_words(conf_call *c, const char *key, uint32_t *w, int n)
+{
+    const char *s = conf_param(c, key);
+    int i;
+    if (!s)
+        return bad(c, GGDM_ERR_FORMAT, "parameter %s is missing", key);
+    for (i = 0; i < n; i++) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 16);
+        if (end == s || v > 0xFFFFFFFFul || (i < n - 1 && *end != ',') || (i == n - 1 && *end))
+            return bad(c, GGDM_ERR_FORMAT, "parameter %s must be comma-separated hex words", key);
+        w[i] = (uint32_t)v;
+        s = end + 1;
+    }
+    return GGDM_OK;
+}
+
+/* philox: rounds, ctr=w0,w1,w2,w3, key=k0,k1, n -> (n, 4) uint32, counter incremented as a 128-bit integer. */
+static ggdm_status op_philox(conf_call *c)
+{
+    uint32_t ctr[4], key[2];
+    long long rounds;
+    unsigned long long n, i;
+    uint64_t shape[2];
+    TRY(parse_words(c, "ctr", ctr, 4));
+    TRY(parse_words(c, "key", key, 2));
+    TRY(conf_param_i64(c, "rounds", 10, &rounds));
+    TRY(conf_param_u64(c, "n", 1, &n));
+    if (rounds < 1 || rounds > 16 || n < 1 || n > (1u << 20))
+        return bad(c, GGDM_ERR_ARG, "rounds must be 1..16 and n 1..2^20%s", "");
+    shape[0] = n;
+    shape[1] = 4;
+    TRY(ggdm_array_alloc(&c->out, GGDM_DT_U32, 2, shape));
+    for (i = 0; i < n; i++) {
+        ggdm_philox_block b = ggdm_philox4x32_r((int)rounds, ctr, key);
+        int k;
+        memcpy((uint32_t *)c->out.data + 4 * i, b.v, sizeof b.v);
+        for (k = 0; k < 4; k++)
+            if (++ctr[k] != 0)
+                break;
+    }
+    return GGDM_OK;
+}
+
+/* rng: dist=u32|uniform|normal|below, seed, purpose, a, b, start, n [, bound] */
+static ggdm_status op_rng(conf_call *c)
+{
+    const char *dist = conf_param(c, "dist");
+    unsigned long long seed, purpose, a, b, start, n, bound, i;
+    uint64_t stream;
+    TRY(conf_param_u64(c, "seed", 0, &seed));
+    TRY(conf_param_u64(c, "purpose", 0, &purpose));
+    TRY(conf_param_u64(c, "a", 0, &a));
+    TRY(conf_param_u64(c, "b", 0, &b));
+    TRY(conf_param_u64(c, "start", 0, &start));
+    TRY(conf_param_u64(c, "n", 16, &n));
+    TRY(conf_param_u64(c, "bound", 1, &bound));
+    if (!dist)
+        return bad(c, GGDM_ERR_FORMAT, "parameter dist=u32|uniform|normal|below is missing%s", "");
+    if (purpose > 255 || a >= (1u << 24) || b > 0xFFFFFFFFull || n < 1 || n > (1u << 22) || bound < 1 ||
+        bound > 0xFFFFFFFFull)
+        return bad(c, GGDM_ERR_ARG, "purpose < 256, a < 2^24, b < 2^32, 1 <= n <= 2^22, 1 <= bound < 2^32%s", "");
+    stream = ggdm_stream_id((ggdm_stream_purpose)purpose, (uint32_t)a, (uint32_t)b);
+    if (strcmp(dist, "u32") == 0 || strcmp(dist, "below") == 0) {
+        TRY(alloc1(c, GGDM_DT_U32, n));
+        ggdm_rng_fill_u32(seed, stream, start, (uint32_t *)c->out.data, n);
+        if (dist[0] == 'b')
+            for (i = 0; i < n; i++) {
+                uint32_t *w = (uint32_t *)c->out.data + i;
+                *w = ggdm_rng_below_from_word(*w, (uint32_t)bound);
+            }
+    } else if (strcmp(dist, "uniform") == 0) {
+        TRY(alloc1(c, GGDM_DT_F32, n));
+        ggdm_rng_fill_uniform(seed, stream, start, (float *)c->out.data, n);
+    } else if (strcmp(dist, "normal") == 0) {
+        TRY(alloc1(c, GGDM_DT_F32, n));
+        ggdm_rng_fill_normal(seed, stream, start, (float *)c->out.data, n);
+    } else {
+        return bad(c, GGDM_ERR_FORMAT, "unknown dist '%s'", dist);
+    }
+    return GGDM_OK;
+}
+
+/* --- schedules ------------------------------------------------------------------------ */
+
+static ggdm_status op_schedule(conf_call *c)
+{
+    const char *kind = conf_param(c, "kind");
+    ggdm_schedule_kind k;
+    long long T;
+    uint64_t shape[2];
+    ggdm_status st;
+    TRY(conf_param_i64(c, "T", 200, &T));
+    if (!kind || ggdm_schedule_kind_parse(kind, &k) != GGDM_OK)
+        return bad(c, GGDM_ERR_ARG, "kind must be cosine or linear, not '%s'", kind ? kind : "(missing)");
+    if (T < 1 || T > GGDM_SCHEDULE_MAX_T) {
+        snprintf(c->err, sizeof c->err, "T = %lld is outside 1 .. %d", T, GGDM_SCHEDULE_MAX_T);
+        return GGDM_ERR_ARG;
+    }
+    shape[0] = GGDM_SCHED_NUM_TABLES;
+    shape[1] = (uint64_t)T;
+    TRY(ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape));
+    st = ggdm_schedule_compute(k, (int)T, (float *)c->out.data, (size_t)c->out.count);
+    if (st != GGDM_OK)
+        snprintf(c->err, sizeof c->err, "ggdm_schedule_compute: %s", ggdm_status_str(st));
+    return st;
+}
+
+/* --- reductions ------------------------------------------------------------------------
+ * reduce: fn=dot (x, y: (m, n) -> (m,)), sum (x -> (m,)), meanvar (x -> (m, 2)), each row one chain. */
+static ggdm_status op_reduce(conf_call *c)
+{
+    const char *fn = conf_param(c, "fn");
+    ggdm_array x, y;
+    uint64_t m, n, i;
+    ggdm_status st = GGDM_OK;
+    memset(&y, 0, sizeof y);
+    if (!fn || (strcmp(fn, "dot") && strcmp(fn, "sum") && strcmp(fn, "meanvar")))
+        return bad(c, GGDM_ERR_ARG, "fn must be dot, sum or meanvar, not '%s'", fn ? fn : "(missing)");
+    TRY(conf_input(c, "x", &x));
+    if (x.dtype != GGDM_DT_F32 || x.ndim != 2) {
+        ggdm_array_free(&x);
+        return bad(c, GGDM_ERR_FORMAT, "input x must be a (m, n) float32 array%s", "");
+    }
+    m = x.shape[0];
+    n = x.shape[1];
+    if (strcmp(fn, "dot") == 0) {
+        st = conf_input(c, "y", &y);
+        if (st == GGDM_OK && (y.dtype != GGDM_DT_F32 || y.ndim != 2 || y.shape[0] != m || y.shape[1] != n)) {
+            st = GGDM_ERR_FORMAT;
+            snprintf(c->err, sizeof c->err, "input y must be float32 of the same shape as x");
+        }
+    }
+    if (st == GGDM_OK) {
+        uint64_t shape[2];
+        shape[0] = m;
+        shape[1] = 2;
+        st = ggdm_array_alloc(&c->out, GGDM_DT_F32, strcmp(fn, "meanvar") == 0 ? 2 : 1, shape);
+    }
+    for (i = 0; st == GGDM_OK && i < m; i++) {
+        const float *xr = (const float *)x.data + i * n;
+        float *o = (float *)c->out.data;
+        if (fn[0] == 'd')
+            o[i] = ggdm_dot_f32(xr, 1, (const float *)y.data + i * n, 1, (long)n);
+        else if (fn[0] == 's')
+            o[i] = ggdm_sum_f32(xr, 1, (long)n);
+        else
+            ggdm_mean_var_f32(xr, 1, (long)n, &o[2 * i], &o[2 * i + 1]);
+    }
+    ggdm_array_free(&x);
+    ggdm_array_free(&y);
+    return st;
+}
+
+static const conf_op ref_ops[] = {
+    {"input_f32", op_input_f32, "deterministic float32 inputs (lin, bits, special)"},
+    {"input_f64", op_input_f64, "deterministic float64 inputs (lin, bits, special)"},
+    {"f32_unary", op_f32_unary, "ggdm's float32 elementary functions"},
+    {"f64_unary", op_f64_unary, "ggdm's float64 elementary functions"},
+    {"philox", op_philox, "Philox4x32-R blocks"},
+    {"rng", op_rng, "random streams: u32, uniform, normal, below"},
+    {"schedule", op_schedule, "the 12 schedule tables (12, T)"},
+    {"reduce", op_reduce, "fixed-order reductions: dot, sum, meanvar"},
+};
+
+const conf_impl conf_impl_ref = {"ref", ref_ops, (int)(sizeof ref_ops / sizeof ref_ops[0]), 1};

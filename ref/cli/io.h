@@ -1,0 +1,48 @@
+/*
+ * Front-end file support (may allocate; the library never does): whole-file reads,
+ * atomic writes (temporary file in the same folder, then rename), .npy arrays in host
+ * memory, and uncompressed .npz archives.
+ */
+#ifndef GGDM_CLI_IO_H
+#define GGDM_CLI_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ggdm/npy.h"
+#include "ggdm/status.h"
+
+/* An n-dimensional array in host byte order, owned by the front end. */
+typedef struct ggdm_array {
+    ggdm_dtype dtype;
+    int ndim;
+    uint64_t shape[GGDM_NPY_MAX_DIMS];
+    uint64_t count;
+    void *data; /* count elements of dtype, host order (malloc'd) */
+} ggdm_array;
+
+const char *ggdm_dtype_name(ggdm_dtype dt);
+
+/* Allocates a zeroed array; returns GGDM_ERR_ARG on bad shape, GGDM_ERR_IO when out of memory. */
+ggdm_status ggdm_array_alloc(ggdm_array *a, ggdm_dtype dt, int ndim, const uint64_t *shape);
+void ggdm_array_free(ggdm_array *a);
+/* "(12, 200) float32" */
+void ggdm_array_describe(const ggdm_array *a, char *buf, size_t cap);
+
+/* Reads a whole file into a malloc'd buffer. err gets "PATH: reason". */
+ggdm_status ggdm_io_read_file(const char *path, uint8_t **buf, uint64_t *len, char *err, size_t errcap);
+/* Writes atomically: PATH.tmp.PID then rename; nothing is left behind on failure. */
+ggdm_status ggdm_io_write_file(const char *path, const void *data, uint64_t len, char *err, size_t errcap);
+
+/* Loads a .npy file (any accepted dtype, kept as stored). */
+ggdm_status ggdm_io_load_npy(const char *path, ggdm_array *a, char *err, size_t errcap);
+/* Serialises an array as .npy bytes (malloc'd) / writes it atomically. */
+ggdm_status ggdm_io_npy_bytes(const ggdm_array *a, uint8_t **buf, uint64_t *len);
+ggdm_status ggdm_io_save_npy(const char *path, const ggdm_array *a, char *err, size_t errcap);
+
+/* Writes an uncompressed .npz (what np.savez writes) of n named arrays, atomically. */
+ggdm_status ggdm_io_save_npz(const char *path, const char *const *names, const ggdm_array *arrays, int n,
+                             char *err, size_t errcap);
+
+
+#endif
