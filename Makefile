@@ -6,6 +6,7 @@
 #   make check           unit tests only          make conformance   golden vectors
 #   make memcheck        unit tests under Valgrind make vectors       regenerate golden vectors
 #   make repro           gcc/clang x -O0/-O3 conformance hashes must be identical
+#   make bench           benchmarks beside PyTorch (figures go to docs/performance.md)
 #
 # BUILD selects the output folder, so several compilers/levels can coexist:
 #   make BUILD=build/clang-O0 CC=clang OPT=-O0
@@ -29,7 +30,7 @@ TESTS    := $(TEST_SRC:ref/tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libggdm.a
 GGDM     := $(BUILD)/ggdm
 
-.PHONY: all deps run test check conformance memcheck vectors repro tamper clean help gpu
+.PHONY: all deps run test check conformance memcheck vectors repro tamper clean help gpu bench
 all: deps $(LIB) $(GGDM) gpu
 
 help:
@@ -82,6 +83,13 @@ run: all
 
 test: all $(TESTS)
 	@sh ci/test.sh
+
+# Benchmarks (not tests): ggdm beside PyTorch on this machine, same thread count.
+$(BUILD)/bench_unet: ref/bench/bench_unet.c $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench: all $(BUILD)/bench_unet
+	@sh ci/bench.sh $(BUILD)
 
 clean:
 	rm -rf build

@@ -22,6 +22,8 @@ stage "unit tests (CMocka)" sh ci/run-unit.sh $tests
 stage "conformance (golden vectors, reference)" "$BUILD/ggdm" conformance --vectors vectors
 stage "tampered vectors are caught" sh ci/tamper.sh "$BUILD/ggdm"
 stage "schedules equal the original's (PyTorch) bit for bit" sh ci/original-schedules.sh "$BUILD/ggdm"
+stage "bad input to the command: clear errors, no crash, no partial output" /usr/bin/python3 conformance/interop/check_cli_errors.py "$BUILD/ggdm"
+stage "Unet1D against PyTorch (small and paper configurations)" sh -c "/usr/bin/python3 conformance/interop/check_unet.py '$BUILD/ggdm' --config small && /usr/bin/python3 conformance/interop/check_unet.py '$BUILD/ggdm' --config paper"
 stage "GPU build compiles and links (or is skipped without nvcc)" make -s gpu
 stage "bit-identical across gcc/clang -O0/-O3/-march=native" sh ci/repro.sh
 stage "unit tests under Valgrind memcheck" sh ci/run-unit.sh --valgrind $tests

@@ -13,6 +13,7 @@
 #include "ggdm/reduce.h"
 #include "ggdm/rng.h"
 #include "ggdm/schedule.h"
+#include "ggdm/unet.h"
 #include "runner.h"
 
 #define TRY(x)                                                                                                         \
@@ -246,8 +247,9 @@ static ggdm_status op_philox(conf_call *c)
 static ggdm_status op_rng(conf_call *c)
 {
     const char *dist = conf_param(c, "dist");
-    unsigned long long seed, purpose, a, b, start, n, bound, i;
+    unsigned long long seed, purpose, a, b, start, n, bound, i, cols;
     uint64_t stream;
+    ggdm_status st;
     TRY(conf_param_u64(c, "seed", 0, &seed));
     TRY(conf_param_u64(c, "purpose", 0, &purpose));
     TRY(conf_param_u64(c, "a", 0, &a));
@@ -255,6 +257,9 @@ static ggdm_status op_rng(conf_call *c)
     TRY(conf_param_u64(c, "start", 0, &start));
     TRY(conf_param_u64(c, "n", 16, &n));
     TRY(conf_param_u64(c, "bound", 1, &bound));
+    TRY(conf_param_u64(c, "cols", 0, &cols));
+    if (cols && n % cols)
+        return bad(c, GGDM_ERR_ARG, "cols must divide n%s", "");
     if (!dist)
         return bad(c, GGDM_ERR_FORMAT, "parameter dist=u32|uniform|normal|below is missing%s", "");
     if (purpose > 255 || a >= (1u << 24) || b > 0xFFFFFFFFull || n < 1 || n > (1u << 22) || bound < 1 ||
@@ -278,7 +283,13 @@ static ggdm_status op_rng(conf_call *c)
     } else {
         return bad(c, GGDM_ERR_FORMAT, "unknown dist '%s'", dist);
     }
-    return GGDM_OK;
+    if (cols) { /* a (n / cols, cols) matrix, row-major */
+        c->out.ndim = 2;
+        c->out.shape[0] = n / cols;
+        c->out.shape[1] = cols;
+    }
+    st = GGDM_OK;
+    return st;
 }
 
 /* --- schedules ------------------------------------------------------------------------ */
@@ -352,6 +363,177 @@ static ggdm_status op_reduce(conf_call *c)
     return st;
 }
 
+/* --- the score network --------------------------------------------------------------
+ * Configuration params (defaults: the paper's): dim, mults (e.g. 1,2), groups, length, heads,
+ * dim_head; weights: ggdm_unet_init(seed); t: comma-separated steps, one per sample. */
+
+static ggdm_status unet_cfg(conf_call *c, ggdm_unet_cfg *cfg, uint64_t *np)
+{
+    long long v;
+    const char *m = conf_param(c, "mults");
+    char msg[GGDM_UNET_MSG_LEN];
+    ggdm_unet_cfg_default(cfg);
+    TRY(conf_param_i64(c, "dim", cfg->dim, &v)); cfg->dim = (int)v;
+    TRY(conf_param_i64(c, "groups", cfg->groups, &v)); cfg->groups = (int)v;
+    TRY(conf_param_i64(c, "length", cfg->length, &v)); cfg->length = (int)v;
+    TRY(conf_param_i64(c, "heads", cfg->heads, &v)); cfg->heads = (int)v;
+    TRY(conf_param_i64(c, "dim_head", cfg->dim_head, &v)); cfg->dim_head = (int)v;
+    if (m) {
+        int n = 0;
+        const char *s = m;
+        while (*s && n < GGDM_UNET_MAX_LEVELS) {
+            char *end;
+            cfg->dim_mults[n++] = (int)strtol(s, &end, 10);
+            s = *end == ',' ? end + 1 : end;
+            if (end == s && *s)
+                break;
+        }
+        cfg->n_levels = n;
+    }
+    if (ggdm_unet_cfg_check(cfg, msg) != GGDM_OK) {
+        snprintf(c->err, sizeof c->err, "%s", msg);
+        return GGDM_ERR_ARG;
+    }
+    return ggdm_unet_num_params(cfg, np);
+}
+
+static ggdm_status unet_weights(conf_call *c, const ggdm_unet_cfg *cfg, uint64_t np, float **w)
+{
+    unsigned long long seed;
+    TRY(conf_param_u64(c, "seed", 0, &seed));
+    *w = (float *)malloc(sizeof(float) * (size_t)np);
+    if (!*w)
+        return bad(c, GGDM_ERR_IO, "out of memory%s", "");
+    return ggdm_unet_init(cfg, seed, *w, np);
+}
+
+static ggdm_status unet_steps(conf_call *c, int N, int64_t *t)
+{
+    const char *s = conf_param(c, "t");
+    int n = 0;
+    if (!s)
+        return bad(c, GGDM_ERR_FORMAT, "parameter t=STEP,STEP,... is missing%s", "");
+    while (*s && n < N) {
+        char *end;
+        t[n++] = strtoll(s, &end, 10);
+        if (end == s)
+            return bad(c, GGDM_ERR_FORMAT, "t must be comma-separated integers%s", "");
+        s = *end == ',' ? end + 1 : end;
+    }
+    if (n != N || *s)
+        return bad(c, GGDM_ERR_FORMAT, "t must give one step per sample%s", "");
+    return GGDM_OK;
+}
+
+static ggdm_status op_unet_init(conf_call *c)
+{
+    ggdm_unet_cfg cfg;
+    uint64_t np;
+    float *w = NULL;
+    ggdm_status st;
+    TRY(unet_cfg(c, &cfg, &np));
+    st = unet_weights(c, &cfg, np, &w);
+    if (st == GGDM_OK)
+        st = alloc1(c, GGDM_DT_F32, np);
+    if (st == GGDM_OK)
+        memcpy(c->out.data, w, sizeof(float) * (size_t)np);
+    free(w);
+    return st;
+}
+
+/* kind 0: eps, 1: vjp (input v), 2: loss and parameter gradients (inputs x0, z; T, schedule) */
+static ggdm_status unet_run(conf_call *c, int kind)
+{
+    ggdm_unet_cfg cfg;
+    uint64_t np;
+    float *w = NULL, *tab = NULL;
+    int64_t *t = NULL;
+    void *ws = NULL;
+    size_t wsb = 0;
+    ggdm_array x, v;
+    int N, D;
+    ggdm_status st;
+    memset(&x, 0, sizeof x);
+    memset(&v, 0, sizeof v);
+    TRY(unet_cfg(c, &cfg, &np));
+    st = conf_input(c, "x", &x);
+    if (st == GGDM_OK && (x.dtype != GGDM_DT_F32 || x.ndim != 2 || x.shape[1] != (uint64_t)cfg.length)) {
+        st = GGDM_ERR_FORMAT;
+        snprintf(c->err, sizeof c->err, "input x must be (N, %d) float32", cfg.length);
+    }
+    if (st != GGDM_OK)
+        goto done;
+    N = (int)x.shape[0];
+    D = cfg.length;
+    if (kind >= 1) {
+        st = conf_input(c, kind == 1 ? "v" : "z", &v);
+        if (st == GGDM_OK && (v.dtype != GGDM_DT_F32 || v.count != x.count)) {
+            st = GGDM_ERR_FORMAT;
+            snprintf(c->err, sizeof c->err, "input %s must be float32 of the shape of x", kind == 1 ? "v" : "z");
+        }
+        if (st != GGDM_OK)
+            goto done;
+    }
+    t = (int64_t *)malloc(sizeof(int64_t) * (size_t)N);
+    st = t ? unet_steps(c, N, t) : GGDM_ERR_IO;
+    if (st == GGDM_OK)
+        st = unet_weights(c, &cfg, np, &w);
+    if (st == GGDM_OK)
+        st = kind == 2 ? ggdm_unet_loss_workspace_bytes(&cfg, N, &wsb)
+                       : ggdm_unet_workspace_bytes(&cfg, N, kind ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD, &wsb);
+    if (st == GGDM_OK && !(ws = malloc(wsb)))
+        st = GGDM_ERR_IO;
+    if (st != GGDM_OK)
+        goto done;
+    if (kind < 2) {
+        uint64_t shape[2];
+        shape[0] = (uint64_t)N;
+        shape[1] = (uint64_t)D;
+        st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);
+        if (st == GGDM_OK && kind == 0)
+            st = ggdm_unet_forward(&cfg, w, N, (float *)x.data, t, (float *)c->out.data, ws, wsb, NULL, NULL);
+        else if (st == GGDM_OK)
+            st = ggdm_unet_backward(&cfg, w, N, (float *)x.data, t, (float *)v.data, NULL, (float *)c->out.data, NULL,
+                                    ws, wsb);
+    } else {
+        long long T;
+        const char *ks = conf_param(c, "schedule");
+        ggdm_schedule_kind sk = GGDM_SCHEDULE_COSINE;
+        st = conf_param_i64(c, "T", 200, &T);
+        if (st == GGDM_OK && ks && ggdm_schedule_kind_parse(ks, &sk) != GGDM_OK)
+            st = bad(c, GGDM_ERR_ARG, "unknown schedule '%s'", ks);
+        if (st == GGDM_OK && (T < 1 || T > GGDM_SCHEDULE_MAX_T))
+            st = bad(c, GGDM_ERR_ARG, "T out of range%s", "");
+        if (st == GGDM_OK && !(tab = (float *)malloc(sizeof(float) * ggdm_schedule_count((int)T))))
+            st = GGDM_ERR_IO;
+        if (st == GGDM_OK)
+            st = ggdm_schedule_compute(sk, (int)T, tab, ggdm_schedule_count((int)T));
+        if (st == GGDM_OK)
+            st = alloc1(c, GGDM_DT_F32, np + 1);
+        if (st == GGDM_OK) {
+            float *o = (float *)c->out.data; /* [loss, gradients...] */
+            st = ggdm_unet_loss_grad(&cfg, w, N, (float *)x.data, t, (float *)v.data,
+                                     tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
+                                     tab + GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * (size_t)T, (int)T, o, o + 1, ws,
+                                     wsb);
+        }
+    }
+    if (st != GGDM_OK && !c->err[0])
+        snprintf(c->err, sizeof c->err, "%s", ggdm_status_str(st));
+done:
+    ggdm_array_free(&x);
+    ggdm_array_free(&v);
+    free(w);
+    free(t);
+    free(tab);
+    free(ws);
+    return st;
+}
+
+static ggdm_status op_unet_eps(conf_call *c) { return unet_run(c, 0); }
+static ggdm_status op_unet_vjp(conf_call *c) { return unet_run(c, 1); }
+static ggdm_status op_unet_loss_grad(conf_call *c) { return unet_run(c, 2); }
+
 static const conf_op ref_ops[] = {
     {"input_f32", op_input_f32, "deterministic float32 inputs (lin, bits, special)"},
     {"input_f64", op_input_f64, "deterministic float64 inputs (lin, bits, special)"},
@@ -361,6 +543,10 @@ static const conf_op ref_ops[] = {
     {"rng", op_rng, "random streams: u32, uniform, normal, below"},
     {"schedule", op_schedule, "the 12 schedule tables (12, T)"},
     {"reduce", op_reduce, "fixed-order reductions: dot, sum, meanvar"},
+    {"unet_init", op_unet_init, "Unet1D parameters from a seed (flat, state-dict order)"},
+    {"unet_eps", op_unet_eps, "Unet1D forward: eps(x, t)"},
+    {"unet_vjp", op_unet_vjp, "Unet1D input vector-Jacobian product J_eps(x)^T v"},
+    {"unet_loss_grad", op_unet_loss_grad, "training loss and parameter gradients: [loss, grads...]"},
 };
 
 const conf_impl conf_impl_ref = {"ref", ref_ops, (int)(sizeof ref_ops / sizeof ref_ops[0]), 1};

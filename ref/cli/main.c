@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../conformance/runner.h"
+#include "cmds.h"
 #include "ggdm/hash.h"
 #include "ggdm/rng.h"
 #include "ggdm/schedule.h"
@@ -22,6 +23,13 @@ static const char *const usage_text =
     "ggdm - gradient-guided diffusion, exact reference implementation " GGDM_VERSION "\n"
     "\n"
     "commands:\n"
+    "  init          write a deterministically initialised Unet1D (safetensors, PyTorch names)\n"
+    "  info          print a weights file's network configuration and tensors\n"
+    "  eps           the network's predicted noise eps(x, t) for a batch (.npy in, .npy out)\n"
+    "  vjp           J_eps(x)^T v per sample, the input gradient G_loss guidance needs\n"
+    "  loss-grad     the training loss and its parameter gradients (safetensors)\n"
+    "  trace         every layer's output of one forward pass, as .npy files\n"
+    "  diff          compare two traces layer by layer (localises a discrepancy)\n"
     "  schedule      write the noise-schedule tables (the original's buffer names) to .npz/.npy\n"
     "  rng           write numbers of a random stream (Philox4x32-10) to .npy\n"
     "  hash          print the XXH3-64 of the data of .npy files (little-endian bytes)\n"
@@ -256,6 +264,20 @@ int main(int argc, char **argv)
         printf("ggdm %s (reference, C99)\n", GGDM_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "init") == 0)
+        return ggdm_cmd_init(argc - 1, argv + 1);
+    if (strcmp(cmd, "info") == 0)
+        return ggdm_cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "eps") == 0)
+        return ggdm_cmd_eps(argc - 1, argv + 1);
+    if (strcmp(cmd, "vjp") == 0)
+        return ggdm_cmd_vjp(argc - 1, argv + 1);
+    if (strcmp(cmd, "loss-grad") == 0)
+        return ggdm_cmd_loss_grad(argc - 1, argv + 1);
+    if (strcmp(cmd, "trace") == 0)
+        return ggdm_cmd_trace(argc - 1, argv + 1);
+    if (strcmp(cmd, "diff") == 0)
+        return ggdm_cmd_diff(argc - 1, argv + 1);
     if (strcmp(cmd, "schedule") == 0)
         return cmd_schedule(argc - 1, argv + 1);
     if (strcmp(cmd, "rng") == 0)

@@ -209,10 +209,11 @@ def main():
     print("  expf: C1 =", c1.hex(), " C2 =", c2.hex(), " LOG2E =", to_float(1 / ln2).hex())
 
     # ------------------------------------------------------------ expf poly
-    # exp(r) = 1 + r + r^2*(Q0 + Q1 r + ... + Q4 r^4), |r| <= 0.3467, rel. error
+    # exp(r) = 1 + r + r^2/2 + r^3*(Q0 + Q1 r + ... + Q4 r^4), |r| <= 0.3467,
+    # minimax for the relative error of exp(r)
     R = mpf('0.3467')
-    basis = [mono(k + 2) for k in range(5)]
-    f = lambda r: mp.exp(r) - 1 - r
+    basis = [mono(k + 3) for k in range(5)]
+    f = lambda r: mp.exp(r) - 1 - r - r * r / 2
     wfun = lambda r: 1 / mp.exp(r)
     c, m = remez(f, basis, -R, R, wfun)
     cf = [to_float(v) for v in c]

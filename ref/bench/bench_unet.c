@@ -1,0 +1,76 @@
+/*
+ * Benchmark (not a test): seconds for one forward pass and one forward + input VJP of the
+ * paper's Unet1D at batch N (default 32), single thread, median of R runs.
+ *   build/bench_unet [N] [R]
+ * Prints "ggdm forward N=32: 1.234 s" lines; `make bench` runs it beside PyTorch.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ggdm/rng.h"
+#include "ggdm/unet.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    int N = argc > 1 ? atoi(argv[1]) : 32, R = argc > 2 ? atoi(argv[2]) : 3, r, i;
+    ggdm_unet_cfg cfg;
+    uint64_t np;
+    size_t wsb;
+    float *w, *x, *v, *eps, *dx;
+    int64_t *t;
+    void *ws;
+    double tf[16], tb[16];
+    if (N < 1 || R < 1 || R > 16) {
+        fprintf(stderr, "usage: bench_unet [N >= 1] [1 <= R <= 16]\n");
+        return 2;
+    }
+    ggdm_unet_cfg_default(&cfg);
+    ggdm_unet_num_params(&cfg, &np);
+    ggdm_unet_workspace_bytes(&cfg, N, GGDM_UNET_BACKWARD, &wsb);
+    w = malloc(sizeof(float) * np);
+    x = malloc(sizeof(float) * N * 64);
+    v = malloc(sizeof(float) * N * 64);
+    eps = malloc(sizeof(float) * N * 64);
+    dx = malloc(sizeof(float) * N * 64);
+    t = malloc(sizeof(int64_t) * N);
+    ws = malloc(wsb);
+    if (!w || !x || !v || !eps || !dx || !t || !ws) {
+        fprintf(stderr, "bench_unet: out of memory\n");
+        return 1;
+    }
+    ggdm_unet_init(&cfg, 2345, w, np);
+    ggdm_rng_fill_normal(1, 1, 0, x, (uint64_t)N * 64);
+    ggdm_rng_fill_normal(1, 2, 0, v, (uint64_t)N * 64);
+    for (i = 0; i < N; i++)
+        t[i] = (i * 37) % 200;
+    for (r = 0; r < R; r++) {
+        double a = now();
+        ggdm_unet_forward(&cfg, w, N, x, t, eps, ws, wsb, NULL, NULL);
+        tf[r] = now() - a;
+        a = now();
+        ggdm_unet_backward(&cfg, w, N, x, t, v, eps, dx, NULL, ws, wsb);
+        tb[r] = now() - a;
+    }
+    qsort(tf, R, sizeof tf[0], cmp);
+    qsort(tb, R, sizeof tb[0], cmp);
+    printf("ggdm forward N=%d: %.3f s\n", N, tf[R / 2]);
+    printf("ggdm forward+vjp N=%d: %.3f s\n", N, tb[R / 2]);
+    printf("(workspace %.1f MB, 1 thread, median of %d)\n", wsb / 1e6, R);
+    free(w); free(x); free(v); free(eps); free(dx); free(t); free(ws);
+    return 0;
+}
