@@ -13,11 +13,18 @@
 
 CC      ?= cc
 OPT     ?= -O2
+# Instruction set: x86-64-v3 (AVX2 + FMA) where the CPU has it; PORTABLE=1 for the baseline.
+# Bits never depend on it (make repro).
+ifeq ($(PORTABLE),1)
+ARCH    ?=
+else
+ARCH    ?= $(shell sh ci/arch-flags.sh $(CC))
+endif
 BUILD   ?= build
 # Exactness: strict C99, no contraction of a*b+c into fma, never fast-math.
 STDFLAGS = -std=c99 -pedantic -Wall -Wextra -Werror -ffp-contract=off -fno-fast-math
 CFLAGS  ?= $(OPT) -g
-ALL_CFLAGS = $(STDFLAGS) $(CFLAGS) $(EXTRA_CFLAGS) -Iref/include -Iconformance -MMD -MP
+ALL_CFLAGS = $(STDFLAGS) $(CFLAGS) $(ARCH) $(EXTRA_CFLAGS) -Iref/include -Iconformance -MMD -MP
 LDLIBS  = -lxxhash -lm
 
 LIB_SRC  := $(sort $(wildcard ref/src/*.c))
@@ -40,7 +47,11 @@ help:
 deps:
 	@CC="$(CC)" sh ci/setup.sh
 
-$(BUILD)/obj/%.o: %.c
+# Objects are rebuilt when the compiler or its flags change.
+FLAGS_STAMP := $(BUILD)/.flags
+$(shell mkdir -p $(BUILD); echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $(FLAGS_STAMP) 2>/dev/null || echo '$(CC) $(ALL_CFLAGS)' > $(FLAGS_STAMP))
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -50,9 +61,9 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(GGDM): $(CLI_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ARCH) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-$(BUILD)/tests/%: ref/tests/%.c $(LIB)
+$(BUILD)/tests/%: ref/tests/%.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iref/tests -o $@ $< $(LIB) -lcmocka $(LDLIBS)
 
@@ -85,7 +96,7 @@ test: all $(TESTS)
 	@sh ci/test.sh
 
 # Benchmarks (not tests): ggdm beside PyTorch on this machine, same thread count.
-$(BUILD)/bench_unet: ref/bench/bench_unet.c $(LIB)
+$(BUILD)/bench_unet: ref/bench/bench_unet.c $(LIB) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 bench: all $(BUILD)/bench_unet

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 out=build/repro
 mkdir -p "$out"
 configs="gcc:-O0 gcc:-O3 clang:-O0 clang:-O3 gcc:-O3_-march=native clang:-O3_-march=native"
+[ "$(uname -m)" = x86_64 ] && configs="$configs gcc:-O2_-march=x86-64-v3"
 first=""
 status=0
 for cfg in $configs; do
@@ -14,7 +15,7 @@ for cfg in $configs; do
     opt=$(echo "${cfg#*:}" | tr '_' ' ')
     tag=$(echo "$cc$opt" | tr -d ' =-')
     command -v "$cc" >/dev/null 2>&1 || { echo "repro: $cc not installed" >&2; status=1; continue; }
-    if ! make -s BUILD="$out/$tag" CC="$cc" OPT="$opt" "$out/$tag/ggdm" >"$out/$tag.build.log" 2>&1; then
+    if ! make -s BUILD="$out/$tag" CC="$cc" OPT="$opt" PORTABLE=1 "$out/$tag/ggdm" >"$out/$tag.build.log" 2>&1; then
         echo "repro: FAIL: build with $cc $opt (see $out/$tag.build.log)"; status=1; continue
     fi
     "$out/$tag/ggdm" conformance --vectors vectors --verbose >"$out/$tag.log" 2>&1

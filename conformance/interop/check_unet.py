@@ -30,7 +30,7 @@ The checks:
               'model.', the diffusion's schedule buffers beside them): ggdm's eps is bit-identical
               to the one from ggdm's own file
   errors      ggdm refuses a file missing a tensor, a tensor of the wrong shape, and an input of
-              the wrong length, and leaves no output file behind
+              the wrong length, with a message and no output file left behind
 
 Each line also gives, for scale, the distance of ggdm and of PyTorch float32 to PyTorch float64
 (same weights; the float32 time embedding is shared). One line per check, "ok   ..." or
@@ -96,6 +96,10 @@ class Checker:
     def run(self, args):
         """Run ggdm; returns (returncode, stdout, stderr). Never raises."""
         cmd = [self.ggdm] + [str(a) for a in args]
+        if "-o" in cmd[:-1]:                 # no stale output from an earlier run (--keep)
+            out = cmd[cmd.index("-o") + 1]
+            if os.path.isfile(out):
+                os.unlink(out)
         if self.verbose:
             print("  $ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
         t0 = time.time()
@@ -443,6 +447,8 @@ def run_checks(ck, cfg, cname, n, seed):
 
     # ---- refusals ------------------------------------------------------------------------
     def refusals():
+        if "eps_B" not in state and "eps_A" not in state:
+            raise RuntimeError("not run (ggdm eps failed on valid input, so a refusal would prove nothing)")
         base = state["B"]
         victim = "ups.%d.2.fn.norm.g" % (len(cfg["dim_mults"]) - 2)
         cases = []
@@ -459,8 +465,9 @@ def run_checks(ck, cfg, cname, n, seed):
             out = ck.path("eps_bad_%d.npy" % i)
             rc, so, se = ck.run(["eps", "-w", wp, "-x", ck.path(xin), "--t-file", ck.path("t.npy"),
                                  "-o", out])
-            msg = [ln for ln in (se.strip() or so.strip()).splitlines() if ln.strip()]
-            ok = rc != 0 and not os.path.exists(out) and rc not in (124, 127) and rc > 0
+            msg = [ln.replace(ck.dir + os.sep, "") for ln in (se.strip() or so.strip()).splitlines()
+                   if ln.strip()]
+            ok = rc > 0 and rc not in (124, 127) and not os.path.exists(out) and bool(msg)
             ck.report(ok, "errors: ggdm eps refuses %s (exit %d%s%s)"
                       % (what, rc, ": " + msg[-1][:100] if msg else ", no message",
                          "; but wrote its output" if os.path.exists(out) else ""))

@@ -321,7 +321,7 @@ def state_listing(model):
 def parse_mults(s):
     """'1,2,4,8' (or a sequence) -> (1, 2, 4, 8)."""
     if isinstance(s, str):
-        parts = [p for p in s.replace("(", "").replace(")", "").replace(" ", "").split(",") if p]
+        parts = [p for p in s.strip("()[] ").replace(" ", "").split(",") if p]
         return tuple(int(p) for p in parts)
     return tuple(int(m) for m in s)
 
@@ -329,6 +329,9 @@ def parse_mults(s):
 def config_from_metadata(meta):
     """Model configuration from a file's __metadata__ (missing keys: the paper's defaults)."""
     meta = meta or {}
+    for key, fixed in (("heads", HEADS), ("dim_head", DIM_HEAD)):
+        if key in meta and int(meta[key]) != fixed:
+            raise ValueError("metadata %s = %s: this network has %s %d" % (key, meta[key], key, fixed))
     return {"dim": int(meta.get("dim", PAPER_CONFIG["dim"])),
             "dim_mults": parse_mults(meta.get("dim_mults", PAPER_CONFIG["dim_mults"])),
             "groups": int(meta.get("groups", PAPER_CONFIG["groups"])),
@@ -400,7 +403,9 @@ def save_safetensors(path, tensors, metadata=None, order="given"):
     for name, v in tensors.items():
         if isinstance(v, torch.Tensor):
             v = v.detach().cpu().numpy()
-        a = np.ascontiguousarray(v)
+        a = np.asarray(v)
+        if not a.flags.c_contiguous:     # (np.ascontiguousarray would make 0-d arrays 1-d)
+            a = a.copy(order="C")
         if a.dtype not in _NP_TO_ST:
             raise ValueError("tensor '%s': dtype %s cannot be written" % (name, a.dtype))
         arrays[name] = a.astype(a.dtype.newbyteorder("<"), copy=False)
@@ -427,11 +432,21 @@ def save_safetensors(path, tensors, metadata=None, order="given"):
     os.replace(tmp, path)
 
 
+# The buffers of the original's diffusion wrapper, found beside the network in its checkpoints.
+DIFFUSION_BUFFERS = {
+    "betas", "alphas_cumprod", "alphas_cumprod_prev", "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alphas_cumprod", "log_one_minus_alphas_cumprod", "sqrt_recip_alphas_cumprod",
+    "sqrt_recipm1_alphas_cumprod", "posterior_variance", "posterior_log_variance_clipped",
+    "posterior_mean_coef1", "posterior_mean_coef2", "loss_weight",
+}
+
+
 def build_from_safetensors(path, prefix=None):
     """A Unet1D configured from the file's __metadata__ (dim, dim_mults, groups, length;
     missing keys default to the paper's), its weights loaded with strict=True. Names may carry
     a prefix (e.g. 'model.'): given, or detected from 'init_conv.weight'; entries outside the
-    network (schedule buffers, ...) are ignored. Returns the model, float32, in eval mode."""
+    network's prefix, and the diffusion's schedule buffers, are ignored; any other tensor is
+    unexpected. Returns the model, float32, in eval mode."""
     tensors, meta = load_safetensors(path)
     model = Unet1D(**config_from_metadata(meta))
     if prefix is None:
@@ -440,9 +455,10 @@ def build_from_safetensors(path, prefix=None):
             cands = [k[:-len("init_conv.weight")] for k in tensors if k.endswith("init_conv.weight")]
             if len(cands) == 1:
                 prefix = cands[0]
-    sd = {k: np.asarray(tensors[prefix + k], dtype=np.float32)
-          for k in model.state_dict() if prefix + k in tensors}
-    load_strict(model, sd, "%s (config %s)" % (path, config_metadata(model.config)))
+    sd = {k[len(prefix):]: np.asarray(v, dtype=np.float32) for k, v in tensors.items()
+          if k.startswith(prefix) and k not in DIFFUSION_BUFFERS}
+    load_strict(model, sd, "%s (%s)" % (path, " ".join(
+        "%s=%s" % kv for kv in config_metadata(model.config).items())))
     return model.eval()
 
 
@@ -774,8 +790,15 @@ def self_check(spec_path):
         same = all(np.array_equal(back["model." + k], v.numpy()) for k, v in ms32.state_dict().items())
         same = same and all(torch.equal(a, b) for a, b in zip(m2.state_dict().values(),
                                                               ms32.state_dict().values()))
-        report(same and m2.config == ms32.config and back["step"].dtype == np.int64,
-               "safetensors write/read round trip, prefix 'model.' and extra entries, strict load")
+        odd = {"scalar": np.float32(1.5).reshape(()), "empty": np.zeros((0, 3), np.float32),
+               "strided": np.arange(12, dtype=np.float64).reshape(3, 4).T, "flag": np.array([True, False])}
+        save_safetensors(path, odd, {"note": "caf\u00e9 \"q\""})
+        back2, meta2 = load_safetensors(path)
+        same2 = all(back2[k].shape == v.shape and back2[k].dtype == v.dtype and np.array_equal(back2[k], v)
+                    for k, v in odd.items()) and meta2 == {"note": "caf\u00e9 \"q\""}
+        report(same and same2 and m2.config == ms32.config and back["step"].dtype == np.int64,
+               "safetensors write/read round trip (0-d, empty, strided, bool, int64, escaped metadata), "
+               "prefix 'model.' and extra entries, strict load")
     print("self-check: %d passed, %d failed (%.1f s)" % (sum(results), len(results) - sum(results),
                                                       time.time() - t0))
     return 0 if all(results) else 1

@@ -16,10 +16,15 @@ or --prefix), the configuration is inferred from their shapes (dim from init_con
 from the down-sampling convs), every tensor the specification lists (section 2 of
 original-implementation.md; 276 tensors for dim 64 and dim_mults 1,2,4,8) is checked for
 presence and shape, and the output holds exactly these tensors, float32, in the original's
-state_dict order, with the configuration in __metadata__ (dim, dim_mults, groups, length), as
-`ggdm init` writes it. The group count of the GroupNorms and the sequence length are not
-recorded in the weights: they default to 8 and 64 (the paper's) and are set with --groups and
---length. Needs torch (to read the .pth) and numpy; not the safetensors package.
+state_dict order, with the configuration in __metadata__ as `ggdm init` writes it (format
+ggdm.unet1d, dim, dim_mults, groups, length, heads 4, dim_head 32; and converted_from). The
+group count of the GroupNorms and the sequence length are not recorded in the weights: they
+default to 8 and 64 (the paper's) and are set with --groups and --length.
+
+Loading is safe by default: only tensors, containers and plain values are unpickled (PyTorch's
+weights_only loader, or, where torch 1.13's refuses ordinary training checkpoints, a scan of
+the pickle's imports against an allow-list); --trust allows anything. Needs torch (to read the
+.pth) and numpy; not the safetensors package.
 
 Exit status: 0 written, 1 the checkpoint does not fit (one line saying what is missing, of
 the wrong shape or ambiguous), 2 usage error.
@@ -110,54 +115,106 @@ def is_tensor(v):
 
 
 # Globals a checkpoint of tensors, containers and numbers may name; anything else (a class
-# of the training code, an arbitrary callable) is refused unless --trust is given. PyTorch's
-# own weights_only=True would do, but in torch 1.13 it cannot read floats (an optimiser's lr),
-# so it refuses ordinary training checkpoints.
+# of the training code, an arbitrary callable) is refused unless --trust is given.
 _SAFE_GLOBALS = {
     ("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
     ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"),
     ("torch", "Size"), ("torch", "device"), ("builtins", "set"), ("builtins", "frozenset"),
-    ("builtins", "complex"), ("builtins", "slice"),
-    ("numpy.core.multiarray", "scalar"), ("numpy", "dtype"),
+    ("builtins", "complex"), ("builtins", "slice"), ("__builtin__", "set"),
+    ("__builtin__", "frozenset"), ("__builtin__", "complex"), ("__builtin__", "slice"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy", "dtype"),
 }
+_TORCH_DTYPES = {"float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8",
+                 "uint8", "bool"}
 
 
-def _restricted_pickle_module():
-    import pickle
-    import types
+def _safe_global(module, name):
+    return (module, name) in _SAFE_GLOBALS or (module == "torch" and (
+        name.endswith("Storage") or name in _TORCH_DTYPES))
 
-    class Unpickler(pickle.Unpickler):
-        def find_class(self, module, name):
-            if (module, name) in _SAFE_GLOBALS or (module == "torch" and (
-                    name.endswith("Storage") or name in ("float32", "float64", "float16", "bfloat16",
-                                                         "int64", "int32", "uint8", "bool"))):
-                return super().find_class(module, name)
-            raise pickle.UnpicklingError("refusing to import %s.%s" % (module, name))
 
-    mod = types.ModuleType("ggdm_restricted_pickle")
-    mod.Unpickler = Unpickler
-    mod.UnpicklingError = pickle.UnpicklingError
-    mod.load = lambda f, **kw: Unpickler(f, **kw).load()
-    mod.__name__ = "ggdm_restricted_pickle"
-    return mod
+def _unsafe_globals(path):
+    """The globals named by the pickle of a zip checkpoint (torch.save's format since 1.6) that
+    are not in the allow-list; None if the file cannot be scanned (not a zip, or a global whose
+    name cannot be resolved statically)."""
+    import pickletools
+    import zipfile
+    if not zipfile.is_zipfile(path):
+        return None
+    with zipfile.ZipFile(path) as z:
+        pkls = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+        if len(pkls) != 1:
+            return None
+        data = z.read(pkls[0])
+    bad, memo, strings = [], {}, []
+    last = None
+    for op, arg, _ in pickletools.genops(data):
+        if op.name == "GLOBAL":
+            module, name = arg.split(" ", 1)
+            if not _safe_global(module, name):
+                bad.append("%s.%s" % (module, name))
+            last = None
+        elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"):
+            last = arg
+            strings.append(arg)
+        elif op.name == "MEMOIZE":
+            memo[len(memo)] = last
+        elif op.name in ("BINPUT", "LONG_BINPUT", "PUT"):
+            memo[arg] = last
+        elif op.name in ("BINGET", "LONG_BINGET", "GET"):
+            last = memo.get(arg)
+            strings.append(last)
+        elif op.name == "STACK_GLOBAL":
+            if len(strings) < 2 or not all(isinstance(x, str) for x in strings[-2:]):
+                return None
+            module, name = strings[-2], strings[-1]
+            if not _safe_global(module, name):
+                bad.append("%s.%s" % (module, name))
+            last = None
+        else:
+            last = None
+            if op.name not in ("BINPERSID", "PERSID"):
+                strings.append(None)
+    return bad
 
 
 def load_checkpoint(path, trust):
-    """torch.load on the CPU; without trust, only tensors, containers and plain values."""
+    """torch.load on the CPU. Without trust only tensors, containers and plain values: PyTorch's
+    weights_only loader, or, where it fails (torch 1.13's cannot read floats, e.g. an optimiser's
+    lr in a training checkpoint), a scan of the pickle's globals against an allow-list."""
     import torch
     if not os.path.isfile(path):
         raise ConvertError("%s: no such file" % path)
-    try:
-        if trust:
+
+    def first_line(e):
+        return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    obj = None
+    if trust:
+        try:
             obj = torch.load(path, map_location="cpu")
-        else:
-            obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle_module())
-    except Exception as e:  # noqa: BLE001 - pickle/zip errors of all kinds
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if not trust and "refusing to import" in first:
-            raise ConvertError("%s: %s: it holds more than tensors and containers (a pickled module or "
-                               "object?); if you trust the file, rerun with --trust" % (path, first))
-        raise ConvertError("%s: torch.load failed: %s" % (path, first))
+        except Exception as e:  # noqa: BLE001 - pickle/zip errors of all kinds
+            hint = ""
+            if isinstance(e, (AttributeError, ImportError)):
+                hint = " (a pickled object's class must be importable: put the training code's " \
+                       "package on PYTHONPATH, or save its state_dict() instead)"
+            raise ConvertError("%s: torch.load failed: %s%s" % (path, first_line(e), hint))
+    else:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001
+            bad = _unsafe_globals(path)
+            if bad is None:
+                raise ConvertError("%s: not readable as plain tensors and containers (%s); if you "
+                                   "trust the file, rerun with --trust" % (path, first_line(e)[:200]))
+            if bad:
+                raise ConvertError("%s: the pickle imports %s: more than tensors and containers (a "
+                                   "pickled module?); if you trust the file, rerun with --trust"
+                                   % (path, ", ".join(sorted(set(bad))[:4])))
+            try:
+                obj = torch.load(path, map_location="cpu")
+            except Exception as e2:  # noqa: BLE001
+                raise ConvertError("%s: torch.load failed: %s" % (path, first_line(e2)))
     if hasattr(obj, "state_dict") and callable(obj.state_dict):
         obj = obj.state_dict()
     if not isinstance(obj, dict):
@@ -269,10 +326,10 @@ def convert(obj, key=None, prefix=None, dim=None, dim_mults=None, groups=8, leng
         if t.dtype != torch.float32:
             notes.append("%s: %s converted to float32" % (name, str(t.dtype).replace("torch.", "")))
         tensors[name] = t.to(torch.float32).contiguous().numpy()
-    meta = {"dim": str(dim), "dim_mults": ",".join(map(str, dim_mults)),
-            "groups": str(groups), "length": str(length), "format": "pt"}
-    lines = ["network: %s%s, prefix %r, %s, groups %d, length %d: %d tensors, %d parameters"
-             % ("under key %r, " % where if where else "", "state_dict", prefix, cfg, groups, length,
+    meta = {"format": "ggdm.unet1d", "dim": str(dim), "dim_mults": ",".join(map(str, dim_mults)),
+            "groups": str(groups), "length": str(length), "heads": str(HEADS), "dim_head": str(DIM_HEAD)}
+    lines = ["network: %sprefix %r, %s, groups %d, length %d: %d tensors, %d parameters"
+             % ("under key %r, " % where if where else "", prefix, cfg, groups, length,
                 len(tensors), sum(a.size for a in tensors.values()))]
     if ignored:
         lines.append("left out %d other entries: %s%s" % (len(ignored), ", ".join(map(str, ignored[:8])),
@@ -456,6 +513,7 @@ def main():
                         print("  %s%s: %s" % (pre, k, type(v).__name__))
             show(obj, "", 0)
         tensors, meta, lines = convert(obj, a.key, a.prefix, a.dim, mults, a.groups, a.length)
+        meta["converted_from"] = os.path.basename(a.checkpoint)
         for ln in lines:
             print(ln)
         if a.output:
