@@ -106,3 +106,6 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# Hardening targets (fuzz, sanitizers, coverage, cross-architecture conformance).
+-include ci/trust.mk

@@ -27,6 +27,8 @@ stage "Unet1D against PyTorch (small and paper configurations)" sh -c "/usr/bin/
 stage "GPU build compiles and links (or is skipped without nvcc)" make -s gpu
 stage "bit-identical across gcc/clang -O0/-O3/-march=native" sh ci/repro.sh
 stage "unit tests under Valgrind memcheck" sh ci/run-unit.sh --valgrind $tests
+# Hardening stages (fuzz replay, sanitizers, coverage, cross-architecture) define more stages here.
+[ -f ci/trust-stages.sh ] && . ci/trust-stages.sh
 
 echo
 [ -n "$failed" ] && echo "failed stages:$failed"
