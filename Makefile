@@ -1,7 +1,7 @@
 # ggdm - top-level build.  `make` builds the reference library and build/ggdm.
 #
 #   make                 library + command (gcc by default; CC=clang make works)
-#   make run             set up, build and run the main job (conformance until the demo exists)
+#   make run             set up, build and run the main job (conformance, then the demo)
 #   make test            the whole test suite (what .ci/run and the README run)
 #   make check           unit tests only          make conformance   golden vectors
 #   make memcheck        unit tests under Valgrind make vectors       regenerate golden vectors
@@ -89,8 +89,10 @@ repro: deps
 tamper: all
 	@sh ci/tamper.sh $(GGDM)
 
+# The main job: the demo (pre-train a small Unet1D, then G vs G_loss), after the conformance run.
 run: all
 	$(GGDM) conformance --vectors vectors
+	$(GGDM) demo --out demo_out
 
 test: all $(TESTS)
 	@sh ci/test.sh

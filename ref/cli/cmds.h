@@ -8,4 +8,9 @@ int ggdm_cmd_vjp(int argc, char **argv);
 int ggdm_cmd_trace(int argc, char **argv);
 int ggdm_cmd_loss_grad(int argc, char **argv);
 int ggdm_cmd_diff(int argc, char **argv);
+int ggdm_cmd_sample(int argc, char **argv);
+int ggdm_cmd_guide(int argc, char **argv);
+int ggdm_cmd_pretrain(int argc, char **argv);
+int ggdm_cmd_optimize(int argc, char **argv);
+int ggdm_cmd_demo(int argc, char **argv);
 #endif

@@ -30,6 +30,11 @@ static const char *const usage_text =
     "  loss-grad     the training loss and its parameter gradients (safetensors)\n"
     "  trace         every layer's output of one forward pass, as .npy files\n"
     "  diff          compare two traces layer by layer (localises a discrepancy)\n"
+    "  sample        DDPM sampling, unguided or guided (G: v1, G_loss: v2); noise can be replayed\n"
+    "  guide         the guided noise prediction of one step\n"
+    "  pretrain      pre-train the score network on linear_latent or unit_ball data\n"
+    "  optimize      Algorithm 1 (gradient-guided optimisation), or 2 with --score_matching_finetune\n"
+    "  demo          pre-train a small network and compare G and G_loss (a few minutes on 2 cores)\n"
     "  schedule      write the noise-schedule tables (the original's buffer names) to .npz/.npy\n"
     "  rng           write numbers of a random stream (Philox4x32-10) to .npy\n"
     "  hash          print the XXH3-64 of the data of .npy files (little-endian bytes)\n"
@@ -278,6 +283,16 @@ int main(int argc, char **argv)
         return ggdm_cmd_trace(argc - 1, argv + 1);
     if (strcmp(cmd, "diff") == 0)
         return ggdm_cmd_diff(argc - 1, argv + 1);
+    if (strcmp(cmd, "sample") == 0)
+        return ggdm_cmd_sample(argc - 1, argv + 1);
+    if (strcmp(cmd, "guide") == 0)
+        return ggdm_cmd_guide(argc - 1, argv + 1);
+    if (strcmp(cmd, "pretrain") == 0)
+        return ggdm_cmd_pretrain(argc - 1, argv + 1);
+    if (strcmp(cmd, "optimize") == 0)
+        return ggdm_cmd_optimize(argc - 1, argv + 1);
+    if (strcmp(cmd, "demo") == 0)
+        return ggdm_cmd_demo(argc - 1, argv + 1);
     if (strcmp(cmd, "schedule") == 0)
         return cmd_schedule(argc - 1, argv + 1);
     if (strcmp(cmd, "rng") == 0)

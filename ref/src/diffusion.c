@@ -1,0 +1,335 @@
+/*
+ * DDPM sampling, guidance and training steps (spec sections 3-5). Every operation below is
+ * in float32, in the written order; docs/diffusion.md states the same definitions.
+ */
+#include "ggdm/diffusion.h"
+
+#include <string.h>
+
+#include "ggdm/analytic.h"
+#include "ggdm/dmath.h"
+#include "ggdm/reduce.h"
+#include "ggdm/rng.h"
+#include "ggdm/schedule.h"
+
+#define TAB(k) (tab + (size_t)(k) * (size_t)T)
+
+void ggdm_guide_cfg_default(ggdm_guide_cfg *c)
+{
+    c->version = GGDM_GUIDE_NONE;
+    c->beta = 0.0;
+    c->beta_coef = 1.0;
+    c->sigma = 0.1;
+}
+
+ggdm_status ggdm_ddpm_update(const float *tab, int T, int t, int N, int D, const float *x, const float *eps,
+                             const float *z, float *x_out)
+{
+    float sra, srm1, c1, c2, sd = 0.0f;
+    size_t i, n = (size_t)N * (size_t)D;
+    if (!tab || !x || !eps || !x_out || T < 1 || t < 0 || t >= T || N < 1 || D < 1 || (t > 0 && !z))
+        return GGDM_ERR_ARG;
+    sra = TAB(GGDM_SCHED_SQRT_RECIP_ALPHAS_CUMPROD)[t];
+    srm1 = TAB(GGDM_SCHED_SQRT_RECIPM1_ALPHAS_CUMPROD)[t];
+    c1 = TAB(GGDM_SCHED_POSTERIOR_MEAN_COEF1)[t];
+    c2 = TAB(GGDM_SCHED_POSTERIOR_MEAN_COEF2)[t];
+    if (t > 0)
+        sd = ggdm_expf(0.5f * TAB(GGDM_SCHED_POSTERIOR_LOG_VARIANCE_CLIPPED)[t]);
+    for (i = 0; i < n; i++) {
+        float x0 = sra * x[i] - srm1 * eps[i];
+        float mean = c1 * x0 + c2 * x[i];
+        x_out[i] = t > 0 ? mean + sd * z[i] : mean;
+    }
+    return GGDM_OK;
+}
+
+ggdm_status ggdm_guide_apply(const ggdm_guide_cfg *gc, const float *tab, int T, int t, int N, int D, const float *x,
+                             const float *eps, const float *g, const float *y, const float *jtg, float *eps_out,
+                             ggdm_guide_stats *stats)
+{
+    float a, nt, h, sigma2, bc, fixed;
+    int i, j;
+    if (!gc || !tab || !x || !eps || !eps_out || T < 1 || t < 0 || t >= T || N < 1 || D < 1)
+        return GGDM_ERR_ARG;
+    if (gc->version == GGDM_GUIDE_NONE) {
+        if (eps_out != eps)
+            memmove(eps_out, eps, sizeof(float) * (size_t)N * (size_t)D);
+        return GGDM_OK;
+    }
+    if (!g || !y || (gc->version == GGDM_GUIDE_V2 && !jtg) || gc->version > GGDM_GUIDE_V2)
+        return GGDM_ERR_ARG;
+    a = TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD)[t];
+    nt = TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD)[t];
+    h = nt * nt;
+    sigma2 = (float)(gc->sigma * gc->sigma);
+    bc = (float)gc->beta_coef;
+    fixed = (float)gc->beta;
+    for (i = 0; i < N; i++) {
+        const float *xi = x + (size_t)i * D, *ei = eps + (size_t)i * D, *gi = g + (size_t)i * D;
+        float *oi = eps_out + (size_t)i * D;
+        float ip = 0.0f, n2 = 0.0f, beta, coef, gn = 0.0f;
+        /* v = <x0hat, g>, x0hat = (x + h s) / a, s = -eps / n_t: one fmaf chain over j */
+        for (j = 0; j < D; j++) {
+            float s = -ei[j] / nt;
+            float x0h = (xi[j] + h * s) / a;
+            ip = fmaf(x0h, gi[j], ip);
+        }
+        if (gc->version == GGDM_GUIDE_V1) {
+            n2 = ggdm_dot_f32(gi, 1, gi, 1, D);
+            beta = fixed != 0.0f ? fixed : a / (sigma2 + h * n2);
+            coef = (beta * bc) * (y[i] - ip);
+            for (j = 0; j < D; j++) {
+                float s = -ei[j] / nt;
+                float term = coef * gi[j];
+                float G = s + term;
+                oi[j] = -G * nt;
+                gn = fmaf(term, term, gn);
+            }
+        } else {
+            const float *ji = jtg + (size_t)i * D;
+            float ratio = h / nt, a2 = a * a;
+            /* grad = (g - (h / n_t) J^T g) / a; |grad|^2 as an fmaf chain */
+            for (j = 0; j < D; j++) {
+                float gr = (gi[j] - ratio * ji[j]) / a;
+                n2 = fmaf(gr, gr, n2);
+            }
+            beta = fixed != 0.0f ? fixed : (a2 / 2.0f) / (a2 * sigma2 + h * n2);
+            coef = ((beta * bc) * 2.0f) * (ip - y[i]);
+            for (j = 0; j < D; j++) {
+                float s = -ei[j] / nt;
+                float gr = (gi[j] - ratio * ji[j]) / a;
+                float term = coef * gr;
+                float G = s - term;
+                oi[j] = -G * nt;
+                gn = fmaf(term, term, gn);
+            }
+        }
+        if (stats) {
+            stats->guidance += (double)ggdm_sqrtf(gn);
+            stats->mean_beta += (double)(beta * bc);
+            stats->count++;
+        }
+    }
+    return GGDM_OK;
+}
+
+static size_t align16(size_t floats)
+{
+    return (floats + 15u) & ~(size_t)15u;
+}
+
+static ggdm_status model_ws(const ggdm_score *m, int N, ggdm_guide_version v, size_t *bytes)
+{
+    if (m->kind == GGDM_SCORE_ANALYTIC) {
+        *bytes = 0;
+        return (m->A && m->d >= 1 && m->D >= 1) ? GGDM_OK : GGDM_ERR_ARG;
+    }
+    if (m->kind != GGDM_SCORE_UNET || !m->params)
+        return GGDM_ERR_ARG;
+    return ggdm_unet_workspace_bytes(&m->cfg, N, v == GGDM_GUIDE_V2 ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD,
+                                     bytes);
+}
+
+static int model_D(const ggdm_score *m)
+{
+    return m->kind == GGDM_SCORE_UNET ? m->cfg.length : m->D;
+}
+
+ggdm_status ggdm_sample_workspace_bytes(const ggdm_score *m, int N, ggdm_guide_version v, size_t *bytes)
+{
+    size_t mb, nd;
+    ggdm_status st;
+    if (!m || !bytes || N < 1)
+        return GGDM_ERR_ARG;
+    st = model_ws(m, N, v, &mb);
+    if (st != GGDM_OK)
+        return st;
+    nd = align16((size_t)N * (size_t)model_D(m));
+    /* model | eps | jtg | t (int64, 2 floats each) | x | x2 | z */
+    *bytes = align16(mb / sizeof(float) + 1) * sizeof(float) + sizeof(float) * (5 * nd + align16(2 * (size_t)N));
+    return GGDM_OK;
+}
+
+/* Pointers into the sampling workspace. */
+typedef struct carve {
+    void *model;
+    size_t model_bytes;
+    float *eps, *jtg, *x, *x2, *z;
+    int64_t *t;
+} carve;
+
+static ggdm_status carve_ws(const ggdm_score *m, int N, ggdm_guide_version v, void *ws, size_t ws_bytes, carve *c)
+{
+    size_t need, mb, nd;
+    float *f;
+    ggdm_status st = ggdm_sample_workspace_bytes(m, N, v, &need);
+    if (st != GGDM_OK)
+        return st;
+    if (!ws)
+        return GGDM_ERR_ARG;
+    if (ws_bytes < need)
+        return GGDM_ERR_BUFFER_TOO_SMALL;
+    model_ws(m, N, v, &mb);
+    nd = align16((size_t)N * (size_t)model_D(m));
+    c->model = ws;
+    c->model_bytes = mb;
+    f = (float *)ws + align16(mb / sizeof(float) + 1);
+    c->eps = f;
+    c->jtg = f + nd;
+    c->t = (int64_t *)(f + 2 * nd);
+    c->x = f + 2 * nd + align16(2 * (size_t)N);
+    c->x2 = c->x + nd;
+    c->z = c->x2 + nd;
+    return GGDM_OK;
+}
+
+/* eps (and J^T g for v2) of the model at step t, then guidance. */
+static ggdm_status guided_eps_c(const ggdm_score *m, const ggdm_guide_cfg *gc, const float *tab, int T, int t, int N,
+                                const float *x, const float *g, const float *y, float *eps_out,
+                                ggdm_guide_stats *stats, carve *c)
+{
+    int i, D = model_D(m);
+    ggdm_status st;
+    int v2 = gc && gc->version == GGDM_GUIDE_V2;
+    for (i = 0; i < N; i++)
+        c->t[i] = t;
+    if (m->kind == GGDM_SCORE_ANALYTIC) {
+        st = ggdm_analytic_eps(m->A, m->d, D, x, c->t, N, TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD),
+                               TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD), T, c->eps);
+        if (st == GGDM_OK && v2)
+            st = ggdm_analytic_vjp(m->A, m->d, D, c->t, N, TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD),
+                                   TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD), T, g, c->jtg);
+    } else if (v2) {
+        st = ggdm_unet_backward(&m->cfg, m->params, N, x, c->t, g, c->eps, c->jtg, NULL, c->model, c->model_bytes);
+    } else {
+        st = ggdm_unet_forward(&m->cfg, m->params, N, x, c->t, c->eps, c->model, c->model_bytes, NULL, NULL);
+    }
+    if (st != GGDM_OK)
+        return st;
+    if (!gc || gc->version == GGDM_GUIDE_NONE) {
+        memcpy(eps_out, c->eps, sizeof(float) * (size_t)N * D);
+        return GGDM_OK;
+    }
+    return ggdm_guide_apply(gc, tab, T, t, N, D, x, c->eps, g, y, c->jtg, eps_out, stats);
+}
+
+ggdm_status ggdm_guided_eps(const ggdm_score *m, const ggdm_guide_cfg *gc, const float *tab, int T, int t, int N,
+                            const float *x, const float *g, const float *y, float *eps_out, ggdm_guide_stats *stats,
+                            void *ws, size_t ws_bytes)
+{
+    carve c;
+    ggdm_status st;
+    if (!m || !tab || !x || !eps_out || T < 1 || t < 0 || t >= T)
+        return GGDM_ERR_ARG;
+    st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, &c);
+    if (st != GGDM_OK)
+        return st;
+    return guided_eps_c(m, gc, tab, T, t, N, x, g, y, eps_out, stats, &c);
+}
+
+ggdm_status ggdm_sample(const ggdm_score *m, const ggdm_guide_cfg *gc, const float *tab, int T, int N,
+                        uint64_t seed, uint32_t round, uint64_t first, const float *g, const float *y,
+                        const float *noise, float *x_out, ggdm_guide_stats *stats, void *ws, size_t ws_bytes,
+                        ggdm_progress_fn progress, void *progress_ctx)
+{
+    carve c;
+    int t, D, i;
+    size_t nd;
+    ggdm_status st;
+    if (!m || !tab || !x_out || T < 1)
+        return GGDM_ERR_ARG;
+    st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, &c);
+    if (st != GGDM_OK)
+        return st;
+    D = model_D(m);
+    nd = (size_t)N * (size_t)D;
+    if (noise)
+        memcpy(c.x, noise, sizeof(float) * nd);
+    else
+        for (i = 0; i < N; i++)
+            ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_INIT_NOISE, round, 0), (first + (uint64_t)i) * D,
+                                 c.x + (size_t)i * D, (uint64_t)D);
+    for (t = T - 1; t >= 0; t--) {
+        const float *z = NULL;
+        float *tmp;
+        st = guided_eps_c(m, gc, tab, T, t, N, c.x, g, y, c.eps, stats, &c);
+        if (st != GGDM_OK)
+            return st;
+        if (t > 0) {
+            if (noise) {
+                z = noise + (size_t)(T - t) * nd;
+            } else {
+                for (i = 0; i < N; i++)
+                    ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_STEP_NOISE, round, (uint32_t)t),
+                                         (first + (uint64_t)i) * D, c.z + (size_t)i * D, (uint64_t)D);
+                z = c.z;
+            }
+        }
+        st = ggdm_ddpm_update(tab, T, t, N, D, c.x, c.eps, z, c.x2);
+        if (st != GGDM_OK)
+            return st;
+        tmp = c.x;
+        c.x = c.x2;
+        c.x2 = tmp;
+        if (progress)
+            progress(progress_ctx, T - t, T);
+    }
+    memcpy(x_out, c.x, sizeof(float) * nd);
+    return GGDM_OK;
+}
+
+ggdm_status ggdm_train_workspace_bytes(const ggdm_unet_cfg *cfg, int N, size_t *bytes)
+{
+    size_t lb;
+    ggdm_status st;
+    if (!cfg || !bytes || N < 1)
+        return GGDM_ERR_ARG;
+    st = ggdm_unet_loss_workspace_bytes(cfg, N, &lb);
+    if (st != GGDM_OK)
+        return st;
+    /* loss workspace | z | t */
+    *bytes = align16(lb / sizeof(float) + 1) * sizeof(float) +
+             sizeof(float) * (align16((size_t)N * (size_t)cfg->length) + align16(2 * (size_t)N));
+    return GGDM_OK;
+}
+
+ggdm_status ggdm_train_step(const ggdm_unet_cfg *cfg, float *params, float *grad, const ggdm_adam_cfg *ac,
+                            ggdm_adam_state *as, float *adam_m, float *adam_v, const float *tab, int T, int N,
+                            const float *x0, uint64_t seed, uint32_t a, uint32_t b, uint64_t first, float *loss,
+                            void *ws, size_t ws_bytes)
+{
+    size_t need, lb, nd;
+    uint64_t np;
+    float *z, l;
+    int64_t *t;
+    int i, D;
+    ggdm_status st = ggdm_train_workspace_bytes(cfg, N, &need);
+    if (st != GGDM_OK)
+        return st;
+    if (!params || !grad || !ac || !as || !adam_m || !adam_v || !tab || !x0 || !ws || T < 1)
+        return GGDM_ERR_ARG;
+    if (ws_bytes < need)
+        return GGDM_ERR_BUFFER_TOO_SMALL;
+    ggdm_unet_loss_workspace_bytes(cfg, N, &lb);
+    ggdm_unet_num_params(cfg, &np);
+    D = cfg->length;
+    nd = (size_t)N * (size_t)D;
+    z = (float *)ws + align16(lb / sizeof(float) + 1);
+    t = (int64_t *)(z + align16(nd));
+    for (i = 0; i < N; i++) {
+        t[i] = (int64_t)ggdm_rng_below(seed, ggdm_stream_id(GGDM_STREAM_TRAIN_T, a, b), first + (uint64_t)i,
+                                       (uint32_t)T);
+        ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_TRAIN_NOISE, a, b), (first + (uint64_t)i) * D,
+                             z + (size_t)i * D, (uint64_t)D);
+    }
+    memset(grad, 0, sizeof(float) * (size_t)np);
+    st = ggdm_unet_loss_grad(cfg, params, N, x0, t, z, TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD),
+                             TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD), T, &l, grad, ws, lb);
+    if (st != GGDM_OK)
+        return st;
+    if (!(l == l) || l - l != 0.0f)
+        return GGDM_ERR_NONFINITE;
+    if (loss)
+        *loss = l;
+    return ggdm_adam_step(ac, as, params, grad, adam_m, adam_v, np);
+}
