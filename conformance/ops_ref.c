@@ -14,6 +14,9 @@
 #include "ggdm/rng.h"
 #include "ggdm/schedule.h"
 #include "ggdm/unet.h"
+#include "ggdm/adam.h"
+#include "ggdm/data.h"
+#include "ggdm/diffusion.h"
 #include "runner.h"
 
 #define TRY(x)                                                                                                         \
@@ -534,6 +537,296 @@ static ggdm_status op_unet_eps(conf_call *c) { return unet_run(c, 0); }
 static ggdm_status op_unet_vjp(conf_call *c) { return unet_run(c, 1); }
 static ggdm_status op_unet_loss_grad(conf_call *c) { return unet_run(c, 2); }
 
+/* --- diffusion, guidance, training, algorithms -------------------------------------------
+ * Common params: the network (as unet_*), seed (weights), T (schedule steps, cosine), and for
+ * guidance version=v1|v2, beta, beta_coef; inputs x, g (N, D) and y (N,) or (N, 1). */
+
+static ggdm_status diff_setup(conf_call *c, ggdm_unet_cfg *cfg, uint64_t *np, float **w, float **tab, int *T)
+{
+    long long t;
+    TRY(unet_cfg(c, cfg, np));
+    TRY(conf_param_i64(c, "T", 200, &t));
+    if (t < 1 || t > 100000)
+        return bad(c, GGDM_ERR_ARG, "T out of range%s", "");
+    *T = (int)t;
+    *tab = (float *)malloc(sizeof(float) * ggdm_schedule_count(*T));
+    if (!*tab)
+        return GGDM_ERR_IO;
+    TRY(ggdm_schedule_compute(GGDM_SCHEDULE_COSINE, *T, *tab, ggdm_schedule_count(*T)));
+    return unet_weights(c, cfg, *np, w);
+}
+
+static ggdm_status guide_params(conf_call *c, ggdm_guide_cfg *gc)
+{
+    const char *v = conf_param(c, "version");
+    ggdm_guide_cfg_default(gc);
+    gc->version = !v ? GGDM_GUIDE_NONE : !strcmp(v, "v1") ? GGDM_GUIDE_V1 : !strcmp(v, "v2") ? GGDM_GUIDE_V2
+                                                                                           : GGDM_GUIDE_NONE;
+    if (v && gc->version == GGDM_GUIDE_NONE && strcmp(v, "none"))
+        return bad(c, GGDM_ERR_ARG, "version must be none, v1 or v2, not '%s'", v);
+    TRY(conf_param_f64(c, "beta", 0.0, &gc->beta));
+    TRY(conf_param_f64(c, "beta_coef", 1.0, &gc->beta_coef));
+    return GGDM_OK;
+}
+
+static ggdm_status load_xgy(conf_call *c, int D, ggdm_array *x, ggdm_array *g, ggdm_array *y, int need_x)
+{
+    memset(x, 0, sizeof *x);
+    memset(g, 0, sizeof *g);
+    memset(y, 0, sizeof *y);
+    if (need_x)
+        TRY(conf_input(c, "x", x));
+    if (conf_param(c, "g")) {
+        TRY(conf_input(c, "g", g));
+        TRY(conf_input(c, "y", y));
+        if (g->dtype != GGDM_DT_F32 || y->dtype != GGDM_DT_F32 || g->count != y->count * (uint64_t)D)
+            return bad(c, GGDM_ERR_FORMAT, "g must be (N, D) and y (N,) float32%s", "");
+    }
+    if (need_x && (x->dtype != GGDM_DT_F32 || x->count % (uint64_t)D))
+        return bad(c, GGDM_ERR_FORMAT, "x must be (N, D) float32%s", "");
+    return GGDM_OK;
+}
+
+/* guide: the guided eps of one step t */
+static ggdm_status op_guide(conf_call *c)
+{
+    ggdm_unet_cfg cfg;
+    ggdm_score m;
+    ggdm_guide_cfg gc;
+    uint64_t np, shape[2];
+    float *w = NULL, *tab = NULL;
+    int T, N;
+    long long t;
+    ggdm_array x, g, y;
+    void *ws = NULL;
+    size_t wsb;
+    ggdm_status st;
+    memset(&x, 0, sizeof x);
+    memset(&g, 0, sizeof g);
+    memset(&y, 0, sizeof y);
+    st = diff_setup(c, &cfg, &np, &w, &tab, &T);
+    if (st == GGDM_OK) st = guide_params(c, &gc);
+    if (st == GGDM_OK) st = load_xgy(c, cfg.length, &x, &g, &y, 1);
+    if (st == GGDM_OK) st = conf_param_i64(c, "t", 0, &t);
+    if (st == GGDM_OK && (t < 0 || t >= T)) st = bad(c, GGDM_ERR_ARG, "t out of range%s", "");
+    if (st != GGDM_OK) goto done;
+    N = (int)(x.count / (uint64_t)cfg.length);
+    memset(&m, 0, sizeof m);
+    m.kind = GGDM_SCORE_UNET;
+    m.cfg = cfg;
+    m.params = w;
+    m.D = cfg.length;
+    st = ggdm_sample_workspace_bytes(&m, N, gc.version, &wsb);
+    if (st == GGDM_OK && !(ws = malloc(wsb))) st = GGDM_ERR_IO;
+    shape[0] = (uint64_t)N;
+    shape[1] = (uint64_t)cfg.length;
+    if (st == GGDM_OK) st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);
+    if (st == GGDM_OK)
+        st = ggdm_guided_eps(&m, &gc, tab, T, (int)t, N, (float *)x.data, (float *)g.data, (float *)y.data,
+                             (float *)c->out.data, NULL, ws, wsb);
+done:
+    ggdm_array_free(&x); ggdm_array_free(&g); ggdm_array_free(&y);
+    free(w); free(tab); free(ws);
+    return st;
+}
+
+/* sample: a full DDPM run of N samples (Philox noise, round), guided when g is given */
+static ggdm_status op_sample(conf_call *c)
+{
+    ggdm_unet_cfg cfg;
+    ggdm_score m;
+    ggdm_guide_cfg gc;
+    uint64_t np, shape[2];
+    unsigned long long N, round, seed;
+    float *w = NULL, *tab = NULL;
+    int T;
+    ggdm_array x, g, y;
+    void *ws = NULL;
+    size_t wsb;
+    ggdm_status st;
+    memset(&x, 0, sizeof x);
+    memset(&g, 0, sizeof g);
+    memset(&y, 0, sizeof y);
+    st = diff_setup(c, &cfg, &np, &w, &tab, &T);
+    if (st == GGDM_OK) st = guide_params(c, &gc);
+    if (st == GGDM_OK) st = load_xgy(c, cfg.length, &x, &g, &y, 0);
+    if (st == GGDM_OK) st = conf_param_u64(c, "n", 2, &N);
+    if (st == GGDM_OK) st = conf_param_u64(c, "round", 0, &round);
+    if (st == GGDM_OK) st = conf_param_u64(c, "noise_seed", 1, &seed);
+    if (st == GGDM_OK && (N < 1 || N > 4096)) st = bad(c, GGDM_ERR_ARG, "n out of range%s", "");
+    if (st != GGDM_OK) goto done;
+    memset(&m, 0, sizeof m);
+    m.kind = GGDM_SCORE_UNET;
+    m.cfg = cfg;
+    m.params = w;
+    m.D = cfg.length;
+    st = ggdm_sample_workspace_bytes(&m, (int)N, gc.version, &wsb);
+    if (st == GGDM_OK && !(ws = malloc(wsb))) st = GGDM_ERR_IO;
+    shape[0] = N;
+    shape[1] = (uint64_t)cfg.length;
+    if (st == GGDM_OK) st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);
+    if (st == GGDM_OK)
+        st = ggdm_sample(&m, &gc, tab, T, (int)N, seed, (uint32_t)round, 0, (float *)g.data, (float *)y.data, NULL,
+                         (float *)c->out.data, NULL, ws, wsb, NULL, NULL);
+done:
+    ggdm_array_free(&x); ggdm_array_free(&g); ggdm_array_free(&y);
+    free(w); free(tab); free(ws);
+    return st;
+}
+
+/* adam: k steps on n parameters with gradients from the TEST stream (b = step); out (3, n): p, m, v */
+static ggdm_status op_adam(conf_call *c)
+{
+    unsigned long long n, k, i;
+    ggdm_adam_cfg ac;
+    ggdm_adam_state as;
+    uint64_t shape[2];
+    float *p, *m, *v, *g;
+    ggdm_status st = GGDM_OK;
+    TRY(conf_param_u64(c, "n", 64, &n));
+    TRY(conf_param_u64(c, "steps", 3, &k));
+    ggdm_adam_cfg_default(&ac);
+    TRY(conf_param_f64(c, "lr", ac.lr, &ac.lr));
+    if (n < 1 || n > (1u << 20) || k > 1000)
+        return bad(c, GGDM_ERR_ARG, "n or steps out of range%s", "");
+    shape[0] = 3;
+    shape[1] = n;
+    TRY(ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape));
+    p = (float *)c->out.data;
+    m = p + n;
+    v = m + n;
+    g = (float *)malloc(sizeof(float) * n);
+    if (!g)
+        return GGDM_ERR_IO;
+    ggdm_rng_fill_normal(3, ggdm_stream_id(GGDM_STREAM_TEST, 9, 0), 0, p, n);
+    as.step = 0;
+    for (i = 0; st == GGDM_OK && i < k; i++) {
+        ggdm_rng_fill_normal(3, ggdm_stream_id(GGDM_STREAM_TEST, 9, (uint32_t)(i + 1)), 0, g, n);
+        st = ggdm_adam_step(&ac, &as, p, g, m, v, n);
+    }
+    free(g);
+    return st;
+}
+
+/* pretrain: a short pre-training run on linear_latent data (d = dlat), flat parameters out */
+static ggdm_status op_pretrain(conf_call *c)
+{
+    ggdm_unet_cfg cfg;
+    uint64_t np;
+    float *w = NULL, *tab = NULL, *grad = NULL, *am = NULL, *av = NULL, *data = NULL;
+    double *A = NULL, *work = NULL, th1[4096], th2[4096], b1, b2[4096];
+    unsigned long long N0, bs, epochs, e, b;
+    long long dlat;
+    int T, D;
+    ggdm_adam_cfg ac;
+    ggdm_adam_state as;
+    void *ws = NULL;
+    size_t wsb, wn;
+    ggdm_status st = diff_setup(c, &cfg, &np, &w, &tab, &T);
+    if (st == GGDM_OK) st = conf_param_u64(c, "N_0", 64, &N0);
+    if (st == GGDM_OK) st = conf_param_u64(c, "bs", 16, &bs);
+    if (st == GGDM_OK) st = conf_param_u64(c, "epochs", 1, &epochs);
+    if (st == GGDM_OK) st = conf_param_i64(c, "dlat", 2, &dlat);
+    D = cfg.length;
+    if (st == GGDM_OK && (bs < 1 || N0 % bs || N0 > 65536 || epochs > 100 || dlat < 1 || dlat >= D || D > 4096))
+        st = bad(c, GGDM_ERR_ARG, "bad N_0, bs, epochs or dlat%s", "");
+    if (st != GGDM_OK) goto done;
+    ggdm_adam_cfg_default(&ac);
+    st = conf_param_f64(c, "lr", 1e-3, &ac.lr);
+    wn = ggdm_hyper_linear_latent_work_doubles(D, (int)dlat);
+    A = (double *)malloc(sizeof(double) * (size_t)dlat * D);
+    work = (double *)malloc(sizeof(double) * (wn + 1));
+    data = (float *)malloc(sizeof(float) * N0 * D);
+    grad = (float *)malloc(sizeof(float) * np);
+    am = (float *)calloc(np, sizeof(float));
+    av = (float *)calloc(np, sizeof(float));
+    if (st == GGDM_OK) st = ggdm_train_workspace_bytes(&cfg, (int)bs, &wsb);
+    if (st == GGDM_OK && (!A || !work || !data || !grad || !am || !av || !(ws = malloc(wsb)))) st = GGDM_ERR_IO;
+    if (st == GGDM_OK) st = ggdm_hyper_linear_latent(7, D, (int)dlat, 9.0, A, th1, th2, &b1, b2, work, wn);
+    if (st == GGDM_OK) st = ggdm_data_linear_latent(7, A, (int)dlat, D, 0, N0, data);
+    as.step = 0;
+    for (e = 0; st == GGDM_OK && e < epochs; e++)
+        for (b = 0; st == GGDM_OK && b < N0 / bs; b++)
+            st = ggdm_train_step(&cfg, w, grad, &ac, &as, am, av, tab, T, (int)bs, data + b * bs * D, 7, (uint32_t)e,
+                                 (uint32_t)b, 0, NULL, ws, wsb);
+    if (st == GGDM_OK) st = alloc1(c, GGDM_DT_F32, np);
+    if (st == GGDM_OK) memcpy(c->out.data, w, sizeof(float) * np);
+done:
+    free(w); free(tab); free(grad); free(am); free(av); free(data); free(A); free(work); free(ws);
+    return st;
+}
+
+/* opt_round: round 0 (unguided) then one round of Algorithm 1, or 2 with finetune=1, with the
+ * quadratic reward on linear_latent hyper-parameters (seed 7, d = dlat); out: the new samples */
+static ggdm_status op_opt_round(conf_call *c)
+{
+    ggdm_unet_cfg cfg;
+    ggdm_score m;
+    ggdm_guide_cfg g0, gc;
+    uint64_t np, shape[2];
+    float *w = NULL, *tab = NULL, *z = NULL, *g = NULL, *y = NULL, *grad = NULL, *am = NULL, *av = NULL;
+    double *A = NULL, *work = NULL, *f = NULL, th1[4096], th2[4096], b1, b2[4096], interval;
+    unsigned long long N, ft;
+    long long dlat;
+    int T, D;
+    void *ws = NULL, *tws = NULL;
+    size_t wsb, twsb = 0, wn;
+    ggdm_adam_cfg ac;
+    ggdm_adam_state as;
+    ggdm_status st = diff_setup(c, &cfg, &np, &w, &tab, &T);
+    if (st == GGDM_OK) st = guide_params(c, &gc);
+    if (st == GGDM_OK) st = conf_param_u64(c, "n", 4, &N);
+    if (st == GGDM_OK) st = conf_param_u64(c, "finetune", 0, &ft);
+    if (st == GGDM_OK) st = conf_param_i64(c, "dlat", 2, &dlat);
+    if (st == GGDM_OK) st = conf_param_f64(c, "interval", 0.2, &interval);
+    D = cfg.length;
+    if (st == GGDM_OK && (N < 1 || N > 1024 || dlat < 1 || dlat >= D || D > 4096))
+        st = bad(c, GGDM_ERR_ARG, "bad n or dlat%s", "");
+    if (st != GGDM_OK) goto done;
+    memset(&m, 0, sizeof m);
+    m.kind = GGDM_SCORE_UNET;
+    m.cfg = cfg;
+    m.params = w;
+    m.D = D;
+    ggdm_guide_cfg_default(&g0);
+    wn = ggdm_hyper_linear_latent_work_doubles(D, (int)dlat);
+    A = (double *)malloc(sizeof(double) * (size_t)dlat * D);
+    work = (double *)malloc(sizeof(double) * (wn + 1));
+    z = (float *)malloc(sizeof(float) * N * D);
+    g = (float *)malloc(sizeof(float) * N * D);
+    y = (float *)malloc(sizeof(float) * N);
+    f = (double *)malloc(sizeof(double) * N);
+    st = ggdm_sample_workspace_bytes(&m, (int)N, gc.version, &wsb);
+    if (st == GGDM_OK && ft) st = ggdm_train_workspace_bytes(&cfg, (int)N, &twsb);
+    grad = (float *)malloc(sizeof(float) * np);
+    am = (float *)calloc(np, sizeof(float));
+    av = (float *)calloc(np, sizeof(float));
+    if (st == GGDM_OK && (!A || !work || !z || !g || !y || !f || !grad || !am || !av || !(ws = malloc(wsb)) ||
+                          (ft && !(tws = malloc(twsb)))))
+        st = GGDM_ERR_IO;
+    if (st == GGDM_OK) st = ggdm_hyper_linear_latent(7, D, (int)dlat, 9.0, A, th1, th2, &b1, b2, work, wn);
+    if (st == GGDM_OK)
+        st = ggdm_sample(&m, &g0, tab, T, (int)N, 7, 0, 0, NULL, NULL, NULL, z, NULL, ws, wsb, NULL, NULL);
+    if (st == GGDM_OK) st = ggdm_opt_targets(GGDM_REWARD_QUADRATIC, th2, D, z, (int)N, interval, f, g, y);
+    if (st == GGDM_OK && ft) {
+        ggdm_adam_cfg_default(&ac);
+        ac.lr = 1e-4;
+        as.step = 0;
+        st = ggdm_train_step(&cfg, w, grad, &ac, &as, am, av, tab, T, (int)N, z, 7, (1u << 23), 0, 0, NULL, tws,
+                             twsb);
+    }
+    if (st == GGDM_OK)
+        st = ggdm_sample(&m, &gc, tab, T, (int)N, 7, 1, 0, g, y, NULL, z, NULL, ws, wsb, NULL, NULL);
+    shape[0] = N;
+    shape[1] = (uint64_t)D;
+    if (st == GGDM_OK) st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);
+    if (st == GGDM_OK) memcpy(c->out.data, z, sizeof(float) * N * D);
+done:
+    free(w); free(tab); free(z); free(g); free(y); free(f); free(grad); free(am); free(av); free(A); free(work);
+    free(ws); free(tws);
+    return st;
+}
+
 static const conf_op ref_ops[] = {
     {"input_f32", op_input_f32, "deterministic float32 inputs (lin, bits, special)"},
     {"input_f64", op_input_f64, "deterministic float64 inputs (lin, bits, special)"},
@@ -547,6 +840,11 @@ static const conf_op ref_ops[] = {
     {"unet_eps", op_unet_eps, "Unet1D forward: eps(x, t)"},
     {"unet_vjp", op_unet_vjp, "Unet1D input vector-Jacobian product J_eps(x)^T v"},
     {"unet_loss_grad", op_unet_loss_grad, "training loss and parameter gradients: [loss, grads...]"},
+    {"guide", op_guide, "guided eps of one step (v1: G, v2: G_loss)"},
+    {"sample", op_sample, "a full DDPM sampling run, unguided or guided"},
+    {"adam", op_adam, "Adam steps: (3, n) parameters, m, v"},
+    {"pretrain", op_pretrain, "a short pre-training run: the parameters after it"},
+    {"opt_round", op_opt_round, "one round of Algorithm 1 (or 2 with finetune=1): the new samples"},
 };
 
 const conf_impl conf_impl_ref = {"ref", ref_ops, (int)(sizeof ref_ops / sizeof ref_ops[0]), 1};

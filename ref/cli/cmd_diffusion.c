@@ -1132,7 +1132,7 @@ typedef struct run_out {
 static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *ckdir, ggdm_tb *tb,
                         const char *samples_dir, run_out *ro, const char *label)
 {
-    int N = o->generate_bs, D = h->D, R = o->opt_rounds, k, k0 = 0, i, j, ok = 0, ft_done = 0;
+    int N = o->generate_bs, D = h->D, R = o->opt_rounds, k, k0 = 0, i, ok = 0, ft_done = 0;
     int ft_rounds = o->sm_ft_round >= 0 ? o->sm_ft_round : R - o->sm_ft_start_round;
     float *tab = NULL, *z = NULL, *g = NULL, *y = NULL;
     double *f = NULL, *ratio = NULL, *param_buf = NULL;
@@ -1249,11 +1249,10 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
         ggdm_guide_stats gs;
         char extra[96];
         /* a. gradients and targets at the current samples */
-        for (i = 0; i < N; i++) {
-            double ip = 0;
-            for (j = 0; j < D; j++)
-                ip = fma((double)g[(size_t)i * D + j], (double)z[(size_t)i * D + j], ip);
-            y[i] = (float)(o->interval + ip);
+        s = ggdm_opt_targets(kind, param, D, z, N, o->interval, f, g, y);
+        if (s != GGDM_OK) {
+            fprintf(stderr, "ggdm %s: round %d: %s\n", o->cmd, k, ggdm_status_str(s));
+            goto fail;
         }
         /* b. Algorithm 2: fine-tune the score network on the current samples */
         ro->m[k + 1].loss = NAN;

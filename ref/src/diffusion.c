@@ -333,3 +333,22 @@ ggdm_status ggdm_train_step(const ggdm_unet_cfg *cfg, float *params, float *grad
         *loss = l;
     return ggdm_adam_step(ac, as, params, grad, adam_m, adam_v, np);
 }
+
+ggdm_status ggdm_opt_targets(ggdm_reward_kind kind, const double *param, int D, const float *z, int N,
+                             double interval, double *f, float *g, float *y)
+{
+    int i, j;
+    ggdm_status st;
+    if (!param || !z || !f || !g || !y || N < 1 || D < 1)
+        return GGDM_ERR_ARG;
+    st = ggdm_reward_eval(kind, param, D, z, (uint64_t)N, f, g);
+    if (st != GGDM_OK)
+        return st;
+    for (i = 0; i < N; i++) {
+        double ip = 0.0;
+        for (j = 0; j < D; j++)
+            ip = fma((double)g[(size_t)i * D + j], (double)z[(size_t)i * D + j], ip);
+        y[i] = (float)(interval + ip);
+    }
+    return GGDM_OK;
+}

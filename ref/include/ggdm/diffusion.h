@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ggdm/adam.h"
+#include "ggdm/reward.h"
 #include "ggdm/status.h"
 #include "ggdm/unet.h"
 
@@ -94,5 +95,13 @@ ggdm_status ggdm_train_step(const ggdm_unet_cfg *cfg, float *params, float *grad
                             ggdm_adam_state *as, float *adam_m, float *adam_v, const float *tab, int T, int N,
                             const float *x0, uint64_t seed, uint32_t a, uint32_t b, uint64_t first, float *loss,
                             void *ws, size_t ws_bytes);
+
+/*
+ * Step a. of an optimisation round (spec section 8): rewards f [N] (float64), gradients
+ * g [N, D] (float32) and targets y_i = (float)(interval + <g_i, z_i>), the inner product a
+ * float64 fma chain over j. GGDM_ERR_NONFINITE when a reward is not finite.
+ */
+ggdm_status ggdm_opt_targets(ggdm_reward_kind kind, const double *param, int D, const float *z, int N,
+                             double interval, double *f, float *g, float *y);
 
 #endif /* GGDM_DIFFUSION_H */
