@@ -105,7 +105,7 @@ static int parse_opts(opts *o, int argc, char **argv, const char *usage)
 {
     int i, r;
     const char *val;
-    long long v;
+    long long v = 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (ggdm_is_help(a)) {
@@ -810,7 +810,7 @@ static int state_get(const char *path, const char *key, long long *val)
 {
     FILE *f = fopen(path, "r");
     char k[64];
-    long long v;
+    long long v = 0;
     int found = 0;
     if (!f)
         return 0;
@@ -871,7 +871,7 @@ static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, flo
     int D = h->D, nb, e, b, e0 = 0, ok = 0;
     char path[2048], st[256];
     ggdm_progress pr;
-    long long v;
+    long long v = 0;
     ggdm_status s;
     memset(&tr, 0, sizeof tr);
     if (!(tab = schedule_tables(o)))
@@ -1176,7 +1176,7 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
     }
     snprintf(path, sizeof path, "%s/state.txt", ckdir ? ckdir : ".");
     if (o->resume && ckdir) {
-        long long v;
+        long long v = 0;
         if (state_get(path, "round", &v)) {
             char p2[2048];
             k0 = (int)v;
