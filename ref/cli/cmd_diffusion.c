@@ -189,11 +189,6 @@ static int parse_opts(opts *o, int argc, char **argv, const char *usage)
         fprintf(stderr, "ggdm %s: --score analytic exists for --x_type linear_latent only\n", o->cmd);
         return 2;
     }
-    if (!strcmp(o->x_type, "linear_latent") && o->d_inner >= o->d_outer) {
-        fprintf(stderr, "ggdm %s: --d_inner %d must be below --d_outer %d (the data live in a d-dimensional "
-                        "subspace of R^D)\n", o->cmd, o->d_inner, o->d_outer);
-        return 2;
-    }
     return 0;
 }
 
@@ -359,6 +354,12 @@ static int hyper_save(const opts *o, const hyper *h, const char *path)
 
 static int hyper_get(const opts *o, hyper *h)
 {
+    if (!strcmp(o->x_type, "linear_latent") && o->d_inner >= o->d_outer) {
+        fprintf(stderr, "ggdm %s: --d_inner %d must be below --d_outer %d (the data live in a d-dimensional "
+                        "subspace of R^D)\n", o->cmd, o->d_inner, o->d_outer);
+        memset(h, 0, sizeof *h);
+        return 0;
+    }
     if (o->hyper)
         return hyper_load(o, h);
     if (!hyper_make(o, h)) {
@@ -450,7 +451,7 @@ typedef struct model {
     uint64_t np;
 } model;
 
-static int model_load(const opts *o, const char *wpath, const hyper *h, model *m)
+static int model_load(const opts *o, const char *wpath, hyper *h, model *m)
 {
     memset(m, 0, sizeof *m);
     if (!strcmp(o->score, "analytic")) {
@@ -473,16 +474,20 @@ static int model_load(const opts *o, const char *wpath, const hyper *h, model *m
             fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
             return 0;
         }
+        if (h->D <= 0) /* no data dimension given: the network's own length */
+            h->D = m->s.cfg.length;
         if (known && m->s.cfg.length != h->D) {
             fprintf(stderr, "ggdm %s: %s holds a network for length %d but the data have D = %d (--d_outer)\n", o->cmd,
                     wpath, m->s.cfg.length, h->D);
             free(m->params);
+            m->params = NULL;
             return 0;
         }
         m->s.cfg.length = h->D;
         if (ggdm_unet_cfg_check(&m->s.cfg, NULL) != GGDM_OK) {
             fprintf(stderr, "ggdm %s: the network of %s cannot take length D = %d\n", o->cmd, wpath, h->D);
             free(m->params);
+            m->params = NULL;
             return 0;
         }
         m->s.kind = GGDM_SCORE_UNET;
@@ -595,7 +600,7 @@ int ggdm_cmd_sample(int argc, char **argv)
         if (!hyper_get(&o, &h))
             return 1;
     } else {
-        h.D = o.d_outer;
+        h.D = 0; /* the network's length */
     }
     if (!model_load(&o, o.w, &h, &m) || !(tab = schedule_tables(&o)))
         goto done;
