@@ -155,6 +155,39 @@ def main():
                                            p("t.npy"), "--T", "2", "-o", p("g.safetensors")], "not a step", p("g.safetensors"))
     expect_error("init: impossible configuration", ["init", "--dim", "8", "--groups", "3", "-o", p("i.safetensors")],
                  "groups", p("i.safetensors"))
+
+    # diffusion commands
+    sd = p("run")
+    opt = lambda *a: ["optimize", "--score", "analytic", "--opt_rounds", "1", "--generate_bs", "2", "--T", "30",
+                      "--save_dir", sd, "--log_dir", p("logs")] + list(a)
+    rewards = os.path.join(sd, "rewards.npy")
+    expect_error("optimize: missing --hyper file", opt("--hyper", p("nope.npz")), "cannot open", rewards)
+    open(p("junk.npz"), "wb").write(b"PK\x03\x04 this is not a zip archive at all")
+    expect_error("optimize: malformed --hyper archive", opt("--hyper", p("junk.npz")), "junk.npz", rewards)
+    np.savez(p("small.npz"), A=np.zeros((4, 16)), theta_1=np.zeros((16, 1)), theta_2=np.zeros((16, 1)),
+             b_1=np.float64(4), b_2=np.zeros(16))
+    expect_error("optimize: --hyper of another dimension", opt("--hyper", p("small.npz")), "expected", rewards)
+    np.savez_compressed(p("zipped.npz"), A=np.zeros((16, 64)))
+    expect_error("optimize: compressed --hyper", opt("--hyper", p("zipped.npz")), "savez", rewards)
+    expect_error("optimize: unknown flag", opt("--frobnicate"), "unknown option", rewards)
+    expect_error("optimize: bad --x_type", opt("--x_type", "cube"), "--x_type", rewards)
+    expect_error("optimize: d_inner >= d_outer", opt("--d_inner", "64"), "must be below", rewards)
+    expect_error("optimize: linear schedule with T <= 20", opt("--schedule", "linear", "--T", "10"), "T > 20", rewards)
+    expect_error("optimize: bad --func_type", opt("--func_type", "cubic"), "--func_type", rewards)
+    expect_error("optimize: --score analytic with unit_ball", opt("--x_type", "unit_ball"), "linear_latent only", rewards)
+    g = np.ones((2, 8), np.float32); g[0, 1] = np.nan
+    np.save(p("g_nan.npy"), g)
+    np.save(p("y2.npy"), np.zeros(2, np.float32))
+    s_out = p("s.npy")
+    expect_error("sample: NaN in --g", ["sample", "-w", w, "-n", "2", "--T", "30", "--g", p("g_nan.npy"), "--y",
+                                        p("y2.npy"), "-o", s_out], "not finite", s_out)
+    expect_error("sample: --g without --y", ["sample", "-w", w, "-n", "2", "--g", p("g_nan.npy"), "-o", s_out],
+                 "needs both", s_out)
+    np.save(p("noise_bad.npy"), np.zeros((5, 2, 8), np.float32))
+    expect_error("sample: --noise of the wrong shape", ["sample", "-w", w, "-n", "2", "--T", "30", "--noise",
+                                                        p("noise_bad.npy"), "-o", s_out], "shape", s_out)
+    expect_error("guide: t beyond T", ["guide", "-w", w, "-x", p("x.npy"), "-t", "40", "--T", "30", "--g", p("x.npy"),
+                                       "--y", p("y2.npy"), "-o", s_out], "not a step", s_out)
     print(f"cli-errors: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

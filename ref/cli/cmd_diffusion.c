@@ -526,12 +526,18 @@ static int load_mat(const opts *o, const char *flag, const char *path, int N, in
         return 0;
     }
     *out = (float *)malloc(sizeof(float) * (size_t)a.count);
+    if (!*out) {
+        fprintf(stderr, "ggdm %s: out of memory\n", o->cmd);
+        ggdm_array_free(&a);
+        return 0;
+    }
     for (i = 0; i < a.count; i++) {
         float v = a.dtype == GGDM_DT_F32 ? ((float *)a.data)[i] : (float)((double *)a.data)[i];
         if (!isfinite(v)) {
             fprintf(stderr, "ggdm %s: %s %s: element %llu is not finite\n", o->cmd, flag, path, (unsigned long long)i);
             ggdm_array_free(&a);
             free(*out);
+            *out = NULL;
             return 0;
         }
         (*out)[i] = v;
