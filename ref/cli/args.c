@@ -32,7 +32,8 @@ int ggdm_opt_int(const char *cmd, const char *opt, const char *s, long long lo, 
     errno = 0;
     v = strtoll(s, &end, 0);
     if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "ggdm %s: %s expects an integer in %lld .. %lld, got '%s'\n", cmd, opt, lo, hi, s);
+        fprintf(stderr, "ggdm%s%s: %s expects an integer in %lld .. %lld, got '%s'\n", cmd[0] ? " " : "", cmd, opt, lo,
+                hi, s);
         return 0;
     }
     *out = v;

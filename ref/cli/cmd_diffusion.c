@@ -548,16 +548,11 @@ static int load_mat(const opts *o, const char *flag, const char *path, int N, in
 
 static int save_mat(const opts *o, const char *path, const float *x, int N, int D)
 {
-    ggdm_array a;
+    uint64_t shape[2];
     char err[ERRCAP];
-    memset(&a, 0, sizeof a);
-    a.dtype = GGDM_DT_F32;
-    a.ndim = 2;
-    a.shape[0] = (uint64_t)N;
-    a.shape[1] = (uint64_t)D;
-    a.count = (uint64_t)N * D;
-    a.data = (void *)x;
-    if (ggdm_io_save_npy(path, &a, err, sizeof err) != GGDM_OK) {
+    shape[0] = (uint64_t)N;
+    shape[1] = (uint64_t)D;
+    if (ggdm_io_save(path, GGDM_DT_F32, 2, shape, x, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
         return 0;
     }
@@ -744,41 +739,18 @@ static int write_text(const char *path, const char *text)
     return 1;
 }
 
-static int save_flat(const char *path, const float *x, uint64_t n)
+/* Saves n values of dtype dt as a 1-d .npy; loads one back, checking dtype and length. */
+static int save_vec(const char *path, ggdm_dtype dt, const void *x, uint64_t n)
 {
-    ggdm_array a;
     char err[ERRCAP];
-    memset(&a, 0, sizeof a);
-    a.dtype = GGDM_DT_F32;
-    a.ndim = 1;
-    a.shape[0] = n;
-    a.count = n;
-    a.data = (void *)x;
-    if (ggdm_io_save_npy(path, &a, err, sizeof err) != GGDM_OK) {
+    if (ggdm_io_save(path, dt, 1, &n, x, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm: %s\n", err);
         return 0;
     }
     return 1;
 }
 
-static int save_vec64(const char *path, const double *x, uint64_t n)
-{
-    ggdm_array a;
-    char err[ERRCAP];
-    memset(&a, 0, sizeof a);
-    a.dtype = GGDM_DT_F64;
-    a.ndim = 1;
-    a.shape[0] = n;
-    a.count = n;
-    a.data = (void *)x;
-    if (ggdm_io_save_npy(path, &a, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm: %s\n", err);
-        return 0;
-    }
-    return 1;
-}
-
-static int load_vec64(const char *path, double *x, uint64_t n)
+static int load_vec(const char *path, ggdm_dtype dt, void *x, uint64_t n)
 {
     ggdm_array a;
     char err[ERRCAP];
@@ -786,35 +758,21 @@ static int load_vec64(const char *path, double *x, uint64_t n)
         fprintf(stderr, "ggdm: %s\n", err);
         return 0;
     }
-    if (a.dtype != GGDM_DT_F64 || a.count != n) {
-        fprintf(stderr, "ggdm: %s does not match this run (%llu float64 values expected)\n", path,
-                (unsigned long long)n);
+    if (a.dtype != dt || a.count != n) {
+        fprintf(stderr, "ggdm: %s does not match this run (%llu %s values expected)\n", path, (unsigned long long)n,
+                ggdm_dtype_name(dt));
         ggdm_array_free(&a);
         return 0;
     }
-    memcpy(x, a.data, sizeof(double) * (size_t)n);
+    memcpy(x, a.data, ggdm_dtype_size(dt) * (size_t)n);
     ggdm_array_free(&a);
     return 1;
 }
 
-static int load_flat(const char *path, float *x, uint64_t n)
-{
-    ggdm_array a;
-    char err[ERRCAP];
-    if (ggdm_io_load_npy(path, &a, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm: %s\n", err);
-        return 0;
-    }
-    if (a.dtype != GGDM_DT_F32 || a.count != n) {
-        fprintf(stderr, "ggdm: %s does not match this run (%llu float32 values expected)\n", path,
-                (unsigned long long)n);
-        ggdm_array_free(&a);
-        return 0;
-    }
-    memcpy(x, a.data, sizeof(float) * (size_t)n);
-    ggdm_array_free(&a);
-    return 1;
-}
+static int save_flat(const char *path, const float *x, uint64_t n) { return save_vec(path, GGDM_DT_F32, x, n); }
+static int load_flat(const char *path, float *x, uint64_t n) { return load_vec(path, GGDM_DT_F32, x, n); }
+static int save_vec64(const char *path, const double *x, uint64_t n) { return save_vec(path, GGDM_DT_F64, x, n); }
+static int load_vec64(const char *path, double *x, uint64_t n) { return load_vec(path, GGDM_DT_F64, x, n); }
 
 /* Reads "key value" lines of a state file. */
 static int state_get(const char *path, const char *key, long long *val)

@@ -157,19 +157,11 @@ static int load_net(const char *cmd, const char *path, int D, ggdm_unet_cfg *cfg
 
 static int save_f32(const char *cmd, const char *path, const float *data, int N, int D)
 {
-    ggdm_array a;
     uint64_t shape[2];
     char err[ERRCAP];
     shape[0] = (uint64_t)N;
     shape[1] = (uint64_t)D;
-    memset(&a, 0, sizeof a);
-    a.dtype = GGDM_DT_F32;
-    a.ndim = 2;
-    a.shape[0] = shape[0];
-    a.shape[1] = shape[1];
-    a.count = shape[0] * shape[1];
-    a.data = (void *)data;
-    if (ggdm_io_save_npy(path, &a, err, sizeof err) != GGDM_OK) {
+    if (ggdm_io_save(path, GGDM_DT_F32, 2, shape, data, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm %s: %s\n", cmd, err);
         return 0;
     }

@@ -203,6 +203,23 @@ ggdm_status ggdm_io_save_npy(const char *path, const ggdm_array *a, char *err, s
     return st;
 }
 
+ggdm_status ggdm_io_save(const char *path, ggdm_dtype dt, int ndim, const uint64_t *shape, const void *data, char *err,
+                         size_t errcap)
+{
+    ggdm_array a;
+    int d;
+    memset(&a, 0, sizeof a);
+    a.dtype = dt;
+    a.ndim = ndim;
+    a.count = 1;
+    for (d = 0; d < ndim; d++) {
+        a.shape[d] = shape[d];
+        a.count *= shape[d];
+    }
+    a.data = (void *)data;
+    return ggdm_io_save_npy(path, &a, err, errcap);
+}
+
 static void put16(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;

@@ -40,6 +40,10 @@ ggdm_status ggdm_io_load_npy(const char *path, ggdm_array *a, char *err, size_t 
 ggdm_status ggdm_io_npy_bytes(const ggdm_array *a, uint8_t **buf, uint64_t *len);
 ggdm_status ggdm_io_save_npy(const char *path, const ggdm_array *a, char *err, size_t errcap);
 
+/* Saves data (host order) of this dtype and shape as .npy, atomically. */
+ggdm_status ggdm_io_save(const char *path, ggdm_dtype dt, int ndim, const uint64_t *shape, const void *data, char *err,
+                         size_t errcap);
+
 /* Writes an uncompressed .npz (what np.savez writes) of n named arrays, atomically. */
 ggdm_status ggdm_io_save_npz(const char *path, const char *const *names, const ggdm_array *arrays, int n,
                              char *err, size_t errcap);

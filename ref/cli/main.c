@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../conformance/runner.h"
+#include "args.h"
 #include "cmds.h"
 #include "ggdm/hash.h"
 #include "ggdm/rng.h"
@@ -45,43 +46,21 @@ static const char *const usage_text =
     "Exit status: 0 success, 1 failure or mismatch, 2 usage error.\n"
     "Documentation: docs/math.md (exact definitions), docs/conformance.md, docs/cli.md.\n";
 
-/* Option parsing shared by the subcommands: --name VALUE or --name=VALUE. */
+/* --name VALUE / --name=VALUE (args.c); a missing value or a bad integer is a usage error. */
 static int opt_match(int argc, char **argv, int *i, const char *name, const char **val)
 {
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return 0;
-    if (argv[*i][n] == '=') {
-        *val = argv[*i] + n + 1;
-        return 1;
-    }
-    if (argv[*i][n] != 0)
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "ggdm: option %s needs a value\n", name);
+    int r = ggdm_opt(argc, argv, i, name, val);
+    if (r < 0)
         exit(2);
-    }
-    *val = argv[++*i];
-    return 1;
+    return r;
 }
 
 static long long parse_int(const char *opt, const char *s, long long lo, long long hi)
 {
-    char *end;
-    long long v;
-    errno = 0;
-    v = strtoll(s, &end, 0);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "ggdm: %s expects an integer in %lld .. %lld, got '%s'\n", opt, lo, hi, s);
+    long long v = 0;
+    if (!ggdm_opt_int("", opt, s, lo, hi, &v))
         exit(2);
-    }
     return v;
-}
-
-static int ends_with(const char *s, const char *suf)
-{
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
 static int cmd_schedule(int argc, char **argv)
@@ -137,7 +116,7 @@ static int cmd_schedule(int argc, char **argv)
         ggdm_array_free(&tab);
         return 1;
     }
-    if (ends_with(out, ".npy")) {
+    if (ggdm_ends_with(out, ".npy")) {
         st = ggdm_io_save_npy(out, &tab, err, sizeof err);
     } else {
         ggdm_array parts[GGDM_SCHED_NUM_TABLES];
