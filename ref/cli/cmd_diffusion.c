@@ -1176,7 +1176,7 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
     }
     snprintf(path, sizeof path, "%s/state.txt", ckdir ? ckdir : ".");
     if (o->resume && ckdir) {
-        long long v;
+        long long v = 0;
         if (state_get(path, "round", &v)) {
             char p2[2048];
             k0 = (int)v;
