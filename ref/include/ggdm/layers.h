@@ -26,6 +26,7 @@
 #define GGDM_LAYERS_H
 
 #include <math.h>
+#include <stddef.h>
 
 #include "ggdm/dmath.h"
 #include "ggdm/hostdev.h"
@@ -109,6 +110,19 @@ void ggdm_conv1d_forward(float *y, const float *x, const float *w, const float *
  */
 void ggdm_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                           int N, int Cin, int Lin, int Cout, int K, int stride, int pad);
+
+/*
+ * The same two functions, bit for bit, with a caller-provided scratch buffer of
+ * ggdm_conv1d_scratch_floats(...) floats (contents irrelevant on entry, undefined on
+ * return): the fast path (ref/src/conv1d_fast.c), register-blocked kernels that run
+ * 16 channels as SIMD lanes, each lane one output's documented chain. scratch NULL:
+ * the plain loops above.
+ */
+size_t ggdm_conv1d_scratch_floats(int N, int Cin, int Lin, int Cout, int K, int stride, int pad);
+void ggdm_conv1d_forward_s(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
+                           int Cout, int K, int stride, int pad, float *scratch);
+void ggdm_conv1d_backward_s(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N,
+                            int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch);
 
 /* ------------------------------------------------------------------ Linear */
 
