@@ -16,7 +16,8 @@
  *    pointers b, beta may be NULL in forward (no addition);
  *  - outputs never alias inputs, except the element-wise forwards (silu, gelu,
  *    scale_shift, and y == x is allowed there); no gradient buffer aliases an input;
- *  - no allocation, no scratch: the functions use only their arguments and the stack;
+ *  - no allocation; no scratch, except the Conv1d _s variants (a caller buffer): the
+ *    functions use only their arguments and the stack;
  *  - dimensions <= 0 (or C % G != 0 for GroupNorm, an empty conv output) write nothing.
  *
  * Every reduction is one sequential chain per output (ggdm/reduce.h), so the CPU
