@@ -1,12 +1,15 @@
 /*
- * Benchmark (not a test): seconds for one forward pass and one forward + input VJP of the
- * paper's Unet1D at batch N (default 32), single thread, median of R runs.
+ * Benchmark (not a test): seconds for one forward pass (an unguided sampling step), one
+ * forward + input VJP (a guided G / G_loss step) and one forward + input VJP + parameter
+ * gradients (a training step's network work) of the paper's Unet1D at batch N (default
+ * 32), single thread, median of R runs.
  *   build/bench_unet [N] [R]
  * Prints "ggdm forward N=32: 1.234 s" lines; `make bench` runs it beside PyTorch.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "ggdm/rng.h"
@@ -31,10 +34,10 @@ int main(int argc, char **argv)
     ggdm_unet_cfg cfg;
     uint64_t np;
     size_t wsb;
-    float *w, *x, *v, *eps, *dx;
+    float *w, *x, *v, *eps, *dx, *dp;
     int64_t *t;
     void *ws;
-    double tf[16], tb[16];
+    double tf[16], tb[16], tp[16];
     if (N < 1 || R < 1 || R > 16) {
         fprintf(stderr, "usage: bench_unet [N >= 1] [1 <= R <= 16]\n");
         return 2;
@@ -47,9 +50,10 @@ int main(int argc, char **argv)
     v = malloc(sizeof(float) * N * 64);
     eps = malloc(sizeof(float) * N * 64);
     dx = malloc(sizeof(float) * N * 64);
+    dp = malloc(sizeof(float) * np);
     t = malloc(sizeof(int64_t) * N);
     ws = malloc(wsb);
-    if (!w || !x || !v || !eps || !dx || !t || !ws) {
+    if (!w || !x || !v || !eps || !dx || !dp || !t || !ws) {
         fprintf(stderr, "bench_unet: out of memory\n");
         return 1;
     }
@@ -65,12 +69,18 @@ int main(int argc, char **argv)
         a = now();
         ggdm_unet_backward(&cfg, w, N, x, t, v, eps, dx, NULL, ws, wsb);
         tb[r] = now() - a;
+        memset(dp, 0, sizeof(float) * np);
+        a = now();
+        ggdm_unet_backward(&cfg, w, N, x, t, v, eps, dx, dp, ws, wsb);
+        tp[r] = now() - a;
     }
     qsort(tf, R, sizeof tf[0], cmp);
     qsort(tb, R, sizeof tb[0], cmp);
+    qsort(tp, R, sizeof tp[0], cmp);
     printf("ggdm forward N=%d: %.3f s\n", N, tf[R / 2]);
     printf("ggdm forward+vjp N=%d: %.3f s\n", N, tb[R / 2]);
+    printf("ggdm forward+vjp+dparams N=%d: %.3f s\n", N, tp[R / 2]);
     printf("(workspace %.1f MB, 1 thread, median of %d)\n", wsb / 1e6, R);
-    free(w); free(x); free(v); free(eps); free(dx); free(t); free(ws);
+    free(w); free(x); free(v); free(eps); free(dx); free(dp); free(t); free(ws);
     return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch's float32 CPU time for the same work as build/bench_unet: one forward and one
-forward + input VJP of the paper's Unet1D (the authors' architecture, conformance/interop/
+forward + input VJP, and
+one forward + input VJP + parameter gradients of the paper's Unet1D (the authors' architecture, conformance/interop/
 unet_torch.py) at batch N, with the given number of threads, median of R runs.
 
   bench_unet_torch.py [--n 32] [--reps 3] [--threads 1]
@@ -29,7 +30,8 @@ def main():
     x = torch.randn(a.n, 64)
     v = torch.randn(a.n, 64)
     t = torch.tensor([(i * 37) % 200 for i in range(a.n)], dtype=torch.int64)
-    fw, bw = [], []
+    fw, bw, pw = [], [], []
+    params = list(net.parameters())
     for _ in range(a.reps):
         s = time.perf_counter()
         with torch.no_grad():
@@ -40,8 +42,14 @@ def main():
         e = net(xr, t)
         (g,) = torch.autograd.grad(e, xr, grad_outputs=v)
         bw.append(time.perf_counter() - s)
+        s = time.perf_counter()
+        xr = x.clone().requires_grad_(True)
+        e = net(xr, t)
+        grads = torch.autograd.grad(e, [xr] + params, grad_outputs=v)
+        pw.append(time.perf_counter() - s)
     print(f"torch forward N={a.n}: {statistics.median(fw):.3f} s")
     print(f"torch forward+vjp N={a.n}: {statistics.median(bw):.3f} s")
+    print(f"torch forward+vjp+dparams N={a.n}: {statistics.median(pw):.3f} s")
     print(f"(torch {torch.__version__}, {a.threads} thread(s), median of {a.reps})")
 
 

@@ -75,6 +75,8 @@ typedef struct plan {
     size_t tf, temb0, t1, t1g, temb, st, dst;
     /* scratch for backward */
     size_t sc_a, sc_b, sc_c, sc_ss, sc_wh, sc_att, sc_qkv, sc_o, sc_t1, sc_t2;
+    /* scratch of the fast Conv1d (packed weights, transposed gradients), both modes */
+    size_t sc_conv;
     size_t total; /* floats */
 } plan;
 
@@ -584,6 +586,28 @@ static ggdm_status make_plan(const ggdm_unet_cfg *cfg, int N, int backward, plan
     }
     for (i = 0; i < p->n_sp; i++)
         maxCL = max_sz(maxCL, (size_t)N * p->sp[i].cin * 2 * p->sp[i].Lin);
+    /* Conv1d scratch: the largest over every convolution of the network */
+    {
+        size_t m = ggdm_conv1d_scratch_floats(N, 1, cfg->length, cfg->dim, 7, 1, 3);
+        m = max_sz(m, ggdm_conv1d_scratch_floats(N, cfg->dim, cfg->length, 1, 1, 1, 0));
+        for (i = 0; i < p->n_rb; i++) {
+            rb_plan *b = &p->rb[i];
+            m = max_sz(m, ggdm_conv1d_scratch_floats(N, b->cin, b->L, b->cout, 3, 1, 1));
+            m = max_sz(m, ggdm_conv1d_scratch_floats(N, b->cout, b->L, b->cout, 3, 1, 1));
+            m = max_sz(m, ggdm_conv1d_scratch_floats(N, b->cin, b->L, b->cout, 1, 1, 0));
+        }
+        for (i = 0; i < p->n_at; i++) {
+            attn_plan *a = &p->at[i];
+            m = max_sz(m, ggdm_conv1d_scratch_floats(N, a->C, a->L, 3 * hd, 1, 1, 0));
+            m = max_sz(m, ggdm_conv1d_scratch_floats(N, hd, a->L, a->C, 1, 1, 0));
+        }
+        for (i = 0; i < p->n_sp; i++) {
+            samp_plan *s = &p->sp[i];
+            m = max_sz(m, ggdm_conv1d_scratch_floats(N, s->cin, s->up ? 2 * s->Lin : s->Lin, s->cout, s->K,
+                                                     s->stride, s->pad));
+        }
+        p->sc_conv = take(&c, m);
+    }
     if (backward) {
         p->sc_a = take(&c, maxCL);
         p->sc_b = take(&c, maxCL);
@@ -619,18 +643,18 @@ static void fwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
     long n = (long)N * r->cout * L, i;
     ggdm_linear_forward(ws + r->ss, ws + p->st, prm + r->mlp_w, prm + r->mlp_b, N, p->tdim, 2 * r->cout);
     ggdm_ws_forward(ws + r->w1h, ws + r->r1, prm + r->w1, r->cout, 3 * r->cin);
-    ggdm_conv1d_forward(ws + r->h1, x, ws + r->w1h, prm + r->b1, N, r->cin, L, r->cout, 3, 1, 1);
+    ggdm_conv1d_forward_s(ws + r->h1, x, ws + r->w1h, prm + r->b1, N, r->cin, L, r->cout, 3, 1, 1, ws + p->sc_conv);
     ggdm_groupnorm_forward(ws + r->g1, ws + r->m1, ws + r->s1, ws + r->h1, prm + r->n1w, prm + r->n1b, N, r->cout,
                            L, G);
     ggdm_scale_shift_forward(ws + r->f1, ws + r->g1, ws + r->ss, N, r->cout, L);
     ggdm_silu_forward(ws + r->a1, ws + r->f1, n);
     ggdm_ws_forward(ws + r->w2h, ws + r->r2, prm + r->w2, r->cout, 3 * r->cout);
-    ggdm_conv1d_forward(ws + r->h2, ws + r->a1, ws + r->w2h, prm + r->b2, N, r->cout, L, r->cout, 3, 1, 1);
+    ggdm_conv1d_forward_s(ws + r->h2, ws + r->a1, ws + r->w2h, prm + r->b2, N, r->cout, L, r->cout, 3, 1, 1, ws + p->sc_conv);
     ggdm_groupnorm_forward(ws + r->g2, ws + r->m2, ws + r->s2, ws + r->h2, prm + r->n2w, prm + r->n2b, N, r->cout,
                            L, G);
     ggdm_silu_forward(out, ws + r->g2, n);
     if (r->has_res) {
-        ggdm_conv1d_forward(ws + r->res, x, prm + r->rw, prm + r->rbias, N, r->cin, L, r->cout, 1, 1, 0);
+        ggdm_conv1d_forward_s(ws + r->res, x, prm + r->rw, prm + r->rbias, N, r->cin, L, r->cout, 1, 1, 0, ws + p->sc_conv);
         for (i = 0; i < n; i++)
             out[i] = out[i] + ws[r->res + i];
     } else {
@@ -644,12 +668,12 @@ static void fwd_attn(const plan *p, const attn_plan *a, const float *prm, float 
     int N = p->N, L = a->L, H = p->cfg.heads, Dh = p->cfg.dim_head, hd = H * Dh;
     long n = (long)N * a->C * L, i;
     ggdm_chnorm_forward(ws + a->nrm, ws + a->nm, ws + a->ns, x, prm + a->norm_g, N, a->C, L);
-    ggdm_conv1d_forward(ws + a->qkv, ws + a->nrm, prm + a->qkv_w, NULL, N, a->C, L, 3 * hd, 1, 1, 0);
+    ggdm_conv1d_forward_s(ws + a->qkv, ws + a->nrm, prm + a->qkv_w, NULL, N, a->C, L, 3 * hd, 1, 1, 0, ws + p->sc_conv);
     if (a->linear)
         ggdm_linattn_forward(ws + a->o, ws + a->cq, ws + a->ck, ws + a->cctx, ws + a->qkv, N, H, Dh, L);
     else
         ggdm_attn_forward(ws + a->o, ws + a->cattn, ws + a->qkv, N, H, Dh, L);
-    ggdm_conv1d_forward(ws + a->proj, ws + a->o, prm + a->out_w, prm + a->out_b, N, hd, L, a->C, 1, 1, 0);
+    ggdm_conv1d_forward_s(ws + a->proj, ws + a->o, prm + a->out_w, prm + a->out_b, N, hd, L, a->C, 1, 1, 0, ws + p->sc_conv);
     if (a->linear) {
         ggdm_chnorm_forward(out, ws + a->pm, ws + a->ps, ws + a->proj, prm + a->out_g, N, a->C, L);
         for (i = 0; i < n; i++)
@@ -664,10 +688,10 @@ static void fwd_samp(const plan *p, const samp_plan *s, const float *prm, float 
 {
     if (s->up) {
         ggdm_upsample2_forward(ws + s->upbuf, x, p->N, s->cin, s->Lin);
-        ggdm_conv1d_forward(out, ws + s->upbuf, prm + s->w, prm + s->b, p->N, s->cin, 2 * s->Lin, s->cout, s->K,
-                            s->stride, s->pad);
+        ggdm_conv1d_forward_s(out, ws + s->upbuf, prm + s->w, prm + s->b, p->N, s->cin, 2 * s->Lin, s->cout, s->K,
+                            s->stride, s->pad, ws + p->sc_conv);
     } else {
-        ggdm_conv1d_forward(out, x, prm + s->w, prm + s->b, p->N, s->cin, s->Lin, s->cout, s->K, s->stride, s->pad);
+        ggdm_conv1d_forward_s(out, x, prm + s->w, prm + s->b, p->N, s->cin, s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
     }
 }
 
@@ -737,14 +761,14 @@ static void forward_all(const plan *p, const float *prm, const float *x, const i
         const float *xi = ws + in->v;
         switch (o->kind) {
         case OP_INIT:
-            ggdm_conv1d_forward(y, xi, prm + p->init_w, prm + p->init_b, N, 1, c->length, c->dim, 7, 1, 3);
+            ggdm_conv1d_forward_s(y, xi, prm + p->init_w, prm + p->init_b, N, 1, c->length, c->dim, 7, 1, 3, ws + p->sc_conv);
             break;
         case OP_RB: fwd_rb(p, &p->rb[o->idx], prm, ws, xi, y); break;
         case OP_ATTN: fwd_attn(p, &p->at[o->idx], prm, ws, xi, y); break;
         case OP_SAMP: fwd_samp(p, &p->sp[o->idx], prm, ws, xi, y); break;
         case OP_CAT: cat_forward(N, xi, in->C, ws + p->buf[o->in1].v, p->buf[o->in1].C, in->L, y); break;
         case OP_FINAL:
-            ggdm_conv1d_forward(y, xi, prm + p->fin_w, prm + p->fin_b, N, c->dim, c->length, 1, 1, 1, 0);
+            ggdm_conv1d_forward_s(y, xi, prm + p->fin_w, prm + p->fin_b, N, c->dim, c->length, 1, 1, 1, 0, ws + p->sc_conv);
             break;
         }
         if (o->kind != OP_CAT)
@@ -794,8 +818,8 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
     float *dA = ws + p->sc_a, *dB = ws + p->sc_b, *dss = ws + p->sc_ss, *dwh = ws + p->sc_wh;
     /* out = silu(g2) + res(x) */
     if (r->has_res)
-        ggdm_conv1d_backward(dx, dp ? dp + r->rw : NULL, dp ? dp + r->rbias : NULL, dout, x, prm + r->rw, N, r->cin,
-                             L, r->cout, 1, 1, 0);
+        ggdm_conv1d_backward_s(dx, dp ? dp + r->rw : NULL, dp ? dp + r->rbias : NULL, dout, x, prm + r->rw, N, r->cin,
+                             L, r->cout, 1, 1, 0, ws + p->sc_conv);
     else
         add_into(dx, dout, n);
     zero(dA, n); /* dg2 */
@@ -806,8 +830,8 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
     zero(dA, n); /* da1 */
     if (dp)
         zero(dwh, (size_t)r->cout * r->cout * 3);
-    ggdm_conv1d_backward(dA, dp ? dwh : NULL, dp ? dp + r->b2 : NULL, dB, ws + r->a1, ws + r->w2h, N, r->cout, L,
-                         r->cout, 3, 1, 1);
+    ggdm_conv1d_backward_s(dA, dp ? dwh : NULL, dp ? dp + r->b2 : NULL, dB, ws + r->a1, ws + r->w2h, N, r->cout, L,
+                         r->cout, 3, 1, 1, ws + p->sc_conv);
     if (dp)
         ggdm_ws_backward(dp + r->w2, dwh, ws + r->w2h, ws + r->r2, r->cout, 3 * r->cout);
     zero(dB, n); /* df1 */
@@ -821,8 +845,8 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
                             ws + r->s1, prm + r->n1w, N, r->cout, L, G);
     if (dp)
         zero(dwh, (size_t)r->cout * r->cin * 3);
-    ggdm_conv1d_backward(dx, dp ? dwh : NULL, dp ? dp + r->b1 : NULL, dB, x, ws + r->w1h, N, r->cin, L, r->cout, 3,
-                         1, 1);
+    ggdm_conv1d_backward_s(dx, dp ? dwh : NULL, dp ? dp + r->b1 : NULL, dB, x, ws + r->w1h, N, r->cin, L, r->cout, 3,
+                         1, 1, ws + p->sc_conv);
     if (dp) {
         ggdm_ws_backward(dp + r->w1, dwh, ws + r->w1h, ws + r->r1, r->cout, 3 * r->cin);
         ggdm_linear_backward(ws + p->dst, dp + r->mlp_w, dp + r->mlp_b, dss, ws + p->st, prm + r->mlp_w, N, p->tdim,
@@ -845,8 +869,8 @@ static void bwd_attn(const plan *p, const attn_plan *a, const float *prm, float 
         dpr = dproj;
     }
     zero(dov, (size_t)N * hd * L);
-    ggdm_conv1d_backward(dov, dp ? dp + a->out_w : NULL, dp ? dp + a->out_b : NULL, dpr, ws + a->o, prm + a->out_w, N,
-                         hd, L, a->C, 1, 1, 0);
+    ggdm_conv1d_backward_s(dov, dp ? dp + a->out_w : NULL, dp ? dp + a->out_b : NULL, dpr, ws + a->o, prm + a->out_w, N,
+                         hd, L, a->C, 1, 1, 0, ws + p->sc_conv);
     zero(dqkv, (size_t)N * 3 * hd * L);
     if (a->linear)
         ggdm_linattn_backward(dqkv, dov, ws + a->qkv, ws + a->cq, ws + a->ck, ws + a->cctx, N, H, Dh, L,
@@ -854,8 +878,8 @@ static void bwd_attn(const plan *p, const attn_plan *a, const float *prm, float 
     else
         ggdm_attn_backward(dqkv, dov, ws + a->qkv, ws + a->cattn, N, H, Dh, L, ws + p->sc_att);
     zero(dnrm, n);
-    ggdm_conv1d_backward(dnrm, dp ? dp + a->qkv_w : NULL, NULL, dqkv, ws + a->nrm, prm + a->qkv_w, N, a->C, L, 3 * hd,
-                         1, 1, 0);
+    ggdm_conv1d_backward_s(dnrm, dp ? dp + a->qkv_w : NULL, NULL, dqkv, ws + a->nrm, prm + a->qkv_w, N, a->C, L, 3 * hd,
+                         1, 1, 0, ws + p->sc_conv);
     ggdm_chnorm_backward(dx, dp ? dp + a->norm_g : NULL, dnrm, x, ws + a->nm, ws + a->ns, prm + a->norm_g, N, a->C, L);
 }
 
@@ -865,12 +889,12 @@ static void bwd_samp(const plan *p, const samp_plan *s, const float *prm, float 
     if (s->up) {
         float *dup = ws + p->sc_a;
         zero(dup, (size_t)p->N * s->cin * 2 * s->Lin);
-        ggdm_conv1d_backward(dup, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, ws + s->upbuf, prm + s->w, p->N,
-                             s->cin, 2 * s->Lin, s->cout, s->K, s->stride, s->pad);
+        ggdm_conv1d_backward_s(dup, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, ws + s->upbuf, prm + s->w, p->N,
+                             s->cin, 2 * s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
         ggdm_upsample2_backward(dx, dup, p->N, s->cin, s->Lin);
     } else {
-        ggdm_conv1d_backward(dx, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, x, prm + s->w, p->N, s->cin,
-                             s->Lin, s->cout, s->K, s->stride, s->pad);
+        ggdm_conv1d_backward_s(dx, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, x, prm + s->w, p->N, s->cin,
+                             s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
     }
 }
 
@@ -899,16 +923,16 @@ static void backward_all(const plan *p, const float *prm, float *ws, const float
         float *dx = ws + in->g;
         switch (o->kind) {
         case OP_INIT:
-            ggdm_conv1d_backward(dx, dp ? dp + p->init_w : NULL, dp ? dp + p->init_b : NULL, dy, xi, prm + p->init_w,
-                                 N, 1, c->length, c->dim, 7, 1, 3);
+            ggdm_conv1d_backward_s(dx, dp ? dp + p->init_w : NULL, dp ? dp + p->init_b : NULL, dy, xi, prm + p->init_w,
+                                 N, 1, c->length, c->dim, 7, 1, 3, ws + p->sc_conv);
             break;
         case OP_RB: bwd_rb(p, &p->rb[o->idx], prm, ws, xi, dx, dy, dp); break;
         case OP_ATTN: bwd_attn(p, &p->at[o->idx], prm, ws, xi, dx, dy, dp); break;
         case OP_SAMP: bwd_samp(p, &p->sp[o->idx], prm, ws, xi, dx, dy, dp); break;
         case OP_CAT: cat_backward(N, dx, in->C, ws + p->buf[o->in1].g, p->buf[o->in1].C, in->L, dy); break;
         case OP_FINAL:
-            ggdm_conv1d_backward(dx, dp ? dp + p->fin_w : NULL, dp ? dp + p->fin_b : NULL, dy, xi, prm + p->fin_w, N,
-                                 c->dim, c->length, 1, 1, 1, 0);
+            ggdm_conv1d_backward_s(dx, dp ? dp + p->fin_w : NULL, dp ? dp + p->fin_b : NULL, dy, xi, prm + p->fin_w, N,
+                                 c->dim, c->length, 1, 1, 1, 0, ws + p->sc_conv);
             break;
         }
     }

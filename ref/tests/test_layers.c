@@ -886,6 +886,68 @@ static void test_film_upsample_fd(void **state)
     worst_print(&wu);
 }
 
+/* The scratch (fast) Conv1d against the plain loops, bit for bit: panel and tile
+ * remainders, strides, paddings wider than the kernel, signed zeros (a skipped tap must
+ * not turn -0 into +0) and infinities in the weights next to padding taps. */
+static void test_conv_fast(void **state)
+{
+    static const int cfg[][7] = {{2, 16, 8, 16, 3, 1, 1},  {3, 32, 9, 48, 3, 1, 1},  {2, 17, 13, 35, 4, 2, 1},
+                                 {1, 1, 64, 64, 7, 1, 3},  {2, 64, 64, 1, 1, 1, 0},  {2, 20, 6, 33, 1, 1, 0},
+                                 {1, 16, 5, 16, 7, 1, 5},  {2, 33, 16, 17, 3, 2, 2}, {1, 16, 3, 32, 5, 1, 2},
+                                 {2, 48, 10, 16, 4, 2, 1}, {1, 16, 1, 16, 3, 1, 1}};
+    int ci, sp;
+    (void)state;
+    for (ci = 0; ci < (int)(sizeof cfg / sizeof cfg[0]); ci++)
+        for (sp = 0; sp < 3; sp++) {
+            int N = cfg[ci][0], Cin = cfg[ci][1], Lin = cfg[ci][2], Cout = cfg[ci][3], K = cfg[ci][4],
+                s = cfg[ci][5], pad = cfg[ci][6], withb;
+            int Lout = ggdm_conv1d_out_len(Lin, K, s, pad);
+            long nx = (long)N * Cin * Lin, nw = (long)Cout * Cin * K, ny = (long)N * Cout * Lout, q;
+            size_t nsc = ggdm_conv1d_scratch_floats(N, Cin, Lin, Cout, K, s, pad);
+            float *x = fnew(nx), *w = fnew(nw), *b = fnew(Cout), *y1 = fnew(ny), *y2 = fnew(ny), *dy = fnew(ny);
+            float *sc = fnew((long)nsc + 1);
+            float *dx0 = fnew(nx), *dw0 = fnew(nw), *db0 = fnew(Cout), *dx1, *dw1, *db1, *dx2, *dw2, *db2;
+            fill(x, nx, -1.0f, 1.0f);
+            fill(w, nw, -1.0f, 1.0f);
+            fill(b, Cout, -1.0f, 1.0f);
+            fill(dy, ny, -1.0f, 1.0f);
+            fill(dx0, nx, -1.0f, 1.0f);
+            fill(dw0, nw, -1.0f, 1.0f);
+            fill(db0, Cout, -1.0f, 1.0f);
+            if (sp == 1) { /* zeros of both signs: chains that stay at -0 */
+                for (q = 0; q < nx; q++)
+                    x[q] = (q % 3) ? -0.0f : x[q];
+                for (q = 0; q < ny; q++)
+                    dy[q] = (q % 2) ? 0.0f : -0.0f;
+                for (q = 0; q < nw; q++)
+                    w[q] = (q % 5) ? -w[q] * 0.0f : w[q];
+            } else if (sp == 2) { /* an infinite weight on the first and last taps */
+                for (q = 0; q < nw; q += K)
+                    w[q] = w[q + K - 1] = (q / K) % 2 ? INFINITY : -INFINITY;
+            }
+            for (withb = 0; withb <= 1; withb++) {
+                ggdm_conv1d_forward(y1, x, w, withb ? b : NULL, N, Cin, Lin, Cout, K, s, pad);
+                ggdm_conv1d_forward_s(y2, x, w, withb ? b : NULL, N, Cin, Lin, Cout, K, s, pad, sc);
+                assert_bits_equal(y1, y2, ny, "fast conv forward");
+            }
+            dx1 = fdup(dx0, nx); dw1 = fdup(dw0, nw); db1 = fdup(db0, Cout);
+            dx2 = fdup(dx0, nx); dw2 = fdup(dw0, nw); db2 = fdup(db0, Cout);
+            ggdm_conv1d_backward(dx1, dw1, db1, dy, x, w, N, Cin, Lin, Cout, K, s, pad);
+            ggdm_conv1d_backward_s(dx2, dw2, db2, dy, x, w, N, Cin, Lin, Cout, K, s, pad, sc);
+            assert_bits_equal(dx1, dx2, nx, "fast conv dx");
+            assert_bits_equal(dw1, dw2, nw, "fast conv dw");
+            assert_bits_equal(db1, db2, Cout, "fast conv db");
+            memcpy(dx2, dx0, (size_t)nx * sizeof *dx2);
+            ggdm_conv1d_backward_s(dx2, NULL, NULL, dy, NULL, w, N, Cin, Lin, Cout, K, s, pad, sc);
+            assert_bits_equal(dx1, dx2, nx, "fast conv dx only");
+            memcpy(dw2, dw0, (size_t)nw * sizeof *dw2);
+            ggdm_conv1d_backward_s(NULL, dw2, NULL, dy, x, NULL, N, Cin, Lin, Cout, K, s, pad, sc);
+            assert_bits_equal(dw1, dw2, nw, "fast conv dw only");
+            free(x); free(w); free(b); free(y1); free(y2); free(dy); free(sc); free(dx0); free(dw0); free(db0);
+            free(dx1); free(dw1); free(db1); free(dx2); free(dw2); free(db2);
+        }
+}
+
 /* ------------------------------------------------------------------ the documented chains, literally */
 
 static void test_conv_literal(void **state)
@@ -1361,7 +1423,7 @@ static void test_degenerate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_literal),       cmocka_unit_test(test_linear_literal),
+        cmocka_unit_test(test_conv_literal),       cmocka_unit_test(test_conv_fast),       cmocka_unit_test(test_linear_literal),
         cmocka_unit_test(test_ws_literal),         cmocka_unit_test(test_groupnorm_literal),
         cmocka_unit_test(test_chnorm_literal),     cmocka_unit_test(test_elementwise_literal),
         cmocka_unit_test(test_degenerate),         cmocka_unit_test(test_conv_fd),

@@ -16,7 +16,8 @@
  *    pointers b, beta may be NULL in forward (no addition);
  *  - outputs never alias inputs, except the element-wise forwards (silu, gelu,
  *    scale_shift, and y == x is allowed there); no gradient buffer aliases an input;
- *  - no allocation, no scratch: the functions use only their arguments and the stack;
+ *  - no allocation; no scratch, except the Conv1d _s variants (a caller buffer): the
+ *    functions use only their arguments and the stack;
  *  - dimensions <= 0 (or C % G != 0 for GroupNorm, an empty conv output) write nothing.
  *
  * Every reduction is one sequential chain per output (ggdm/reduce.h), so the CPU
@@ -26,6 +27,7 @@
 #define GGDM_LAYERS_H
 
 #include <math.h>
+#include <stddef.h>
 
 #include "ggdm/dmath.h"
 #include "ggdm/hostdev.h"
@@ -109,6 +111,19 @@ void ggdm_conv1d_forward(float *y, const float *x, const float *w, const float *
  */
 void ggdm_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                           int N, int Cin, int Lin, int Cout, int K, int stride, int pad);
+
+/*
+ * The same two functions, bit for bit, with a caller-provided scratch buffer of
+ * ggdm_conv1d_scratch_floats(...) floats (contents irrelevant on entry, undefined on
+ * return): the fast path (ref/src/conv1d_fast.c), register-blocked kernels that run
+ * 16 channels as SIMD lanes, each lane one output's documented chain. scratch NULL:
+ * the plain loops above.
+ */
+size_t ggdm_conv1d_scratch_floats(int N, int Cin, int Lin, int Cout, int K, int stride, int pad);
+void ggdm_conv1d_forward_s(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
+                           int Cout, int K, int stride, int pad, float *scratch);
+void ggdm_conv1d_backward_s(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N,
+                            int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch);
 
 /* ------------------------------------------------------------------ Linear */
 
