@@ -873,6 +873,7 @@ static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, flo
             int known;
             ggdm_unet_cfg c2 = *cfg;
             e0 = (int)v;
+            v = 0;
             state_get(path, "adam_step", &v);
             tr.as.step = (uint64_t)v;
             snprintf(wp, sizeof wp, "%s/pretrain.safetensors", ckdir);
@@ -1149,6 +1150,7 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
         if (state_get(path, "round", &v)) {
             char p2[2048];
             k0 = (int)v;
+            v = 0;
             state_get(path, "ft_done", &v);
             ft_done = (int)v;
             snprintf(p2, sizeof p2, "%s/z.npy", ckdir);
@@ -1193,6 +1195,7 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
                 snprintf(p2, sizeof p2, "%s/adam_v.npy", ckdir);
                 if (!load_flat(p2, tr.v, mdl->np))
                     goto done;
+                v = 0;
                 state_get(path, "adam_step", &v);
                 tr.as.step = (uint64_t)v;
             }
