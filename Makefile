@@ -61,7 +61,7 @@ $(LIB): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(GGDM): $(CLI_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(ARCH) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) $(ARCH) $(EXTRA_CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/%: ref/tests/%.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)

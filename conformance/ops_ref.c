@@ -17,6 +17,7 @@
 #include "ggdm/adam.h"
 #include "ggdm/data.h"
 #include "ggdm/diffusion.h"
+#include "ops_adversarial.h"
 #include "runner.h"
 
 #define TRY(x)                                                                                                         \
@@ -828,6 +829,7 @@ done:
 }
 
 static const conf_op ref_ops[] = {
+    CONF_OPS_ADVERSARIAL
     {"input_f32", op_input_f32, "deterministic float32 inputs (lin, bits, special)"},
     {"input_f64", op_input_f64, "deterministic float64 inputs (lin, bits, special)"},
     {"f32_unary", op_f32_unary, "ggdm's float32 elementary functions"},

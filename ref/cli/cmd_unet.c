@@ -610,9 +610,14 @@ int ggdm_cmd_diff(int argc, char **argv)
         layers++;
         snprintf(pa, sizeof pa, "%s/%s.npy", dirs[0], line);
         snprintf(pb, sizeof pb, "%s/%s.npy", dirs[1], line);
-        if (ggdm_io_load_npy(pa, &a, err, sizeof err) != GGDM_OK ||
-            ggdm_io_load_npy(pb, &b, err, sizeof err) != GGDM_OK) {
+        if (ggdm_io_load_npy(pa, &a, err, sizeof err) != GGDM_OK) {
             printf("%-28s MISSING: %s\n", line, err);
+            bad++;
+            continue;
+        }
+        if (ggdm_io_load_npy(pb, &b, err, sizeof err) != GGDM_OK) {
+            printf("%-28s MISSING: %s\n", line, err);
+            ggdm_array_free(&a); /* was leaked */
             bad++;
             continue;
         }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ggdm/bytes.h"
@@ -68,12 +69,18 @@ void ggdm_array_describe(const ggdm_array *a, char *buf, size_t cap)
 ggdm_status ggdm_io_read_file(const char *path, uint8_t **buf, uint64_t *len, char *err, size_t errcap)
 {
     FILE *f = fopen(path, "rb");
+    struct stat sb;
     long sz;
     uint8_t *p;
     *buf = NULL;
     *len = 0;
     if (!f) {
         snprintf(err, errcap, "%s: cannot open (%s)", path, strerror(errno));
+        return GGDM_ERR_IO;
+    }
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) { /* a folder's "size" is LONG_MAX */
+        snprintf(err, errcap, "%s: not a regular file", path);
+        fclose(f);
         return GGDM_ERR_IO;
     }
     if (fseek(f, 0, SEEK_END) != 0 || (sz = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
@@ -108,6 +115,22 @@ ggdm_status ggdm_io_write_file(const char *path, const void *data, uint64_t len,
     if (!tmp) {
         snprintf(err, errcap, "%s: out of memory", path);
         return GGDM_ERR_IO;
+    }
+    {
+        /* a device or a pipe (/dev/null, /dev/stdout) is written in place: renaming the
+         * temporary file over it would replace it (as root, /dev/null itself) */
+        struct stat sb;
+        if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+            free(tmp);
+            f = fopen(path, "wb");
+            ok = f && (len == 0 || fwrite(data, 1, (size_t)len, f) == (size_t)len);
+            ok = f && (fclose(f) == 0) && ok;
+            if (!ok) {
+                snprintf(err, errcap, "%s: write failed (%s)", path, strerror(errno));
+                return GGDM_ERR_IO;
+            }
+            return GGDM_OK;
+        }
     }
     snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
     f = fopen(tmp, "wb");

@@ -140,13 +140,14 @@ ggdm_status ggdm_cli_load_unet(const char *path, ggdm_unet_cfg *cfg, float **par
     }
     ggdm_unet_num_params(cfg, &np);
     ggdm_unet_num_tensors(cfg, &ntensors);
-    p = (float *)malloc(sizeof(float) * (size_t)np);
     used = (unsigned char *)calloc(nt + 1, 1);
-    if (!p || !used) {
+    if (!used) {
         snprintf(err, errcap, "%s: out of memory", path);
         st = GGDM_ERR_IO;
         goto done;
     }
+    /* every parameter present, of its shape, float32, before any allocation of its size:
+     * the configuration may come from a hostile file (metadata dim 4096 ... would ask for TBs) */
     for (k = 0; k < ntensors; k++) {
         ggdm_unet_tensor_info ti;
         int j, d;
@@ -170,12 +171,31 @@ ggdm_status ggdm_cli_load_unet(const char *path, ggdm_unet_cfg *cfg, float **par
             st = GGDM_ERR_FORMAT;
             goto done;
         }
+        if (t[j].dtype != GGDM_ST_F32) {
+            snprintf(err, errcap, "%s: tensor %s%s: safetensors: tensor '%s%s' is %s; only F32 tensors can be loaded "
+                                  "as float32",
+                     path, prefix, ti.name, prefix, ti.name, ggdm_st_dtype_name(t[j].dtype));
+            st = GGDM_ERR_UNSUPPORTED;
+            goto done;
+        }
+        used[j] = 1;
+    }
+    p = (float *)malloc(sizeof(float) * (size_t)np);
+    if (!p) {
+        snprintf(err, errcap, "%s: out of memory", path);
+        st = GGDM_ERR_IO;
+        goto done;
+    }
+    for (k = 0; k < ntensors; k++) {
+        ggdm_unet_tensor_info ti;
+        int j;
+        ggdm_unet_tensor(cfg, k, &ti);
+        j = find_t(f, len, t, nt, prefix, ti.name);
         st = ggdm_st_load_f32(f, len, &t[j], p + ti.offset, ti.count, msg);
         if (st != GGDM_OK) {
             snprintf(err, errcap, "%s: tensor %s%s: %s", path, prefix, ti.name, msg);
             goto done;
         }
-        used[j] = 1;
     }
     for (i = 0; i < nt; i++) { /* anything left must be a known non-parameter buffer */
         char name[256];

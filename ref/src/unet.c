@@ -372,13 +372,34 @@ ggdm_status ggdm_unet_init(const ggdm_unet_cfg *cfg, uint64_t seed, float *param
 
 typedef struct carver {
     size_t off;
+    int overflow; /* a size did not fit: the plan is refused (GGDM_ERR_ARG) */
 } carver;
 
 static size_t take(carver *c, size_t floats)
 {
-    size_t at = c->off;
-    c->off += (floats + 15u) & ~(size_t)15u; /* 64-byte granules */
+    size_t at = c->off, g;
+    /* the workspace's byte count, off * sizeof(float), must fit in a size_t */
+    if (floats > SIZE_MAX / sizeof(float) - 15u) {
+        c->overflow = 1;
+        return at;
+    }
+    g = (floats + 15u) & ~(size_t)15u; /* 64-byte granules */
+    if (g > SIZE_MAX / sizeof(float) - c->off) {
+        c->overflow = 1;
+        return at;
+    }
+    c->off += g;
     return at;
+}
+
+/* a * b * d, or 0 with the carver's overflow flag set when it does not fit in a size_t */
+static size_t mul3(carver *c, size_t a, size_t b, size_t d)
+{
+    if ((a != 0 && b > SIZE_MAX / a) || (a * b != 0 && d > SIZE_MAX / (a * b))) {
+        c->overflow = 1;
+        return 0;
+    }
+    return a * b * d;
 }
 
 static int new_buf(plan *p, carver *c, int C, int L)
@@ -442,7 +463,7 @@ static void plan_attn(plan *p, carver *c, attn_plan *a, int L)
     a->cq = a->linear ? take(c, N * hd * L) : NONE;
     a->ck = a->linear ? take(c, N * hd * L) : NONE;
     a->cctx = a->linear ? take(c, N * H * Dh * Dh) : NONE;
-    a->cattn = a->linear ? NONE : take(c, N * H * (size_t)L * L);
+    a->cattn = a->linear ? NONE : take(c, mul3(c, N * H, (size_t)L, (size_t)L));
     a->o = take(c, N * hd * L);
     a->proj = take(c, N * a->C * L);
     a->pm = a->linear ? take(c, N * L) : NONE;
@@ -477,6 +498,7 @@ static ggdm_status make_plan(const ggdm_unet_cfg *cfg, int N, int backward, plan
     for (i = 0; i < nl; i++)
         lens[i] = cfg->length >> i;
     c.off = 0;
+    c.overflow = 0;
     /* time path */
     p->tf = take(&c, (size_t)N);
     p->temb0 = take(&c, (size_t)N * cfg->dim);
@@ -620,6 +642,8 @@ static ggdm_status make_plan(const ggdm_unet_cfg *cfg, int N, int backward, plan
         p->sc_t1 = take(&c, (size_t)N * tdim);
         p->sc_t2 = take(&c, (size_t)N * tdim);
     }
+    if (c.overflow)
+        return GGDM_ERR_ARG; /* the workspace would not be addressable */
     p->total = c.off;
     return GGDM_OK;
 }
@@ -979,8 +1003,14 @@ ggdm_status ggdm_unet_backward(const ggdm_unet_cfg *cfg, const float *params, in
 ggdm_status ggdm_unet_loss_workspace_bytes(const ggdm_unet_cfg *cfg, int N, size_t *bytes)
 {
     ggdm_status st = ggdm_unet_workspace_bytes(cfg, N, GGDM_UNET_BACKWARD, bytes);
-    if (st == GGDM_OK)
-        *bytes += 2u * sizeof(float) * (size_t)N * (size_t)cfg->length + 64u;
+    if (st == GGDM_OK) {
+        size_t extra = 2u * sizeof(float) * (size_t)N * (size_t)cfg->length + 64u; /* < 2^50 */
+        if (*bytes > SIZE_MAX - extra) {
+            *bytes = 0;
+            return GGDM_ERR_ARG;
+        }
+        *bytes += extra;
+    }
     return st;
 }
 

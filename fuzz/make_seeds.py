@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz harnesses: fuzz/corpus/<harness>/<name>.
+
+    /usr/bin/python3 fuzz/make_seeds.py [build/ggdm]
+
+Seeds are tiny (a few hundred bytes; the weights seeds a few KB), deterministic and
+mostly valid, so that the fuzzer starts from inputs that reach deep into each reader;
+a few are the classic near misses (truncated, trailing bytes, wrong dtype, bad
+version). The folders are committed; rerun this only to change the seeds. Inputs the
+fuzzer finds later (libFuzzer's -merge) may be added beside them.
+"""
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def put(harness, name, data):
+    d = os.path.join(ROOT, harness)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def npy(arr, version=None):
+    b = io.BytesIO()
+    if version is None:
+        np.save(b, arr, allow_pickle=False)
+    else:
+        np.lib.format.write_array(b, arr, version=version, allow_pickle=False)
+    return b.getvalue()
+
+
+def npz(arrays, compressed=False):
+    b = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(b, **arrays)
+    return b.getvalue()
+
+
+def st(tensors, meta=None, raw_header=None, pad=True):
+    """safetensors bytes from {name: ndarray} (F32/F64/I64/I32/F16/U8...)."""
+    codes = {"float32": "F32", "float64": "F64", "int64": "I64", "int32": "I32", "float16": "F16", "uint8": "U8",
+             "int8": "I8", "bool": "BOOL", "uint32": "U32", "int16": "I16"}
+    hdr, data, off = {}, b"", 0
+    if meta is not None:
+        hdr["__metadata__"] = meta
+    for name, a in tensors.items():
+        raw = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<")).tobytes()
+        hdr[name] = {"dtype": codes[str(a.dtype)], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        data += raw
+        off += len(raw)
+    h = raw_header if raw_header is not None else json.dumps(hdr, separators=(",", ":")).encode()
+    if pad:
+        h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def seeds_npy():
+    f32 = np.arange(6, dtype=np.float32).reshape(2, 3) * 0.5
+    put("npy", "f32_2x3.npy", npy(f32))
+    put("npy", "f64_4.npy", npy(np.array([1.5, -0.0, np.inf, np.nan])))
+    put("npy", "i64_3.npy", npy(np.array([0, -1, 2 ** 62], dtype=np.int64)))
+    put("npy", "u32_2.npy", npy(np.array([0, 0xFFFFFFFF], dtype=np.uint32)))
+    put("npy", "f32_scalar.npy", npy(np.float32(3.25)))
+    put("npy", "f32_empty.npy", npy(np.zeros((0, 4), dtype=np.float32)))
+    put("npy", "f32_v2.npy", npy(np.ones(3, dtype=np.float32), version=(2, 0)))
+    put("npy", "f32_v3.npy", npy(np.ones(2, dtype=np.float32), version=(3, 0)))
+    put("npy", "f32_8d.npy", npy(np.ones((1,) * 8, dtype=np.float32)))
+    put("npy", "f32_nan.npy", npy(np.array([1.0, np.nan, -np.inf], dtype=np.float32)))
+    put("npy", "bad_fortran.npy", npy(np.asfortranarray(np.ones((2, 2), dtype=np.float32))))
+    put("npy", "bad_bigendian.npy", npy(np.ones(2, dtype=">f4")))
+    put("npy", "bad_f16.npy", npy(np.ones(2, dtype=np.float16)))
+    put("npy", "bad_truncated.npy", npy(f32)[:-3])
+    put("npy", "bad_trailing.npy", npy(f32) + b"\0\0\0\0")
+    put("npy", "bad_structured.npy", npy(np.zeros(1, dtype=[("a", "<f4"), ("b", "<i8")])))
+    # a hand-written header: extra spaces, single quotes, trailing comma, shape (3,)
+    d = b"{ 'shape' : ( 3 , ) , 'fortran_order':False,'descr':'<f4', }"
+    d += b" " * (-(len(d) + 11) % 64) + b"\n"
+    put("npy", "handwritten.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d + b"\0" * 12)
+
+
+def seeds_npz():
+    put("npz", "two.npz", npz({"x": np.arange(3, dtype=np.float32), "t": np.array([1, 2], dtype=np.int64)}))
+    put("npz", "one.npz", npz({"betas": np.linspace(0, 1, 4).astype(np.float32)}))
+    put("npz", "empty_member.npz", npz({"e": np.zeros(0, dtype=np.float64)}))
+    put("npz", "compressed.npz", npz({"c": np.ones(4, dtype=np.float32)}, compressed=True))
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("plain.npy", npy(np.ones(2, dtype=np.float32)))
+        z.writestr("A", npy(np.zeros(1, dtype=np.uint32)))
+    put("npz", "names.npz", b.getvalue())
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
+        z.comment = b"a comment after the end record"
+        z.writestr("x.npy", npy(np.ones(1, dtype=np.float64)))
+    put("npz", "comment.npz", b.getvalue())
+    put("npz", "bad_truncated.npz", npz({"x": np.ones(2, dtype=np.float32)})[:-10])
+
+
+def seeds_safetensors():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    put("safetensors", "f32.safetensors", st({"a": a}))
+    put("safetensors", "meta.safetensors", st({"w": a, "b": np.ones(3, dtype=np.float32)},
+                                             meta={"format": "pt", "dim": "4"}))
+    put("safetensors", "dtypes.safetensors", st({"d": np.ones(2, dtype=np.float64), "i": np.arange(2, dtype=np.int64),
+                                                "h": np.ones(4, dtype=np.float16), "u": np.arange(3, dtype=np.uint8)}))
+    put("safetensors", "scalar_empty.safetensors", st({"s": np.float32(2.0).reshape(()), "e": np.zeros((0, 3), np.float32)}))
+    put("safetensors", "only_meta.safetensors", st({}, meta={"k": "v"}))
+    put("safetensors", "empty.safetensors", st({}))
+    esc = b'{"a\\u0062\\n\\"q\\"":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},' \
+          b'"__metadata__":{"\\u00e9t\\u00e9":"\\ud83d\\ude00"}}'
+    put("safetensors", "escapes.safetensors", st({}, raw_header=esc) + b"\0\0\x80\x3f")
+    put("safetensors", "model_prefix.safetensors", st({"model.init_conv.weight": np.ones((4, 1, 7), np.float32)}))
+    put("safetensors", "bad_gap.safetensors",
+        st({}, raw_header=b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}') + b"\0" * 8)
+    put("safetensors", "bad_truncated.safetensors", st({"a": a})[:-5])
+    put("safetensors", "bad_json.safetensors", st({}, raw_header=b'{"a":{"dtype":"F32","shape":[1,],}'))
+
+
+def seeds_weights(ggdm):
+    """Tiny Unet1D weight files written by `ggdm init`, plus PyTorch-style variants."""
+    tmp = tempfile.mkdtemp(prefix="ggdm-seeds-")
+    try:
+        p = os.path.join(tmp, "w.safetensors")
+        subprocess.run([ggdm, "init", "--dim", "4", "--dim-mults", "1", "--groups", "1", "--length", "2",
+                        "--heads", "1", "--dim-head", "1", "--seed", "3", "-o", p], check=True,
+                       capture_output=True)
+        w = open(p, "rb").read()
+        put("weights", "ggdm_dim4.safetensors", w)
+        # the same tensors, PyTorch style: "model." prefix, no metadata, a schedule buffer
+        n = struct.unpack("<Q", w[:8])[0]
+        hdr = json.loads(w[8:8 + n])
+        data = w[8 + n:]
+        meta = hdr.pop("__metadata__")
+        ten = {}
+        for k, v in hdr.items():
+            b0, b1 = v["data_offsets"]
+            ten[k] = np.frombuffer(data[b0:b1], dtype="<f4").reshape(v["shape"])
+        pt = {"model." + k: a for k, a in ten.items()}
+        pt["betas"] = np.linspace(1e-4, 0.02, 2).astype(np.float32)
+        put("weights", "torch_prefixed.safetensors", st(pt, meta={"format": "pt"}))
+        m2 = dict(meta)
+        m2["groups"] = "3"
+        put("weights", "bad_groups.safetensors", st(ten, meta=m2))
+        nanw = dict(ten)
+        k0 = sorted(nanw)[0]
+        nanw[k0] = nanw[k0].copy()
+        nanw[k0].flat[0] = np.nan
+        put("weights", "nan.safetensors", st(nanw, meta=meta))
+        put("weights", "bad_truncated.safetensors", w[:2048])
+    finally:
+        shutil.rmtree(tmp)
+
+
+def seeds_cli():
+    """Command lines for the fuzz_cli harness: one argument per line, the first the command.
+    The files named are the harness's fixtures (fuzz_cli.c)."""
+    cmds = {
+        "init_small": ["init", "--dim", "4", "--dim-mults", "1,2", "--groups", "2", "--length", "4", "--heads", "1",
+                       "--dim-head", "2", "--seed", "9", "-o", "new.safetensors"],
+        "init_eq": ["init", "--dim=6", "--dim-mults=1", "--groups=3", "--length=2", "--heads=2", "--dim-head=1",
+                    "-o", "n.safetensors"],
+        "init_bad": ["init", "--dim", "5", "-o", "x.safetensors"],
+        "init_help": ["init", "--help"],
+        "info": ["info", "-w", "w.safetensors", "--tensors"],
+        "info_bad": ["info", "-w", "wbad.safetensors"],
+        "eps": ["eps", "-w", "w.safetensors", "-x", "x.npy", "-t", "3", "-o", "eps.npy"],
+        "eps_tfile": ["eps", "-w", "w.safetensors", "-x", "x64.npy", "--t-file", "t.npy", "-o", "eps.npy"],
+        "eps_nan": ["eps", "-w", "w.safetensors", "-x", "xnan.npy", "-t", "0", "-o", "eps.npy"],
+        "vjp": ["vjp", "-w", "w.safetensors", "-x", "x.npy", "-t", "1", "-v", "v.npy", "-o", "g.npy"],
+        "trace": ["trace", "-w", "w.safetensors", "-x", "x.npy", "-t", "2", "-o", "trace_out"],
+        "loss_grad": ["loss-grad", "-w", "w.safetensors", "--x0", "x.npy", "--t-file", "t.npy", "--noise", "v.npy",
+                      "--T", "25", "--schedule", "linear", "-o", "grad.safetensors"],
+        "diff": ["diff", "tr_a", "tr_b", "--rtol", "1e-3", "--atol=0"],
+        "diff_bad": ["diff", "tr_a", "--rtol", "nan"],
+        "unknown": ["eps", "--bogus", "-w"],
+    }
+    for name, args in cmds.items():
+        put("cli", name, ("\n".join(args) + "\n").encode())
+
+
+def le(fmt, *v):
+    return struct.pack("<" + fmt, *v)
+
+
+def seeds_unet():
+    """fuzz_unet reads its choices byte by byte (see fuzz_unet.c): a few configurations."""
+    put("unet", "small", bytes([0, 1, 2, 0, 1, 2, 1, 1, 2, 0]) + le("Q", 5) + bytes(range(64)))
+    put("unet", "two_levels", bytes([2, 2, 1, 1, 1, 0, 3, 2, 1, 1]) + le("Q", 77) + bytes(range(200, 0, -3)))
+    put("unet", "extreme", bytes([0xFF] * 48))
+    put("unet", "zeros", bytes(32))
+
+
+def seeds_dmath():
+    vals = [0.0, -0.0, 1.0, -1.0, 0.5, 88.7, -103.9, 1e-45, 3.4e38, float("inf"), float("nan"), 1e6, 12.0,
+            1.5172802, -16.2857819, 0.25, 0.75]
+    put("dmath", "specials_f32", b"".join(struct.pack("<f", v) for v in vals))
+    dv = [0.0, 1.0, 1e300, -1e-310, 5e-324, 1.5707963267948966, 3.141592653589793, 1e22, 0.7071067811865476]
+    put("dmath", "specials_f64", b"\x01" + b"".join(struct.pack("<d", v) for v in dv))
+    put("dmath", "ramp", bytes(range(256)))
+
+
+def seeds_numeric():
+    put("numeric", "schedule_cosine", bytes([0]) + le("I", 200) + bytes(16))
+    put("numeric", "schedule_linear", bytes([1]) + le("I", 21) + bytes(16))
+    put("numeric", "rng", bytes([2]) + le("QQQ", 2345, 2 << 56 | 199, 4095) + bytes([7, 0, 1]))
+    put("numeric", "hash", bytes([3]) + b"0123456789abcdef" + bytes(range(40)))
+    put("numeric", "diffusion", bytes([5, 199, 0, 150, 0, 2, 7, 1, 0]) + bytes(range(0, 250, 3)))
+    put("numeric", "adam", bytes([6, 10, 0, 200, 3, 1, 2, 3, 1, 40]) + bytes(range(7, 200, 5)))
+    put("numeric", "philox", bytes([4]) + le("IIIIII", 0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344,
+                                             0xA4093822, 0x299F31D0) + bytes([10]))
+
+
+def main():
+    ggdm = sys.argv[1] if len(sys.argv) > 1 else "build/ggdm"
+    for sub in ("npy", "npz", "safetensors", "weights", "cli", "unet", "dmath", "numeric"):
+        shutil.rmtree(os.path.join(ROOT, sub), ignore_errors=True)
+    seeds_npy()
+    seeds_npz()
+    seeds_safetensors()
+    seeds_weights(ggdm)
+    seeds_cli()
+    seeds_unet()
+    seeds_dmath()
+    seeds_numeric()
+    for sub in sorted(os.listdir(ROOT)):
+        files = os.listdir(os.path.join(ROOT, sub))
+        size = sum(os.path.getsize(os.path.join(ROOT, sub, f)) for f in files)
+        print(f"fuzz/corpus/{sub}: {len(files)} seeds, {size} bytes")
+
+
+if __name__ == "__main__":
+    main()
