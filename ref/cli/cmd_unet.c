@@ -309,19 +309,8 @@ static void trace_write(void *vctx, const char *name, const float *data, int ndi
 {
     trace_ctx *c = (trace_ctx *)vctx;
     char path[2048], err[ERRCAP];
-    ggdm_array a;
-    int d;
-    memset(&a, 0, sizeof a);
-    a.dtype = GGDM_DT_F32;
-    a.ndim = ndim;
-    a.count = 1;
-    for (d = 0; d < ndim; d++) {
-        a.shape[d] = shape[d];
-        a.count *= shape[d];
-    }
-    a.data = (void *)data;
     snprintf(path, sizeof path, "%s/%s.npy", c->dir, name);
-    if (ggdm_io_save_npy(path, &a, err, sizeof err) != GGDM_OK) {
+    if (ggdm_io_save(path, GGDM_DT_F32, ndim, shape, data, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm trace: %s\n", err);
         c->failed = 1;
         return;
