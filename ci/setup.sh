@@ -15,6 +15,8 @@ have_cmd clang           || need="$need clang"
 have_cmd make            || need="$need make"
 have_cmd valgrind        || need="$need valgrind"
 have_cmd gcovr           || need="$need gcovr"
+# clang's sanitizer and libFuzzer runtimes (the fuzz and sanitizer stages)
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || need="$need libclang-rt-dev"
 have_cmd python3         || need="$need python3"
 # The interoperability tests compare with PyTorch's float32/float64 evaluation (Debian's CPU build).
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null || need="$need python3-numpy"
