@@ -482,22 +482,6 @@ static int compare(const conf_vector *v, const ggdm_array *got, const ggdm_array
 
 /* ---------------------------------------------------------- stored file check */
 
-static int mkdirs_for(const char *path)
-{
-    char buf[1024];
-    char *p;
-    snprintf(buf, sizeof buf, "%s", path);
-    for (p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return 0;
-}
-
 static int file_hash(const char *path, uint64_t *h, char *err, size_t cap)
 {
     uint8_t *buf;
@@ -746,7 +730,12 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
         if (regenerate) {
             char path[1024], err[512], hex[17];
             join_path(path, sizeof path, dir, v->expect);
-            if (mkdirs_for(path) != 0 || ggdm_io_save_npy(path, &c.out, err, sizeof err) != GGDM_OK) {
+            char parent[1024], *slash;
+            snprintf(parent, sizeof parent, "%s", path);
+            slash = strrchr(parent, '/');
+            if (slash)
+                *slash = 0;
+            if ((slash && ggdm_io_mkdirs(parent) != 0) || ggdm_io_save_npy(path, &c.out, err, sizeof err) != GGDM_OK) {
                 printf("FAIL %s: cannot write %s: %s\n", v->id, path, err);
                 fail++;
             } else {

@@ -414,29 +414,6 @@ static float *schedule_tables(const opts *o)
     return tab;
 }
 
-static void *ws_alloc(size_t bytes)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
-        return NULL;
-    return p;
-}
-
-static int mkdir_p(const char *dir)
-{
-    char buf[2048];
-    char *p;
-    snprintf(buf, sizeof buf, "%s", dir);
-    for (p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return (mkdir(buf, 0777) == 0 || errno == EEXIST) ? 0 : -1;
-}
-
 static void progress_cb(void *ctx, int done, int total)
 {
     (void)total;
@@ -626,7 +603,7 @@ int ggdm_cmd_sample(int argc, char **argv)
     }
     gc = guide_cfg(&o, guided);
     st = ggdm_sample_workspace_bytes(&m.s, o.n, gc.version, &wsb);
-    ws = st == GGDM_OK ? ws_alloc(wsb) : NULL;
+    ws = st == GGDM_OK ? ggdm_io_aligned_alloc(wsb) : NULL;
     x = (float *)malloc(sizeof(float) * (size_t)o.n * D);
     if (!ws || !x) {
         fprintf(stderr, "ggdm sample: out of memory\n");
@@ -709,7 +686,7 @@ int ggdm_cmd_guide(int argc, char **argv)
         goto done;
     gc = guide_cfg(&o, 1);
     st = ggdm_sample_workspace_bytes(&m.s, N, gc.version, &wsb);
-    ws = st == GGDM_OK ? ws_alloc(wsb) : NULL;
+    ws = st == GGDM_OK ? ggdm_io_aligned_alloc(wsb) : NULL;
     eps = (float *)malloc(sizeof(float) * (size_t)N * D);
     if (!ws || !eps) {
         fprintf(stderr, "ggdm guide: out of memory\n");
@@ -819,7 +796,7 @@ static int trainer_init(trainer *tr, const ggdm_unet_cfg *cfg, float *params, ui
     tr->v = (float *)calloc((size_t)np, sizeof(float));
     if (ggdm_train_workspace_bytes(cfg, N, &tr->wsb) != GGDM_OK)
         return 0;
-    tr->ws = ws_alloc(tr->wsb);
+    tr->ws = ggdm_io_aligned_alloc(tr->wsb);
     return tr->grad && tr->m && tr->v && tr->ws;
 }
 
@@ -901,7 +878,7 @@ static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, flo
             if (n != tr.N) { /* a last, smaller batch */
                 free(tr.ws);
                 ggdm_train_workspace_bytes(cfg, n, &tr.wsb);
-                tr.ws = ws_alloc(tr.wsb);
+                tr.ws = ggdm_io_aligned_alloc(tr.wsb);
                 tr.N = n;
             }
             s = ggdm_train_step(cfg, params, tr.grad, &tr.ac, &tr.as, tr.m, tr.v, tab, o->T, n,
@@ -1005,7 +982,7 @@ int ggdm_cmd_pretrain(int argc, char **argv)
         fprintf(stderr, "ggdm pretrain: %s\n", msg);
         return 2;
     }
-    if (mkdir_p(o.save_dir) != 0) {
+    if (ggdm_io_mkdirs(o.save_dir) != 0) {
         fprintf(stderr, "ggdm pretrain: cannot create --save_dir %s (%s)\n", o.save_dir, strerror(errno));
         return 1;
     }
@@ -1129,7 +1106,7 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
     ro->rounds = R;
     ro->m = (metrics *)calloc((size_t)R + 1, sizeof(metrics));
     ro->rewards = (double *)calloc((size_t)N * (R + 1), sizeof(double));
-    if (ggdm_sample_workspace_bytes(&mdl->s, N, gc.version, &wsb) != GGDM_OK || !(ws = ws_alloc(wsb)) || !z || !g ||
+    if (ggdm_sample_workspace_bytes(&mdl->s, N, gc.version, &wsb) != GGDM_OK || !(ws = ggdm_io_aligned_alloc(wsb)) || !z || !g ||
         !y || !f || !ratio || !ro->m || !ro->rewards) {
         fprintf(stderr, "ggdm %s: out of memory\n", o->cmd);
         goto done;
@@ -1473,7 +1450,7 @@ int ggdm_cmd_optimize(int argc, char **argv)
         o.save_dir = o.resume;
     snprintf(ck, sizeof ck, "%s/ckpt", o.save_dir);
     snprintf(sd, sizeof sd, "%s/samples", o.save_dir);
-    if (mkdir_p(ck) != 0 || (o.save_samples && mkdir_p(sd) != 0)) {
+    if (ggdm_io_mkdirs(ck) != 0 || (o.save_samples && ggdm_io_mkdirs(sd) != 0)) {
         fprintf(stderr, "ggdm optimize: cannot create --save_dir %s (%s)\n", o.save_dir, strerror(errno));
         return 1;
     }
@@ -1594,7 +1571,7 @@ int ggdm_cmd_demo(int argc, char **argv)
     rc = 1;
     if (o.out)
         out = o.out;
-    if (mkdir_p(out) != 0) {
+    if (ggdm_io_mkdirs(out) != 0) {
         fprintf(stderr, "ggdm demo: cannot create %s (%s)\n", out, strerror(errno));
         return 1;
     }
@@ -1644,7 +1621,7 @@ int ggdm_cmd_demo(int argc, char **argv)
         ov.interval = v == 0 ? 0.9 : 0.2; /* the paper's intervals for each guidance (Fig. 4) */
         memcpy(params, saved, sizeof(float) * (size_t)np);
         snprintf(d, sizeof d, "%s/%s", out, dirs[v]);
-        mkdir_p(d);
+        ggdm_io_mkdirs(d);
         snprintf(path, sizeof path, "%s/logs/%s", out, dirs[v]);
         tb = ggdm_tb_open(path, err, sizeof err);
         printf("ggdm demo: Algorithm 1 with %s, %d rounds of %d samples, T = %d\n", names[v], o.opt_rounds,

@@ -20,14 +20,6 @@
 
 #define ERRCAP 1024
 
-static void *ws_alloc(size_t bytes)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
-        return NULL;
-    return p;
-}
-
 /* Loads X (N, D) or (D,) float32/float64 as float32; every value must be finite. */
 static int load_x(const char *cmd, const char *what, const char *path, ggdm_array *x, int *N, int *D)
 {
@@ -387,7 +379,7 @@ static int run_net(int argc, char **argv, int mode)
         }
     }
     st = ggdm_unet_workspace_bytes(&cfg, N, mode == 1 ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD, &wsb);
-    ws = st == GGDM_OK ? ws_alloc(wsb) : NULL;
+    ws = st == GGDM_OK ? ggdm_io_aligned_alloc(wsb) : NULL;
     res = (float *)malloc(sizeof(float) * (size_t)N * D);
     if (!ws || !res) {
         fprintf(stderr, "ggdm %s: cannot allocate %.1f MB of workspace for N = %d\n", cmd, wsb / 1e6, N);
@@ -522,7 +514,7 @@ int ggdm_cmd_loss_grad(int argc, char **argv)
     ggdm_unet_num_params(&cfg, &np);
     grad = (float *)calloc((size_t)np, sizeof(float));
     st = ggdm_unet_loss_workspace_bytes(&cfg, N, &wsb);
-    ws = st == GGDM_OK ? ws_alloc(wsb) : NULL;
+    ws = st == GGDM_OK ? ggdm_io_aligned_alloc(wsb) : NULL;
     if (!grad || !ws) {
         fprintf(stderr, "ggdm loss-grad: out of memory\n");
         goto done;

@@ -226,6 +226,32 @@ ggdm_status ggdm_io_save_npy(const char *path, const ggdm_array *a, char *err, s
     return st;
 }
 
+void *ggdm_io_aligned_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0)
+        return NULL;
+    return p;
+}
+
+int ggdm_io_mkdirs(const char *dir)
+{
+    char buf[4096];
+    char *p;
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return (mkdir(buf, 0777) == 0 || errno == EEXIST) ? 0 : -1;
+}
+
 ggdm_status ggdm_io_save(const char *path, ggdm_dtype dt, int ndim, const uint64_t *shape, const void *data, char *err,
                          size_t errcap)
 {

@@ -40,6 +40,11 @@ ggdm_status ggdm_io_load_npy(const char *path, ggdm_array *a, char *err, size_t 
 ggdm_status ggdm_io_npy_bytes(const ggdm_array *a, uint8_t **buf, uint64_t *len);
 ggdm_status ggdm_io_save_npy(const char *path, const ggdm_array *a, char *err, size_t errcap);
 
+/* 64-byte aligned memory for workspaces (free with free()); NULL when out of memory. */
+void *ggdm_io_aligned_alloc(size_t bytes);
+/* mkdir -p DIR: 0, or -1 with errno set. */
+int ggdm_io_mkdirs(const char *dir);
+
 /* Saves data (host order) of this dtype and shape as .npy, atomically. */
 ggdm_status ggdm_io_save(const char *path, ggdm_dtype dt, int ndim, const uint64_t *shape, const void *data, char *err,
                          size_t errcap);
