@@ -25,7 +25,7 @@ BUILD   ?= build
 STDFLAGS = -std=c99 -pedantic -Wall -Wextra -Werror -ffp-contract=off -fno-fast-math
 CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = $(STDFLAGS) $(CFLAGS) $(ARCH) $(EXTRA_CFLAGS) -Iref/include -Iconformance -MMD -MP
-LDLIBS  = -lxxhash -lm
+LDLIBS  = -lxxhash -lm -pthread
 
 LIB_SRC  := $(sort $(wildcard ref/src/*.c))
 CLI_SRC  := $(sort $(wildcard ref/cli/*.c)) $(sort $(wildcard conformance/*.c))

@@ -1,0 +1,21 @@
+/*
+ * pool.h - the front end's thread pool: a ggdm_exec (ggdm/exec.h) backed by POSIX threads.
+ * The library stays single-threaded and allocation-free; only the front end owns threads.
+ */
+#ifndef GGDM_CLI_POOL_H
+#define GGDM_CLI_POOL_H
+#include "ggdm/exec.h"
+
+typedef struct ggdm_pool ggdm_pool;
+
+/* Number of online processors (1 if unknown). */
+int ggdm_pool_cores(void);
+
+/* Starts nthreads - 1 workers (the calling thread is the last one). NULL on failure. */
+ggdm_pool *ggdm_pool_create(int nthreads);
+void ggdm_pool_destroy(ggdm_pool *p);
+
+/* The executor that runs tasks on the pool (NULL pool: a serial executor). */
+ggdm_exec ggdm_pool_exec(ggdm_pool *p);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * ggdm/exec.h - how the library runs independent work in parallel without owning threads.
+ *
+ * The library never creates threads, allocates or blocks. A caller that wants parallelism
+ * passes an executor: a function that runs task(arg, i) once for every i in [0, ntasks), in
+ * any order and on any threads, and returns when all have finished. The library only hands it
+ * tasks that write disjoint outputs and whose every output element is computed by the same
+ * chain whatever runs it, so results are bit-identical for every executor and thread count
+ * (docs/performance.md, "Threads"). NULL, or an executor with run == NULL, runs the tasks in
+ * order on the calling thread.
+ *
+ * The executor struct holds two pointers (the run function and its context) and a thread
+ * count the library uses only to choose how many tasks to cut work into (never what a task
+ * computes). The front end's pthread pool (ref/cli/pool.c) provides one.
+ */
+#ifndef GGDM_EXEC_H
+#define GGDM_EXEC_H
+
+typedef void (*ggdm_task_fn)(void *arg, int task);
+
+typedef struct ggdm_exec {
+    void (*run)(void *ctx, ggdm_task_fn task, void *arg, int ntasks);
+    void *ctx;
+    int nthreads; /* >= 1: a hint for how finely to split work */
+} ggdm_exec;
+
+/* Runs task(arg, 0 .. ntasks-1) with ex (serially when ex or ex->run is NULL). */
+static inline void ggdm_exec_run(const ggdm_exec *ex, ggdm_task_fn task, void *arg, int ntasks)
+{
+    int i;
+    if (ntasks <= 0)
+        return;
+    if (ex && ex->run && ntasks > 1) {
+        ex->run(ex->ctx, task, arg, ntasks);
+        return;
+    }
+    for (i = 0; i < ntasks; i++)
+        task(arg, i);
+}
+
+/* The executor's thread count (1 for NULL). */
+static inline int ggdm_exec_threads(const ggdm_exec *ex)
+{
+    return ex && ex->run && ex->nthreads > 1 ? ex->nthreads : 1;
+}
+
+#endif /* GGDM_EXEC_H */
