@@ -484,7 +484,7 @@ static ggdm_status unet_run(conf_call *c, int kind)
         st = unet_weights(c, &cfg, np, &w);
     if (st == GGDM_OK)
         st = kind == 2 ? ggdm_unet_loss_workspace_bytes(&cfg, N, &wsb)
-                       : ggdm_unet_workspace_bytes(&cfg, N, kind ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD, &wsb);
+                       : ggdm_unet_workspace_bytes_ex(&cfg, N, kind ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD, c->ex, &wsb);
     if (st == GGDM_OK && !(ws = malloc(wsb)))
         st = GGDM_ERR_IO;
     if (st != GGDM_OK)
@@ -495,10 +495,10 @@ static ggdm_status unet_run(conf_call *c, int kind)
         shape[1] = (uint64_t)D;
         st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);
         if (st == GGDM_OK && kind == 0)
-            st = ggdm_unet_forward(&cfg, w, N, (float *)x.data, t, (float *)c->out.data, ws, wsb, NULL, NULL);
+            st = ggdm_unet_forward_ex(&cfg, w, N, (float *)x.data, t, (float *)c->out.data, ws, wsb, NULL, NULL, c->ex);
         else if (st == GGDM_OK)
-            st = ggdm_unet_backward(&cfg, w, N, (float *)x.data, t, (float *)v.data, NULL, (float *)c->out.data, NULL,
-                                    ws, wsb);
+            st = ggdm_unet_backward_ex(&cfg, w, N, (float *)x.data, t, (float *)v.data, NULL, (float *)c->out.data, NULL,
+                                    ws, wsb, c->ex);
     } else {
         long long T;
         const char *ks = conf_param(c, "schedule");
@@ -516,10 +516,10 @@ static ggdm_status unet_run(conf_call *c, int kind)
             st = alloc1(c, GGDM_DT_F32, np + 1);
         if (st == GGDM_OK) {
             float *o = (float *)c->out.data; /* [loss, gradients...] */
-            st = ggdm_unet_loss_grad(&cfg, w, N, (float *)x.data, t, (float *)v.data,
+            st = ggdm_unet_loss_grad_ex(&cfg, w, N, (float *)x.data, t, (float *)v.data,
                                      tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
                                      tab + GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * (size_t)T, (int)T, o, o + 1, ws,
-                                     wsb);
+                                     wsb, c->ex);
         }
     }
     if (st != GGDM_OK && !c->err[0])
@@ -617,14 +617,14 @@ static ggdm_status op_guide(conf_call *c)
     m.cfg = cfg;
     m.params = w;
     m.D = cfg.length;
-    st = ggdm_sample_workspace_bytes(&m, N, gc.version, &wsb);
+    st = ggdm_sample_workspace_bytes_ex(&m, N, gc.version, c->ex, &wsb);
     if (st == GGDM_OK && !(ws = malloc(wsb))) st = GGDM_ERR_IO;
     shape[0] = (uint64_t)N;
     shape[1] = (uint64_t)cfg.length;
     if (st == GGDM_OK) st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);
     if (st == GGDM_OK)
-        st = ggdm_guided_eps(&m, &gc, tab, T, (int)t, N, (float *)x.data, (float *)g.data, (float *)y.data,
-                             (float *)c->out.data, NULL, ws, wsb);
+        st = ggdm_guided_eps_ex(&m, &gc, tab, T, (int)t, N, (float *)x.data, (float *)g.data, (float *)y.data,
+                             (float *)c->out.data, NULL, ws, wsb, c->ex);
 done:
     ggdm_array_free(&x); ggdm_array_free(&g); ggdm_array_free(&y);
     free(w); free(tab); free(ws);
@@ -661,14 +661,14 @@ static ggdm_status op_sample(conf_call *c)
     m.cfg = cfg;
     m.params = w;
     m.D = cfg.length;
-    st = ggdm_sample_workspace_bytes(&m, (int)N, gc.version, &wsb);
+    st = ggdm_sample_workspace_bytes_ex(&m, (int)N, gc.version, c->ex, &wsb);
     if (st == GGDM_OK && !(ws = malloc(wsb))) st = GGDM_ERR_IO;
     shape[0] = N;
     shape[1] = (uint64_t)cfg.length;
     if (st == GGDM_OK) st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);
     if (st == GGDM_OK)
-        st = ggdm_sample(&m, &gc, tab, T, (int)N, seed, (uint32_t)round, 0, (float *)g.data, (float *)y.data, NULL,
-                         (float *)c->out.data, NULL, ws, wsb, NULL, NULL);
+        st = ggdm_sample_ex(&m, &gc, tab, T, (int)N, seed, (uint32_t)round, 0, (float *)g.data, (float *)y.data, NULL,
+                         (float *)c->out.data, NULL, ws, wsb, NULL, NULL, c->ex);
 done:
     ggdm_array_free(&x); ggdm_array_free(&g); ggdm_array_free(&y);
     free(w); free(tab); free(ws);
@@ -748,8 +748,8 @@ static ggdm_status op_pretrain(conf_call *c)
     as.step = 0;
     for (e = 0; st == GGDM_OK && e < epochs; e++)
         for (b = 0; st == GGDM_OK && b < N0 / bs; b++)
-            st = ggdm_train_step(&cfg, w, grad, &ac, &as, am, av, tab, T, (int)bs, data + b * bs * D, 7, (uint32_t)e,
-                                 (uint32_t)b, 0, NULL, ws, wsb);
+            st = ggdm_train_step_ex(&cfg, w, grad, &ac, &as, am, av, tab, T, (int)bs, data + b * bs * D, 7, (uint32_t)e,
+                                 (uint32_t)b, 0, NULL, ws, wsb, c->ex);
     if (st == GGDM_OK) st = alloc1(c, GGDM_DT_F32, np);
     if (st == GGDM_OK) memcpy(c->out.data, w, sizeof(float) * np);
 done:
@@ -797,7 +797,7 @@ static ggdm_status op_opt_round(conf_call *c)
     g = (float *)malloc(sizeof(float) * N * D);
     y = (float *)malloc(sizeof(float) * N);
     f = (double *)malloc(sizeof(double) * N);
-    st = ggdm_sample_workspace_bytes(&m, (int)N, gc.version, &wsb);
+    st = ggdm_sample_workspace_bytes_ex(&m, (int)N, gc.version, c->ex, &wsb);
     if (st == GGDM_OK && ft) st = ggdm_train_workspace_bytes(&cfg, (int)N, &twsb);
     grad = (float *)malloc(sizeof(float) * np);
     am = (float *)calloc(np, sizeof(float));
@@ -807,17 +807,17 @@ static ggdm_status op_opt_round(conf_call *c)
         st = GGDM_ERR_IO;
     if (st == GGDM_OK) st = ggdm_hyper_linear_latent(7, D, (int)dlat, 9.0, A, th1, th2, &b1, b2, work, wn);
     if (st == GGDM_OK)
-        st = ggdm_sample(&m, &g0, tab, T, (int)N, 7, 0, 0, NULL, NULL, NULL, z, NULL, ws, wsb, NULL, NULL);
+        st = ggdm_sample_ex(&m, &g0, tab, T, (int)N, 7, 0, 0, NULL, NULL, NULL, z, NULL, ws, wsb, NULL, NULL, c->ex);
     if (st == GGDM_OK) st = ggdm_opt_targets(GGDM_REWARD_QUADRATIC, th2, D, z, (int)N, interval, f, g, y);
     if (st == GGDM_OK && ft) {
         ggdm_adam_cfg_default(&ac);
         ac.lr = 1e-4;
         as.step = 0;
-        st = ggdm_train_step(&cfg, w, grad, &ac, &as, am, av, tab, T, (int)N, z, 7, (1u << 23), 0, 0, NULL, tws,
-                             twsb);
+        st = ggdm_train_step_ex(&cfg, w, grad, &ac, &as, am, av, tab, T, (int)N, z, 7, (1u << 23), 0, 0, NULL, tws,
+                             twsb, c->ex);
     }
     if (st == GGDM_OK)
-        st = ggdm_sample(&m, &gc, tab, T, (int)N, 7, 1, 0, g, y, NULL, z, NULL, ws, wsb, NULL, NULL);
+        st = ggdm_sample_ex(&m, &gc, tab, T, (int)N, 7, 1, 0, g, y, NULL, z, NULL, ws, wsb, NULL, NULL, c->ex);
     shape[0] = N;
     shape[1] = (uint64_t)D;
     if (st == GGDM_OK) st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);

@@ -5,6 +5,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "runner.h"
 
+#include "../ref/cli/pool.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -635,17 +637,18 @@ static void usage(FILE *f, int regenerate)
                 "documented in docs/math.md: golden vectors are evidence, not fixtures.\n");
     else
         fprintf(f,
-                "usage: ggdm conformance [--vectors DIR] [--filter TEXT] [--list] [--verbose]\n"
+                "usage: ggdm conformance [--vectors DIR] [--filter TEXT] [--list] [--verbose] [--threads N]\n"
                 "Recomputes every golden vector of DIR/manifest.tsv (default: vectors) and compares it with\n"
                 "the stored result: bit for bit for an exact implementation, within the vector's tolerance\n"
                 "otherwise. Fails naming the vector and the first differing element. Exit status 0 when\n"
-                "every vector passes, 1 when one fails, 2 on a usage or manifest error.\n");
+                "every vector passes, 1 when one fails, 2 on a usage or manifest error. --threads N (default\n"
+                "1) runs the network, sampling and training with N threads: the results must not change.\n");
 }
 
 int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
 {
     const char *dir = "vectors", *filter = NULL;
-    int verbose = 0, list = 0, i, pass = 0, fail = 0, skip = 0, nfiles = 0, bad_files = 0;
+    int verbose = 0, list = 0, threads = 1, i, pass = 0, fail = 0, skip = 0, nfiles = 0, bad_files = 0;
     char mpath[1024];
     manifest m;
     for (i = 1; i < argc; i++) {
@@ -655,7 +658,15 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
             filter = argv[++i];
         else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
             verbose = 1;
-        else if (strcmp(argv[i], "--list") == 0)
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1024) {
+                fprintf(stderr, "ggdm conformance: --threads must be an integer in [1, 1024], not '%s'\n", argv[i]);
+                return 2;
+            }
+            threads = (int)n;
+        } else if (strcmp(argv[i], "--list") == 0)
             list = 1;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout, regenerate);
@@ -707,6 +718,7 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
         memset(&c, 0, sizeof c);
         c.v = v;
         c.dir = dir;
+        c.ex = ggdm_cli_exec(threads);
         st = op->fn(&c);
         if (want_err) {
             if (st == want_st) {

@@ -14,6 +14,7 @@
 #define GGDM_CONFORMANCE_RUNNER_H
 
 #include "../ref/cli/io.h"
+#include "ggdm/exec.h"
 #include "ggdm/status.h"
 
 #define CONF_MAX_PARAMS 16
@@ -40,6 +41,7 @@ typedef struct conf_call {
     const char *dir;
     ggdm_array out; /* the op allocates it with ggdm_array_alloc */
     char err[512];  /* why the op failed (with its status) */
+    const ggdm_exec *ex; /* --threads N: the executor the op passes to the library (results must not change) */
 } conf_call;
 
 typedef ggdm_status (*conf_op_fn)(conf_call *c);

@@ -21,6 +21,7 @@
 #include "ggdm/reward.h"
 #include "ggdm/schedule.h"
 #include "io.h"
+#include "pool.h"
 #include "plot.h"
 #include "progress.h"
 #include "tb.h"
@@ -53,6 +54,7 @@ typedef struct opts {
     /* files */
     const char *log_dir, *save_dir, *resume, *out, *w, *x, *g, *y, *noise;
     int n, t, round, quiet, heads, dim_head;
+    int threads;    /* --threads N: 0 = every core */
     int stop_after; /* testing: stop (exit 3) after checkpointing this round / epoch, as if interrupted */
 } opts;
 
@@ -147,7 +149,7 @@ static int parse_opts(opts *o, int argc, char **argv, const char *usage)
         INT("--pre_bs", pre_bs, 1, 1 << 20) INT("--pre_num_episodes", pre_num_episodes, 0, 1 << 20)
         INT("--dim", dim, 4, 4096) INT("--groups", groups, 1, 4096) INT("-t", t, 0, GGDM_SCHEDULE_MAX_T - 1)
         INT("--round", round, 0, (1 << 23) - 1) INT("--heads", heads, 1, 64) INT("--dim-head", dim_head, 1, 1024)
-        INT("--stop_after", stop_after, 0, 1 << 24)
+        INT("--stop_after", stop_after, 0, 1 << 24) INT("--threads", threads, 1, 1024)
         DBL("--r_off", r_off) DBL("--beta", beta) DBL("--beta_coef", beta_coef) DBL("--interval", interval)
         DBL("--sm_ft_lr", sm_ft_lr) DBL("--pre_lr", pre_lr)
         FLAG("--use_theta_1", use_theta_1) FLAG("--use_b_1", use_b_1) FLAG("--save_samples", save_samples)
@@ -544,7 +546,8 @@ static const char *const sample_usage =
     "                   [--noise NOISE.npy] [--score unet|analytic --hyper H.npz --d_outer 64 --d_inner 16] -o OUT.npy\n"
     "DDPM ancestral sampling of N samples, unguided or guided (G: v1, G_loss: v2) with per-sample gradient\n"
     "vectors G (N, D) and targets Y (N,). Noise from the Philox streams (seed, round), or replayed from\n"
-    "NOISE (T+1, N, D): entry 0 is x_T, entry j >= 1 the z added at step t = T - j.\n";
+    "NOISE (T+1, N, D): entry 0 is x_T, entry j >= 1 the z added at step t = T - j.\n"
+    "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
 
 int ggdm_cmd_sample(int argc, char **argv)
 {
@@ -602,7 +605,7 @@ int ggdm_cmd_sample(int argc, char **argv)
         noise = (float *)a.data;
     }
     gc = guide_cfg(&o, guided);
-    st = ggdm_sample_workspace_bytes(&m.s, o.n, gc.version, &wsb);
+    st = ggdm_sample_workspace_bytes_ex(&m.s, o.n, gc.version, ggdm_cli_exec(o.threads), &wsb);
     ws = st == GGDM_OK ? ggdm_io_aligned_alloc(wsb) : NULL;
     x = (float *)malloc(sizeof(float) * (size_t)o.n * D);
     if (!ws || !x) {
@@ -611,8 +614,8 @@ int ggdm_cmd_sample(int argc, char **argv)
     }
     memset(&stats, 0, sizeof stats);
     ggdm_progress_start(&pr, "sample", (uint64_t)o.T);
-    st = ggdm_sample(&m.s, &gc, tab, o.T, o.n, (uint64_t)o.seed, (uint32_t)o.round, 0, g, y, noise, x, &stats, ws,
-                     wsb, progress_cb, &pr);
+    st = ggdm_sample_ex(&m.s, &gc, tab, o.T, o.n, (uint64_t)o.seed, (uint32_t)o.round, 0, g, y, noise, x, &stats,
+                        ws, wsb, progress_cb, &pr, ggdm_cli_exec(o.threads));
     ggdm_progress_finish(&pr);
     if (st != GGDM_OK) {
         fprintf(stderr, "ggdm sample: %s\n", ggdm_status_str(st));
@@ -632,7 +635,8 @@ done:
 static const char *const guide_usage =
     "usage: ggdm guide -w W.safetensors -x X.npy -t T --g G.npy --y Y.npy --cond_score_version v1|v2\n"
     "                  [--beta B] [--beta_coef C] [--T 200] [--schedule cosine] -o EPS.npy\n"
-    "The guided noise prediction eps' = -G n_t of one step (spec section 4) for every sample.\n";
+    "The guided noise prediction eps' = -G n_t of one step (spec section 4) for every sample.\n"
+    "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
 
 int ggdm_cmd_guide(int argc, char **argv)
 {
@@ -685,14 +689,14 @@ int ggdm_cmd_guide(int argc, char **argv)
         !load_mat(&o, "--g", o.g, N, D, &g) || !load_mat(&o, "--y", o.y, N, 1, &y))
         goto done;
     gc = guide_cfg(&o, 1);
-    st = ggdm_sample_workspace_bytes(&m.s, N, gc.version, &wsb);
+    st = ggdm_sample_workspace_bytes_ex(&m.s, N, gc.version, ggdm_cli_exec(o.threads), &wsb);
     ws = st == GGDM_OK ? ggdm_io_aligned_alloc(wsb) : NULL;
     eps = (float *)malloc(sizeof(float) * (size_t)N * D);
     if (!ws || !eps) {
         fprintf(stderr, "ggdm guide: out of memory\n");
         goto done;
     }
-    st = ggdm_guided_eps(&m.s, &gc, tab, o.T, o.t, N, x, g, y, eps, NULL, ws, wsb);
+    st = ggdm_guided_eps_ex(&m.s, &gc, tab, o.T, o.t, N, x, g, y, eps, NULL, ws, wsb, ggdm_cli_exec(o.threads));
     if (st != GGDM_OK) {
         fprintf(stderr, "ggdm guide: %s\n", ggdm_status_str(st));
         goto done;
@@ -881,9 +885,9 @@ static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, flo
                 tr.ws = ggdm_io_aligned_alloc(tr.wsb);
                 tr.N = n;
             }
-            s = ggdm_train_step(cfg, params, tr.grad, &tr.ac, &tr.as, tr.m, tr.v, tab, o->T, n,
-                                data + (size_t)b * o->pre_bs * D, (uint64_t)o->seed, (uint32_t)e, (uint32_t)b, 0,
-                                &loss, tr.ws, tr.wsb);
+            s = ggdm_train_step_ex(cfg, params, tr.grad, &tr.ac, &tr.as, tr.m, tr.v, tab, o->T, n,
+                                   data + (size_t)b * o->pre_bs * D, (uint64_t)o->seed, (uint32_t)e, (uint32_t)b, 0,
+                                   &loss, tr.ws, tr.wsb, ggdm_cli_exec(o->threads));
             if (s != GGDM_OK) {
                 ggdm_progress_finish(&pr);
                 fprintf(stderr, "ggdm %s: training step %d of epoch %d failed: %s%s\n", o->cmd, b, e,
@@ -955,7 +959,8 @@ static const char *const pretrain_usage =
     "                     [--save_dir results] [--log_dir logs] [--resume DIR] -o W.safetensors\n"
     "Pre-trains the Unet1D score network on N_0 samples of the data distribution (batches in data order,\n"
     "Adam with betas (0.9, 0.99)), writes the weights (the original's names) and the hyper-parameters\n"
-    "(SAVE_DIR/hyper.npz, the authors' layout). Checkpoints every epoch; --resume SAVE_DIR continues.\n";
+    "(SAVE_DIR/hyper.npz, the authors' layout). Checkpoints every epoch; --resume SAVE_DIR continues.\n"
+    "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
 
 int ggdm_cmd_pretrain(int argc, char **argv)
 {
@@ -1106,7 +1111,7 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
     ro->rounds = R;
     ro->m = (metrics *)calloc((size_t)R + 1, sizeof(metrics));
     ro->rewards = (double *)calloc((size_t)N * (R + 1), sizeof(double));
-    if (ggdm_sample_workspace_bytes(&mdl->s, N, gc.version, &wsb) != GGDM_OK || !(ws = ggdm_io_aligned_alloc(wsb)) || !z || !g ||
+    if (ggdm_sample_workspace_bytes_ex(&mdl->s, N, gc.version, ggdm_cli_exec(o->threads), &wsb) != GGDM_OK || !(ws = ggdm_io_aligned_alloc(wsb)) || !z || !g ||
         !y || !f || !ratio || !ro->m || !ro->rewards) {
         fprintf(stderr, "ggdm %s: out of memory\n", o->cmd);
         goto done;
@@ -1183,8 +1188,8 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
     if (k0 == 0) { /* round 0: unguided samples */
         ggdm_guide_stats st0;
         memset(&st0, 0, sizeof st0);
-        s = ggdm_sample(&mdl->s, &gc0, tab, o->T, N, (uint64_t)o->seed, 0, 0, NULL, NULL, NULL, z, &st0, ws, wsb,
-                        progress_cb, &pr);
+        s = ggdm_sample_ex(&mdl->s, &gc0, tab, o->T, N, (uint64_t)o->seed, 0, 0, NULL, NULL, NULL, z, &st0, ws, wsb,
+                           progress_cb, &pr, ggdm_cli_exec(o->threads));
         if (s != GGDM_OK || !evaluate(o, h, kind, param, z, N, f, g, ratio, &ro->m[0]))
             goto fail;
         for (i = 0; i < N; i++)
@@ -1210,9 +1215,9 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
             double ls = 0;
             for (st_i = 0; st_i < o->sm_ft_step_per_round; st_i++) {
                 float loss;
-                s = ggdm_train_step(&mdl->s.cfg, mdl->params, tr.grad, &tr.ac, &tr.as, tr.m, tr.v, tab, o->T, N, z,
-                                    (uint64_t)o->seed, (1u << 23) + (uint32_t)k, (uint32_t)st_i, 0, &loss, tr.ws,
-                                    tr.wsb);
+                s = ggdm_train_step_ex(&mdl->s.cfg, mdl->params, tr.grad, &tr.ac, &tr.as, tr.m, tr.v, tab, o->T,
+                                       N, z, (uint64_t)o->seed, (1u << 23) + (uint32_t)k, (uint32_t)st_i, 0, &loss,
+                                       tr.ws, tr.wsb, ggdm_cli_exec(o->threads));
                 if (s != GGDM_OK) {
                     fprintf(stderr, "ggdm %s: fine-tuning in round %d failed: %s\n", o->cmd, k, ggdm_status_str(s));
                     goto fail;
@@ -1224,8 +1229,8 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
         }
         /* c. fresh guided samples */
         memset(&gs, 0, sizeof gs);
-        s = ggdm_sample(&mdl->s, &gc, tab, o->T, N, (uint64_t)o->seed, (uint32_t)(k + 1), 0, g, y, NULL, z, &gs, ws,
-                        wsb, progress_cb, &pr);
+        s = ggdm_sample_ex(&mdl->s, &gc, tab, o->T, N, (uint64_t)o->seed, (uint32_t)(k + 1), 0, g, y, NULL, z, &gs,
+                           ws, wsb, progress_cb, &pr, ggdm_cli_exec(o->threads));
         if (s != GGDM_OK) {
             fprintf(stderr, "ggdm %s: sampling in round %d failed: %s\n", o->cmd, k, ggdm_status_str(s));
             goto fail;
@@ -1428,7 +1433,8 @@ static const char *const optimize_usage =
     "  outputs:      --save_dir results (rewards.npy, metrics.csv, metrics.svg, samples/ with --save_samples,\n"
     "                ckpt/ for --resume) --log_dir logs (TensorBoard: stats/reward, stats/ratio, ...)\n"
     "Runs the paper's Algorithm 1 (gradient-guided generative optimisation), or Algorithm 2 with\n"
-    "--score_matching_finetune. An interrupted run continues with --resume SAVE_DIR, bit for bit.\n";
+    "--score_matching_finetune. An interrupted run continues with --resume SAVE_DIR, bit for bit.\n"
+    "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
 
 int ggdm_cmd_optimize(int argc, char **argv)
 {
@@ -1535,7 +1541,8 @@ static const char *const demo_usage =
     "linear_latent data (D 16, d 4), then runs Algorithm 1 with guidance G (v1) and G_loss (v2)\n"
     "side by side on the quadratic reward, prints a per-round table, and writes DIR/demo.svg,\n"
     "DIR/G/ and DIR/G_loss/ (rewards.npy, metrics.csv) and TensorBoard logs in DIR/logs/.\n"
-    "G_loss raises the reward while keeping the samples near the data's subspace; G leaves it.\n";
+    "G_loss raises the reward while keeping the samples near the data's subspace; G leaves it.\n"
+    "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
 
 int ggdm_cmd_demo(int argc, char **argv)
 {

@@ -16,6 +16,7 @@
 #include "ggdm/schedule.h"
 #include "ggdm/unet.h"
 #include "io.h"
+#include "pool.h"
 #include "weights.h"
 
 #define ERRCAP 1024
@@ -324,18 +325,20 @@ static int run_net(int argc, char **argv, int mode)
     void *ws = NULL;
     size_t wsb;
     ggdm_status st;
+    long long threads = 0;
+    const ggdm_exec *ex;
     memset(&x, 0, sizeof x);
     memset(&v, 0, sizeof v);
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             if (mode == 0)
-                printf("usage: ggdm eps -w W.safetensors -x X.npy (-t T | --t-file T.npy) -o EPS.npy\n"
+                printf("usage: ggdm eps -w W.safetensors -x X.npy (-t T | --t-file T.npy) -o EPS.npy [--threads N]\n"
                        "The predicted noise eps(x, t) of every sample: X is (N, D) float32 or float64.\n");
             else if (mode == 1)
-                printf("usage: ggdm vjp -w W.safetensors -x X.npy (-t T | --t-file T.npy) -v V.npy -o OUT.npy\n"
+                printf("usage: ggdm vjp -w W.safetensors -x X.npy (-t T | --t-file T.npy) -v V.npy -o OUT.npy [--threads N]\n"
                        "OUT[i] = J_eps(x_i)^T v_i, the vector-Jacobian product of the network's input gradient.\n");
             else
-                printf("usage: ggdm trace -w W.safetensors -x X.npy (-t T | --t-file T.npy) -o DIR\n"
+                printf("usage: ggdm trace -w W.safetensors -x X.npy (-t T | --t-file T.npy) -o DIR [--threads N]\n"
                        "Writes every named layer output of one forward pass as DIR/NAME.npy and their order\n"
                        "in DIR/index.txt; compare two traces with `ggdm diff DIR_A DIR_B`.\n");
             return 0;
@@ -358,6 +361,8 @@ static int run_net(int argc, char **argv, int mode)
         } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
             if (r < 0) return 2;
             out = val;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
+            if (r < 0 || !ggdm_opt_int(cmd, "--threads", val, 1, 1024, &threads)) return 2;
         } else {
             fprintf(stderr, "ggdm %s: unknown option '%s' (see ggdm %s --help)\n", cmd, argv[i], cmd);
             return 2;
@@ -378,7 +383,8 @@ static int run_net(int argc, char **argv, int mode)
             goto done;
         }
     }
-    st = ggdm_unet_workspace_bytes(&cfg, N, mode == 1 ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD, &wsb);
+    ex = ggdm_cli_exec((int)threads);
+    st = ggdm_unet_workspace_bytes_ex(&cfg, N, mode == 1 ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD, ex, &wsb);
     ws = st == GGDM_OK ? ggdm_io_aligned_alloc(wsb) : NULL;
     res = (float *)malloc(sizeof(float) * (size_t)N * D);
     if (!ws || !res) {
@@ -386,9 +392,9 @@ static int run_net(int argc, char **argv, int mode)
         goto done;
     }
     if (mode == 0) {
-        st = ggdm_unet_forward(&cfg, params, N, (float *)x.data, t, res, ws, wsb, NULL, NULL);
+        st = ggdm_unet_forward_ex(&cfg, params, N, (float *)x.data, t, res, ws, wsb, NULL, NULL, ex);
     } else if (mode == 1) {
-        st = ggdm_unet_backward(&cfg, params, N, (float *)x.data, t, (float *)v.data, NULL, res, NULL, ws, wsb);
+        st = ggdm_unet_backward_ex(&cfg, params, N, (float *)x.data, t, (float *)v.data, NULL, res, NULL, ws, wsb, ex);
     } else {
         trace_ctx tc;
         char ipath[2048];
@@ -404,7 +410,7 @@ static int run_net(int argc, char **argv, int mode)
             fprintf(stderr, "ggdm trace: cannot write %s (%s)\n", ipath, strerror(errno));
             goto done;
         }
-        st = ggdm_unet_forward(&cfg, params, N, (float *)x.data, t, res, ws, wsb, trace_write, &tc);
+        st = ggdm_unet_forward_ex(&cfg, params, N, (float *)x.data, t, res, ws, wsb, trace_write, &tc, ex);
         fclose(tc.index);
         if (st == GGDM_OK && !tc.failed) {
             fprintf(stderr, "ggdm trace: %d layers -> %s/\n", tc.count, out);
@@ -448,12 +454,13 @@ int ggdm_cmd_loss_grad(int argc, char **argv)
     uint64_t np;
     char err[ERRCAP];
     ggdm_status st;
+    long long threads = 0;
     memset(&x0, 0, sizeof x0);
     memset(&z, 0, sizeof z);
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm loss-grad -w W.safetensors --x0 X0.npy --t-file T.npy --noise Z.npy -o GRAD.safetensors\n"
-                   "                      [--T 200] [--schedule cosine|linear]\n"
+                   "                      [--T 200] [--schedule cosine|linear] [--threads N]\n"
                    "The training loss of a batch with the given t and noise (spec section 5):\n"
                    "  xt = sqrt_alphas_cumprod[t] * x0 + sqrt_one_minus_alphas_cumprod[t] * z\n"
                    "  loss = mean over all N*D entries of (eps(xt, t) - z)^2\n"
@@ -477,6 +484,8 @@ int ggdm_cmd_loss_grad(int argc, char **argv)
         } else if ((r = ggdm_opt(argc, argv, &i, "--schedule", &val)) != 0) {
             if (r < 0) return 2;
             kind_s = val;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
+            if (r < 0 || !ggdm_opt_int("loss-grad", "--threads", val, 1, 1024, &threads)) return 2;
         } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
             if (r < 0) return 2;
             out = val;
@@ -519,9 +528,10 @@ int ggdm_cmd_loss_grad(int argc, char **argv)
         fprintf(stderr, "ggdm loss-grad: out of memory\n");
         goto done;
     }
-    st = ggdm_unet_loss_grad(&cfg, params, N, (float *)x0.data, t, (float *)z.data,
-                             tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
-                             tab + GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * (size_t)T, (int)T, &loss, grad, ws, wsb);
+    st = ggdm_unet_loss_grad_ex(&cfg, params, N, (float *)x0.data, t, (float *)z.data,
+                                tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
+                                tab + GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * (size_t)T, (int)T, &loss, grad, ws,
+                                wsb, ggdm_cli_exec((int)threads));
     if (st != GGDM_OK) {
         fprintf(stderr, "ggdm loss-grad: %s\n", ggdm_status_str(st));
         goto done;

@@ -7,6 +7,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -136,4 +137,34 @@ ggdm_exec ggdm_pool_exec(ggdm_pool *p)
     e.ctx = p;
     e.nthreads = p ? p->nthreads : 1;
     return e;
+}
+
+/* ------------------------------------------------------------------ the front end's pool */
+
+static ggdm_pool *cli_pool;
+static ggdm_exec cli_ex;
+static int cli_threads, cli_atexit;
+
+static void cli_pool_free(void)
+{
+    ggdm_pool_destroy(cli_pool);
+    cli_pool = NULL;
+    cli_threads = 0;
+}
+
+const ggdm_exec *ggdm_cli_exec(int threads)
+{
+    if (threads <= 0)
+        threads = ggdm_pool_cores();
+    if (cli_threads == threads)
+        return &cli_ex;
+    cli_pool_free();
+    cli_pool = threads > 1 ? ggdm_pool_create(threads) : NULL;
+    if (threads > 1 && !cli_pool)
+        fprintf(stderr, "ggdm: could not start %d threads; running on one\n", threads);
+    cli_ex = ggdm_pool_exec(cli_pool);
+    cli_threads = threads;
+    if (!cli_atexit && atexit(cli_pool_free) == 0)
+        cli_atexit = 1;
+    return &cli_ex;
 }

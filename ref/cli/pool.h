@@ -18,4 +18,10 @@ void ggdm_pool_destroy(ggdm_pool *p);
 /* The executor that runs tasks on the pool (NULL pool: a serial executor). */
 ggdm_exec ggdm_pool_exec(ggdm_pool *p);
 
+/*
+ * The process's executor for --threads N (N <= 0: every core), created on first use and
+ * kept until exit; a later call with another N replaces it. Never NULL.
+ */
+const ggdm_exec *ggdm_cli_exec(int threads);
+
 #endif

@@ -118,7 +118,7 @@ static size_t align16(size_t floats)
     return (floats + 15u) & ~(size_t)15u;
 }
 
-static ggdm_status model_ws(const ggdm_score *m, int N, ggdm_guide_version v, size_t *bytes)
+static ggdm_status model_ws(const ggdm_score *m, int N, ggdm_guide_version v, const ggdm_exec *ex, size_t *bytes)
 {
     if (m->kind == GGDM_SCORE_ANALYTIC) {
         *bytes = 0;
@@ -126,8 +126,8 @@ static ggdm_status model_ws(const ggdm_score *m, int N, ggdm_guide_version v, si
     }
     if (m->kind != GGDM_SCORE_UNET || !m->params)
         return GGDM_ERR_ARG;
-    return ggdm_unet_workspace_bytes(&m->cfg, N, v == GGDM_GUIDE_V2 ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD,
-                                     bytes);
+    return ggdm_unet_workspace_bytes_ex(&m->cfg, N, v == GGDM_GUIDE_V2 ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD,
+                                        ex, bytes);
 }
 
 static int model_D(const ggdm_score *m)
@@ -137,11 +137,17 @@ static int model_D(const ggdm_score *m)
 
 ggdm_status ggdm_sample_workspace_bytes(const ggdm_score *m, int N, ggdm_guide_version v, size_t *bytes)
 {
+    return ggdm_sample_workspace_bytes_ex(m, N, v, NULL, bytes);
+}
+
+ggdm_status ggdm_sample_workspace_bytes_ex(const ggdm_score *m, int N, ggdm_guide_version v, const ggdm_exec *ex,
+                                           size_t *bytes)
+{
     size_t mb, nd;
     ggdm_status st;
     if (!m || !bytes || N < 1)
         return GGDM_ERR_ARG;
-    st = model_ws(m, N, v, &mb);
+    st = model_ws(m, N, v, ex, &mb);
     if (st != GGDM_OK)
         return st;
     nd = align16((size_t)N * (size_t)model_D(m));
@@ -156,20 +162,23 @@ typedef struct carve {
     size_t model_bytes;
     float *eps, *jtg, *x, *x2, *z;
     int64_t *t;
+    const ggdm_exec *ex;
 } carve;
 
-static ggdm_status carve_ws(const ggdm_score *m, int N, ggdm_guide_version v, void *ws, size_t ws_bytes, carve *c)
+static ggdm_status carve_ws(const ggdm_score *m, int N, ggdm_guide_version v, void *ws, size_t ws_bytes,
+                            const ggdm_exec *ex, carve *c)
 {
     size_t need, mb, nd;
     float *f;
-    ggdm_status st = ggdm_sample_workspace_bytes(m, N, v, &need);
+    ggdm_status st = ggdm_sample_workspace_bytes_ex(m, N, v, ex, &need);
     if (st != GGDM_OK)
         return st;
     if (!ws)
         return GGDM_ERR_ARG;
     if (ws_bytes < need)
         return GGDM_ERR_BUFFER_TOO_SMALL;
-    model_ws(m, N, v, &mb);
+    model_ws(m, N, v, ex, &mb);
+    c->ex = ex;
     nd = align16((size_t)N * (size_t)model_D(m));
     c->model = ws;
     c->model_bytes = mb;
@@ -200,9 +209,11 @@ static ggdm_status guided_eps_c(const ggdm_score *m, const ggdm_guide_cfg *gc, c
             st = ggdm_analytic_vjp(m->A, m->d, D, c->t, N, TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD),
                                    TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD), T, g, c->jtg);
     } else if (v2) {
-        st = ggdm_unet_backward(&m->cfg, m->params, N, x, c->t, g, c->eps, c->jtg, NULL, c->model, c->model_bytes);
+        st = ggdm_unet_backward_ex(&m->cfg, m->params, N, x, c->t, g, c->eps, c->jtg, NULL, c->model, c->model_bytes,
+                                   c->ex);
     } else {
-        st = ggdm_unet_forward(&m->cfg, m->params, N, x, c->t, c->eps, c->model, c->model_bytes, NULL, NULL);
+        st = ggdm_unet_forward_ex(&m->cfg, m->params, N, x, c->t, c->eps, c->model, c->model_bytes, NULL, NULL,
+                                  c->ex);
     }
     if (st != GGDM_OK)
         return st;
@@ -217,11 +228,18 @@ ggdm_status ggdm_guided_eps(const ggdm_score *m, const ggdm_guide_cfg *gc, const
                             const float *x, const float *g, const float *y, float *eps_out, ggdm_guide_stats *stats,
                             void *ws, size_t ws_bytes)
 {
+    return ggdm_guided_eps_ex(m, gc, tab, T, t, N, x, g, y, eps_out, stats, ws, ws_bytes, NULL);
+}
+
+ggdm_status ggdm_guided_eps_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const float *tab, int T, int t, int N,
+                               const float *x, const float *g, const float *y, float *eps_out,
+                               ggdm_guide_stats *stats, void *ws, size_t ws_bytes, const ggdm_exec *ex)
+{
     carve c;
     ggdm_status st;
     if (!m || !tab || !x || !eps_out || T < 1 || t < 0 || t >= T)
         return GGDM_ERR_ARG;
-    st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, &c);
+    st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, ex, &c);
     if (st != GGDM_OK)
         return st;
     return guided_eps_c(m, gc, tab, T, t, N, x, g, y, eps_out, stats, &c);
@@ -232,13 +250,22 @@ ggdm_status ggdm_sample(const ggdm_score *m, const ggdm_guide_cfg *gc, const flo
                         const float *noise, float *x_out, ggdm_guide_stats *stats, void *ws, size_t ws_bytes,
                         ggdm_progress_fn progress, void *progress_ctx)
 {
+    return ggdm_sample_ex(m, gc, tab, T, N, seed, round, first, g, y, noise, x_out, stats, ws, ws_bytes, progress,
+                          progress_ctx, NULL);
+}
+
+ggdm_status ggdm_sample_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const float *tab, int T, int N,
+                           uint64_t seed, uint32_t round, uint64_t first, const float *g, const float *y,
+                           const float *noise, float *x_out, ggdm_guide_stats *stats, void *ws, size_t ws_bytes,
+                           ggdm_progress_fn progress, void *progress_ctx, const ggdm_exec *ex)
+{
     carve c;
     int t, D, i;
     size_t nd;
     ggdm_status st;
     if (!m || !tab || !x_out || T < 1)
         return GGDM_ERR_ARG;
-    st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, &c);
+    st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, ex, &c);
     if (st != GGDM_OK)
         return st;
     D = model_D(m);
@@ -298,6 +325,15 @@ ggdm_status ggdm_train_step(const ggdm_unet_cfg *cfg, float *params, float *grad
                             const float *x0, uint64_t seed, uint32_t a, uint32_t b, uint64_t first, float *loss,
                             void *ws, size_t ws_bytes)
 {
+    return ggdm_train_step_ex(cfg, params, grad, ac, as, adam_m, adam_v, tab, T, N, x0, seed, a, b, first, loss, ws,
+                              ws_bytes, NULL);
+}
+
+ggdm_status ggdm_train_step_ex(const ggdm_unet_cfg *cfg, float *params, float *grad, const ggdm_adam_cfg *ac,
+                               ggdm_adam_state *as, float *adam_m, float *adam_v, const float *tab, int T, int N,
+                               const float *x0, uint64_t seed, uint32_t a, uint32_t b, uint64_t first, float *loss,
+                               void *ws, size_t ws_bytes, const ggdm_exec *ex)
+{
     size_t need, lb, nd;
     uint64_t np;
     float *z, l;
@@ -323,8 +359,8 @@ ggdm_status ggdm_train_step(const ggdm_unet_cfg *cfg, float *params, float *grad
                              z + (size_t)i * D, (uint64_t)D);
     }
     memset(grad, 0, sizeof(float) * (size_t)np);
-    st = ggdm_unet_loss_grad(cfg, params, N, x0, t, z, TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD),
-                             TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD), T, &l, grad, ws, lb);
+    st = ggdm_unet_loss_grad_ex(cfg, params, N, x0, t, z, TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD),
+                                TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD), T, &l, grad, ws, lb, ex);
     if (st != GGDM_OK)
         return st;
     if (!(l == l) || l - l != 0.0f)

@@ -78,6 +78,7 @@ typedef struct plan {
     /* scratch of the fast Conv1d (packed weights, transposed gradients), both modes */
     size_t sc_conv;
     size_t total; /* floats */
+    const ggdm_exec *ex; /* runs the convolutions' independent tiles (NULL: serially) */
 } plan;
 
 /* ------------------------------------------------------------------ parameter walk */
@@ -486,6 +487,7 @@ static ggdm_status make_plan(const ggdm_unet_cfg *cfg, int N, int backward, plan
         return st;
     p->N = N;
     p->backward = backward;
+    p->ex = NULL;
     nl = cfg->n_levels;
     hd = cfg->heads * cfg->dim_head;
     H = cfg->heads;
@@ -659,7 +661,81 @@ ggdm_status ggdm_unet_workspace_bytes(const ggdm_unet_cfg *cfg, int N, ggdm_unet
     return st;
 }
 
+/*
+ * Threads over samples. Every sample's eps and input gradient depend only on that sample
+ * (docs/nn.md), so the batch can be cut into chunks, each a serial network call on its own
+ * part of the workspace: the bits do not depend on the cut. Chunk c of C holds samples
+ * [N*c/C, N*(c+1)/C); chunk workspaces follow each other, each rounded up to 64 bytes.
+ */
+#define MAX_CHUNKS 64
+
+static int n_chunks(const ggdm_exec *ex, int N)
+{
+    int c = ggdm_exec_threads(ex);
+    if (c > MAX_CHUNKS)
+        c = MAX_CHUNKS;
+    return c < N ? c : N;
+}
+
+static int chunk_first(int N, int C, int c)
+{
+    return (int)(((int64_t)N * c) / C);
+}
+
+/* Floats of the chunked workspace (0 on failure). */
+static size_t chunked_floats(const ggdm_unet_cfg *cfg, int N, int backward, int C)
+{
+    size_t total = 0;
+    int c;
+    for (c = 0; c < C; c++) {
+        plan p;
+        int n = chunk_first(N, C, c + 1) - chunk_first(N, C, c);
+        if (make_plan(cfg, n, backward, &p) != GGDM_OK)
+            return 0;
+        if (total > SIZE_MAX / 8 - p.total)
+            return 0;
+        total += (p.total + 15u) & ~(size_t)15u;
+    }
+    return total;
+}
+
+ggdm_status ggdm_unet_workspace_bytes_ex(const ggdm_unet_cfg *cfg, int N, ggdm_unet_mode mode, const ggdm_exec *ex,
+                                         size_t *bytes)
+{
+    size_t one, chunked;
+    int C;
+    ggdm_status st = ggdm_unet_workspace_bytes(cfg, N, mode, bytes);
+    if (st != GGDM_OK)
+        return st;
+    C = n_chunks(ex, N);
+    if (C <= 1)
+        return GGDM_OK;
+    one = *bytes;
+    chunked = chunked_floats(cfg, N, mode == GGDM_UNET_BACKWARD, C);
+    if (chunked == 0) {
+        *bytes = 0;
+        return GGDM_ERR_ARG;
+    }
+    *bytes = chunked * sizeof(float) > one ? chunked * sizeof(float) : one;
+    return GGDM_OK;
+}
+
 /* ------------------------------------------------------------------ forward */
+
+/* The convolutions, with the plan's executor (bit-identical for every executor). */
+static void conv_fwd(const plan *p, float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
+                     int Cout, int K, int stride, int pad, float *scratch)
+{
+    (void)p;
+    ggdm_conv1d_forward_s(y, x, w, b, N, Cin, Lin, Cout, K, stride, pad, scratch);
+}
+
+static void conv_bwd(const plan *p, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                     int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch)
+{
+    (void)p;
+    ggdm_conv1d_backward_s(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad, scratch);
+}
 
 static void fwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws, const float *x, float *out)
 {
@@ -667,18 +743,18 @@ static void fwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
     long n = (long)N * r->cout * L, i;
     ggdm_linear_forward(ws + r->ss, ws + p->st, prm + r->mlp_w, prm + r->mlp_b, N, p->tdim, 2 * r->cout);
     ggdm_ws_forward(ws + r->w1h, ws + r->r1, prm + r->w1, r->cout, 3 * r->cin);
-    ggdm_conv1d_forward_s(ws + r->h1, x, ws + r->w1h, prm + r->b1, N, r->cin, L, r->cout, 3, 1, 1, ws + p->sc_conv);
+    conv_fwd(p, ws + r->h1, x, ws + r->w1h, prm + r->b1, N, r->cin, L, r->cout, 3, 1, 1, ws + p->sc_conv);
     ggdm_groupnorm_forward(ws + r->g1, ws + r->m1, ws + r->s1, ws + r->h1, prm + r->n1w, prm + r->n1b, N, r->cout,
                            L, G);
     ggdm_scale_shift_forward(ws + r->f1, ws + r->g1, ws + r->ss, N, r->cout, L);
     ggdm_silu_forward(ws + r->a1, ws + r->f1, n);
     ggdm_ws_forward(ws + r->w2h, ws + r->r2, prm + r->w2, r->cout, 3 * r->cout);
-    ggdm_conv1d_forward_s(ws + r->h2, ws + r->a1, ws + r->w2h, prm + r->b2, N, r->cout, L, r->cout, 3, 1, 1, ws + p->sc_conv);
+    conv_fwd(p, ws + r->h2, ws + r->a1, ws + r->w2h, prm + r->b2, N, r->cout, L, r->cout, 3, 1, 1, ws + p->sc_conv);
     ggdm_groupnorm_forward(ws + r->g2, ws + r->m2, ws + r->s2, ws + r->h2, prm + r->n2w, prm + r->n2b, N, r->cout,
                            L, G);
     ggdm_silu_forward(out, ws + r->g2, n);
     if (r->has_res) {
-        ggdm_conv1d_forward_s(ws + r->res, x, prm + r->rw, prm + r->rbias, N, r->cin, L, r->cout, 1, 1, 0, ws + p->sc_conv);
+        conv_fwd(p, ws + r->res, x, prm + r->rw, prm + r->rbias, N, r->cin, L, r->cout, 1, 1, 0, ws + p->sc_conv);
         for (i = 0; i < n; i++)
             out[i] = out[i] + ws[r->res + i];
     } else {
@@ -692,12 +768,12 @@ static void fwd_attn(const plan *p, const attn_plan *a, const float *prm, float 
     int N = p->N, L = a->L, H = p->cfg.heads, Dh = p->cfg.dim_head, hd = H * Dh;
     long n = (long)N * a->C * L, i;
     ggdm_chnorm_forward(ws + a->nrm, ws + a->nm, ws + a->ns, x, prm + a->norm_g, N, a->C, L);
-    ggdm_conv1d_forward_s(ws + a->qkv, ws + a->nrm, prm + a->qkv_w, NULL, N, a->C, L, 3 * hd, 1, 1, 0, ws + p->sc_conv);
+    conv_fwd(p, ws + a->qkv, ws + a->nrm, prm + a->qkv_w, NULL, N, a->C, L, 3 * hd, 1, 1, 0, ws + p->sc_conv);
     if (a->linear)
         ggdm_linattn_forward(ws + a->o, ws + a->cq, ws + a->ck, ws + a->cctx, ws + a->qkv, N, H, Dh, L);
     else
         ggdm_attn_forward(ws + a->o, ws + a->cattn, ws + a->qkv, N, H, Dh, L);
-    ggdm_conv1d_forward_s(ws + a->proj, ws + a->o, prm + a->out_w, prm + a->out_b, N, hd, L, a->C, 1, 1, 0, ws + p->sc_conv);
+    conv_fwd(p, ws + a->proj, ws + a->o, prm + a->out_w, prm + a->out_b, N, hd, L, a->C, 1, 1, 0, ws + p->sc_conv);
     if (a->linear) {
         ggdm_chnorm_forward(out, ws + a->pm, ws + a->ps, ws + a->proj, prm + a->out_g, N, a->C, L);
         for (i = 0; i < n; i++)
@@ -712,10 +788,10 @@ static void fwd_samp(const plan *p, const samp_plan *s, const float *prm, float 
 {
     if (s->up) {
         ggdm_upsample2_forward(ws + s->upbuf, x, p->N, s->cin, s->Lin);
-        ggdm_conv1d_forward_s(out, ws + s->upbuf, prm + s->w, prm + s->b, p->N, s->cin, 2 * s->Lin, s->cout, s->K,
+        conv_fwd(p, out, ws + s->upbuf, prm + s->w, prm + s->b, p->N, s->cin, 2 * s->Lin, s->cout, s->K,
                             s->stride, s->pad, ws + p->sc_conv);
     } else {
-        ggdm_conv1d_forward_s(out, x, prm + s->w, prm + s->b, p->N, s->cin, s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
+        conv_fwd(p, out, x, prm + s->w, prm + s->b, p->N, s->cin, s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
     }
 }
 
@@ -785,14 +861,14 @@ static void forward_all(const plan *p, const float *prm, const float *x, const i
         const float *xi = ws + in->v;
         switch (o->kind) {
         case OP_INIT:
-            ggdm_conv1d_forward_s(y, xi, prm + p->init_w, prm + p->init_b, N, 1, c->length, c->dim, 7, 1, 3, ws + p->sc_conv);
+            conv_fwd(p, y, xi, prm + p->init_w, prm + p->init_b, N, 1, c->length, c->dim, 7, 1, 3, ws + p->sc_conv);
             break;
         case OP_RB: fwd_rb(p, &p->rb[o->idx], prm, ws, xi, y); break;
         case OP_ATTN: fwd_attn(p, &p->at[o->idx], prm, ws, xi, y); break;
         case OP_SAMP: fwd_samp(p, &p->sp[o->idx], prm, ws, xi, y); break;
         case OP_CAT: cat_forward(N, xi, in->C, ws + p->buf[o->in1].v, p->buf[o->in1].C, in->L, y); break;
         case OP_FINAL:
-            ggdm_conv1d_forward_s(y, xi, prm + p->fin_w, prm + p->fin_b, N, c->dim, c->length, 1, 1, 1, 0, ws + p->sc_conv);
+            conv_fwd(p, y, xi, prm + p->fin_w, prm + p->fin_b, N, c->dim, c->length, 1, 1, 1, 0, ws + p->sc_conv);
             break;
         }
         if (o->kind != OP_CAT)
@@ -800,23 +876,105 @@ static void forward_all(const plan *p, const float *prm, const float *x, const i
     }
 }
 
+static void backward_all(const plan *p, const float *prm, float *ws, const float *deps, float *dp);
+
+/* Forward (and, when backward, the gradients) of one serial call on a checked plan. */
+static void run_plan(const plan *p, const float *prm, const float *x, const int64_t *t, const float *deps, float *eps,
+                     float *dx, float *dp, float *ws, ggdm_unet_trace_fn trace, void *trace_ctx)
+{
+    size_t nd = (size_t)p->N * p->cfg.length;
+    forward_all(p, prm, x, t, ws, trace, trace_ctx);
+    if (eps)
+        memcpy(eps, ws + p->buf[p->op[p->n_op - 1].out].v, sizeof(float) * nd);
+    if (!p->backward || (!dx && !dp))
+        return;
+    backward_all(p, prm, ws, deps, dp);
+    if (dx)
+        memcpy(dx, ws + p->buf[0].g, sizeof(float) * nd);
+}
+
+typedef struct chunk_job {
+    const ggdm_unet_cfg *cfg;
+    const float *params, *x, *deps;
+    const int64_t *t;
+    float *eps, *dx, *ws;
+    int N, C, backward;
+    size_t off[MAX_CHUNKS + 1];
+} chunk_job;
+
+static void chunk_task(void *arg, int c)
+{
+    const chunk_job *j = (const chunk_job *)arg;
+    plan p;
+    int n0 = chunk_first(j->N, j->C, c), n = chunk_first(j->N, j->C, c + 1) - n0;
+    size_t o = (size_t)n0 * j->cfg->length;
+    if (make_plan(j->cfg, n, j->backward, &p) != GGDM_OK)
+        return; /* cannot happen: every chunk's plan was made before */
+    run_plan(&p, j->params, j->x + o, j->t + n0, j->deps ? j->deps + o : NULL, j->eps ? j->eps + o : NULL,
+             j->dx ? j->dx + o : NULL, NULL, j->ws + j->off[c], NULL, NULL);
+}
+
+/* Everything the public entry points share: checks, then chunks over samples or one call. */
+static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x, const int64_t *t,
+                            const float *deps, float *eps, float *dx, float *dp, int backward, void *workspace,
+                            size_t ws_bytes, ggdm_unet_trace_fn trace, void *trace_ctx, const ggdm_exec *ex)
+{
+    plan p;
+    int C;
+    ggdm_status st = make_plan(cfg, N, backward, &p);
+    if (st != GGDM_OK)
+        return st;
+    st = check_inputs(&p, params, x, t, workspace, ws_bytes);
+    if (st != GGDM_OK)
+        return st;
+    C = n_chunks(ex, N);
+    if (C > 1 && !trace && !dp && (!backward || dx)) {
+        chunk_job j;
+        size_t need = 0;
+        int c;
+        for (c = 0; c < C; c++) {
+            plan q;
+            j.off[c] = need;
+            if (make_plan(cfg, chunk_first(N, C, c + 1) - chunk_first(N, C, c), backward, &q) != GGDM_OK)
+                break;
+            need += (q.total + 15u) & ~(size_t)15u;
+        }
+        if (c == C && ws_bytes / sizeof(float) >= need) {
+            j.cfg = cfg;
+            j.params = params;
+            j.x = x;
+            j.deps = deps;
+            j.t = t;
+            j.eps = eps;
+            j.dx = dx;
+            j.ws = (float *)workspace;
+            j.N = N;
+            j.C = C;
+            j.backward = backward;
+            ggdm_exec_run(ex, chunk_task, &j, C);
+            return GGDM_OK;
+        }
+        /* a workspace sized for one call: one call, threads inside the convolutions */
+    }
+    p.ex = ex;
+    run_plan(&p, params, x, t, deps, eps, dx, dp, (float *)workspace, trace, trace_ctx);
+    return GGDM_OK;
+}
+
+ggdm_status ggdm_unet_forward_ex(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x,
+                                 const int64_t *t, float *eps, void *workspace, size_t ws_bytes,
+                                 ggdm_unet_trace_fn trace, void *trace_ctx, const ggdm_exec *ex)
+{
+    if (!eps)
+        return GGDM_ERR_ARG;
+    return unet_run(cfg, params, N, x, t, NULL, eps, NULL, NULL, 0, workspace, ws_bytes, trace, trace_ctx, ex);
+}
+
 ggdm_status ggdm_unet_forward(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x,
                               const int64_t *t, float *eps, void *workspace, size_t ws_bytes,
                               ggdm_unet_trace_fn trace, void *trace_ctx)
 {
-    plan p;
-    float *ws = (float *)workspace;
-    ggdm_status st = make_plan(cfg, N, 0, &p);
-    if (st != GGDM_OK)
-        return st;
-    if (!eps)
-        return GGDM_ERR_ARG;
-    st = check_inputs(&p, params, x, t, workspace, ws_bytes);
-    if (st != GGDM_OK)
-        return st;
-    forward_all(&p, params, x, t, ws, trace, trace_ctx);
-    memcpy(eps, ws + p.buf[p.op[p.n_op - 1].out].v, sizeof(float) * (size_t)N * cfg->length);
-    return GGDM_OK;
+    return ggdm_unet_forward_ex(cfg, params, N, x, t, eps, workspace, ws_bytes, trace, trace_ctx, NULL);
 }
 
 /* ------------------------------------------------------------------ backward */
@@ -842,7 +1000,7 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
     float *dA = ws + p->sc_a, *dB = ws + p->sc_b, *dss = ws + p->sc_ss, *dwh = ws + p->sc_wh;
     /* out = silu(g2) + res(x) */
     if (r->has_res)
-        ggdm_conv1d_backward_s(dx, dp ? dp + r->rw : NULL, dp ? dp + r->rbias : NULL, dout, x, prm + r->rw, N, r->cin,
+        conv_bwd(p, dx, dp ? dp + r->rw : NULL, dp ? dp + r->rbias : NULL, dout, x, prm + r->rw, N, r->cin,
                              L, r->cout, 1, 1, 0, ws + p->sc_conv);
     else
         add_into(dx, dout, n);
@@ -854,7 +1012,7 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
     zero(dA, n); /* da1 */
     if (dp)
         zero(dwh, (size_t)r->cout * r->cout * 3);
-    ggdm_conv1d_backward_s(dA, dp ? dwh : NULL, dp ? dp + r->b2 : NULL, dB, ws + r->a1, ws + r->w2h, N, r->cout, L,
+    conv_bwd(p, dA, dp ? dwh : NULL, dp ? dp + r->b2 : NULL, dB, ws + r->a1, ws + r->w2h, N, r->cout, L,
                          r->cout, 3, 1, 1, ws + p->sc_conv);
     if (dp)
         ggdm_ws_backward(dp + r->w2, dwh, ws + r->w2h, ws + r->r2, r->cout, 3 * r->cout);
@@ -869,7 +1027,7 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
                             ws + r->s1, prm + r->n1w, N, r->cout, L, G);
     if (dp)
         zero(dwh, (size_t)r->cout * r->cin * 3);
-    ggdm_conv1d_backward_s(dx, dp ? dwh : NULL, dp ? dp + r->b1 : NULL, dB, x, ws + r->w1h, N, r->cin, L, r->cout, 3,
+    conv_bwd(p, dx, dp ? dwh : NULL, dp ? dp + r->b1 : NULL, dB, x, ws + r->w1h, N, r->cin, L, r->cout, 3,
                          1, 1, ws + p->sc_conv);
     if (dp) {
         ggdm_ws_backward(dp + r->w1, dwh, ws + r->w1h, ws + r->r1, r->cout, 3 * r->cin);
@@ -893,7 +1051,7 @@ static void bwd_attn(const plan *p, const attn_plan *a, const float *prm, float 
         dpr = dproj;
     }
     zero(dov, (size_t)N * hd * L);
-    ggdm_conv1d_backward_s(dov, dp ? dp + a->out_w : NULL, dp ? dp + a->out_b : NULL, dpr, ws + a->o, prm + a->out_w, N,
+    conv_bwd(p, dov, dp ? dp + a->out_w : NULL, dp ? dp + a->out_b : NULL, dpr, ws + a->o, prm + a->out_w, N,
                          hd, L, a->C, 1, 1, 0, ws + p->sc_conv);
     zero(dqkv, (size_t)N * 3 * hd * L);
     if (a->linear)
@@ -902,7 +1060,7 @@ static void bwd_attn(const plan *p, const attn_plan *a, const float *prm, float 
     else
         ggdm_attn_backward(dqkv, dov, ws + a->qkv, ws + a->cattn, N, H, Dh, L, ws + p->sc_att);
     zero(dnrm, n);
-    ggdm_conv1d_backward_s(dnrm, dp ? dp + a->qkv_w : NULL, NULL, dqkv, ws + a->nrm, prm + a->qkv_w, N, a->C, L, 3 * hd,
+    conv_bwd(p, dnrm, dp ? dp + a->qkv_w : NULL, NULL, dqkv, ws + a->nrm, prm + a->qkv_w, N, a->C, L, 3 * hd,
                          1, 1, 0, ws + p->sc_conv);
     ggdm_chnorm_backward(dx, dp ? dp + a->norm_g : NULL, dnrm, x, ws + a->nm, ws + a->ns, prm + a->norm_g, N, a->C, L);
 }
@@ -913,11 +1071,11 @@ static void bwd_samp(const plan *p, const samp_plan *s, const float *prm, float 
     if (s->up) {
         float *dup = ws + p->sc_a;
         zero(dup, (size_t)p->N * s->cin * 2 * s->Lin);
-        ggdm_conv1d_backward_s(dup, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, ws + s->upbuf, prm + s->w, p->N,
+        conv_bwd(p, dup, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, ws + s->upbuf, prm + s->w, p->N,
                              s->cin, 2 * s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
         ggdm_upsample2_backward(dx, dup, p->N, s->cin, s->Lin);
     } else {
-        ggdm_conv1d_backward_s(dx, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, x, prm + s->w, p->N, s->cin,
+        conv_bwd(p, dx, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, x, prm + s->w, p->N, s->cin,
                              s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
     }
 }
@@ -947,7 +1105,7 @@ static void backward_all(const plan *p, const float *prm, float *ws, const float
         float *dx = ws + in->g;
         switch (o->kind) {
         case OP_INIT:
-            ggdm_conv1d_backward_s(dx, dp ? dp + p->init_w : NULL, dp ? dp + p->init_b : NULL, dy, xi, prm + p->init_w,
+            conv_bwd(p, dx, dp ? dp + p->init_w : NULL, dp ? dp + p->init_b : NULL, dy, xi, prm + p->init_w,
                                  N, 1, c->length, c->dim, 7, 1, 3, ws + p->sc_conv);
             break;
         case OP_RB: bwd_rb(p, &p->rb[o->idx], prm, ws, xi, dx, dy, dp); break;
@@ -955,7 +1113,7 @@ static void backward_all(const plan *p, const float *prm, float *ws, const float
         case OP_SAMP: bwd_samp(p, &p->sp[o->idx], prm, ws, xi, dx, dy, dp); break;
         case OP_CAT: cat_backward(N, dx, in->C, ws + p->buf[o->in1].g, p->buf[o->in1].C, in->L, dy); break;
         case OP_FINAL:
-            ggdm_conv1d_backward_s(dx, dp ? dp + p->fin_w : NULL, dp ? dp + p->fin_b : NULL, dy, xi, prm + p->fin_w, N,
+            conv_bwd(p, dx, dp ? dp + p->fin_w : NULL, dp ? dp + p->fin_b : NULL, dy, xi, prm + p->fin_w, N,
                                  c->dim, c->length, 1, 1, 1, 0, ws + p->sc_conv);
             break;
         }
@@ -973,29 +1131,20 @@ static void backward_all(const plan *p, const float *prm, float *ws, const float
     }
 }
 
+ggdm_status ggdm_unet_backward_ex(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x,
+                                  const int64_t *t, const float *deps, float *eps, float *dx, float *dparams,
+                                  void *workspace, size_t ws_bytes, const ggdm_exec *ex)
+{
+    if (!deps)
+        return GGDM_ERR_ARG;
+    return unet_run(cfg, params, N, x, t, deps, eps, dx, dparams, 1, workspace, ws_bytes, NULL, NULL, ex);
+}
+
 ggdm_status ggdm_unet_backward(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x,
                                const int64_t *t, const float *deps, float *eps, float *dx, float *dparams,
                                void *workspace, size_t ws_bytes)
 {
-    plan p;
-    float *ws = (float *)workspace;
-    ggdm_status st = make_plan(cfg, N, 1, &p);
-    if (st != GGDM_OK)
-        return st;
-    if (!deps)
-        return GGDM_ERR_ARG;
-    st = check_inputs(&p, params, x, t, workspace, ws_bytes);
-    if (st != GGDM_OK)
-        return st;
-    forward_all(&p, params, x, t, ws, NULL, NULL);
-    if (eps)
-        memcpy(eps, ws + p.buf[p.op[p.n_op - 1].out].v, sizeof(float) * (size_t)N * cfg->length);
-    if (!dx && !dparams)
-        return GGDM_OK;
-    backward_all(&p, params, ws, deps, dparams);
-    if (dx)
-        memcpy(dx, ws + p.buf[0].g, sizeof(float) * (size_t)N * cfg->length);
-    return GGDM_OK;
+    return ggdm_unet_backward_ex(cfg, params, N, x, t, deps, eps, dx, dparams, workspace, ws_bytes, NULL);
 }
 
 /* ------------------------------------------------------------------ training loss */
@@ -1017,6 +1166,15 @@ ggdm_status ggdm_unet_loss_workspace_bytes(const ggdm_unet_cfg *cfg, int N, size
 ggdm_status ggdm_unet_loss_grad(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x0,
                                 const int64_t *t, const float *z, const float *sqrt_ab, const float *sqrt_1mab,
                                 int T, float *loss, float *dparams, void *workspace, size_t ws_bytes)
+{
+    return ggdm_unet_loss_grad_ex(cfg, params, N, x0, t, z, sqrt_ab, sqrt_1mab, T, loss, dparams, workspace,
+                                  ws_bytes, NULL);
+}
+
+ggdm_status ggdm_unet_loss_grad_ex(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x0,
+                                   const int64_t *t, const float *z, const float *sqrt_ab, const float *sqrt_1mab,
+                                   int T, float *loss, float *dparams, void *workspace, size_t ws_bytes,
+                                   const ggdm_exec *ex)
 {
     size_t need, nd, off, i;
     float *xt, *d, acc = 0.0f, scale;
@@ -1040,6 +1198,7 @@ ggdm_status ggdm_unet_loss_grad(const ggdm_unet_cfg *cfg, const float *params, i
         st = make_plan(cfg, N, 1, &p);
         if (st != GGDM_OK)
             return st;
+        p.ex = ex;
         off = p.total * sizeof(float);
         xt = (float *)((char *)workspace + off);
         d = xt + ((nd + 15u) & ~(size_t)15u);

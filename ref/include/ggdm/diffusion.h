@@ -104,4 +104,23 @@ ggdm_status ggdm_train_step(const ggdm_unet_cfg *cfg, float *params, float *grad
 ggdm_status ggdm_opt_targets(ggdm_reward_kind kind, const double *param, int D, const float *z, int N,
                              double interval, double *f, float *g, float *y);
 
+/*
+ * The same with an executor (ggdm/exec.h): bit-identical results for every executor and
+ * thread count. The sampling workspace must then have ggdm_sample_workspace_bytes_ex bytes
+ * (the network runs one chunk of samples per thread); training needs no more workspace
+ * (its threads run inside the convolutions).
+ */
+ggdm_status ggdm_sample_workspace_bytes_ex(const ggdm_score *m, int N, ggdm_guide_version v, const ggdm_exec *ex,
+                                           size_t *bytes);
+ggdm_status ggdm_guided_eps_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const float *tab, int T, int t, int N,
+                               const float *x, const float *g, const float *y, float *eps_out,
+                               ggdm_guide_stats *stats, void *ws, size_t ws_bytes, const ggdm_exec *ex);
+ggdm_status ggdm_sample_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const float *tab, int T, int N,
+                           uint64_t seed, uint32_t round, uint64_t first, const float *g, const float *y,
+                           const float *noise, float *x_out, ggdm_guide_stats *stats, void *ws, size_t ws_bytes,
+                           ggdm_progress_fn progress, void *progress_ctx, const ggdm_exec *ex);
+ggdm_status ggdm_train_step_ex(const ggdm_unet_cfg *cfg, float *params, float *grad, const ggdm_adam_cfg *ac,
+                               ggdm_adam_state *as, float *adam_m, float *adam_v, const float *tab, int T, int N,
+                               const float *x0, uint64_t seed, uint32_t a, uint32_t b, uint64_t first, float *loss,
+                               void *ws, size_t ws_bytes, const ggdm_exec *ex);
 #endif /* GGDM_DIFFUSION_H */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ggdm/exec.h"
 #include "ggdm/status.h"
 
 #define GGDM_UNET_MAX_LEVELS 8
@@ -112,4 +113,23 @@ ggdm_status ggdm_unet_loss_grad(const ggdm_unet_cfg *cfg, const float *params, i
                                 const int64_t *t, const float *z, const float *sqrt_ab, const float *sqrt_1mab,
                                 int T, float *loss, float *dparams, void *workspace, size_t ws_bytes);
 
+/*
+ * The same with an executor (ggdm/exec.h): the same bits for every executor and thread count.
+ * Without parameter gradients (and without a trace) the batch is cut into one chunk of
+ * samples per thread, each a serial call on its own part of the workspace, which must then
+ * have ggdm_unet_workspace_bytes_ex bytes (with fewer, one call runs, threads inside the
+ * convolutions). With parameter gradients, threads run inside the convolutions.
+ */
+ggdm_status ggdm_unet_workspace_bytes_ex(const ggdm_unet_cfg *cfg, int N, ggdm_unet_mode mode, const ggdm_exec *ex,
+                                         size_t *bytes);
+ggdm_status ggdm_unet_forward_ex(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x,
+                                 const int64_t *t, float *eps, void *workspace, size_t ws_bytes,
+                                 ggdm_unet_trace_fn trace, void *trace_ctx, const ggdm_exec *ex);
+ggdm_status ggdm_unet_backward_ex(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x,
+                                  const int64_t *t, const float *deps, float *eps, float *dx, float *dparams,
+                                  void *workspace, size_t ws_bytes, const ggdm_exec *ex);
+ggdm_status ggdm_unet_loss_grad_ex(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x0,
+                                   const int64_t *t, const float *z, const float *sqrt_ab, const float *sqrt_1mab,
+                                   int T, float *loss, float *dparams, void *workspace, size_t ws_bytes,
+                                   const ggdm_exec *ex);
 #endif /* GGDM_UNET_H */
