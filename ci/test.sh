@@ -20,6 +20,7 @@ tests=$(ls "$BUILD"/tests/test_* 2>/dev/null | grep -v '\.d$')
 stage "library symbols (no allocation, no libm transcendentals)" sh ci/check-symbols.sh "$BUILD/libggdm.a"
 stage "unit tests (CMocka)" sh ci/run-unit.sh $tests
 stage "conformance (golden vectors, reference)" "$BUILD/ggdm" conformance --vectors vectors
+stage "threads: bit-identical results for --threads 1, 2, 3" sh ci/threads.sh "$BUILD/ggdm"
 stage "tampered vectors are caught" sh ci/tamper.sh "$BUILD/ggdm"
 stage "schedules equal the original's (PyTorch) bit for bit" sh ci/original-schedules.sh "$BUILD/ggdm"
 stage "bad input to the command: clear errors, no crash, no partial output" /usr/bin/python3 conformance/interop/check_cli_errors.py "$BUILD/ggdm"
