@@ -3,6 +3,7 @@
  * independence of every sample's result from the rest of the batch. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ggdm/rng.h"
 #include "ggdm/unet.h"
@@ -285,6 +286,94 @@ static void test_batch_independence(void **state)
     net_free(&n1);
 }
 
+/* Executors for the tests: tasks in reverse order, or in a scrambled order, on one thread
+ * (the library may not depend on which task runs when). */
+static int exec_calls;
+static void run_reverse(void *ctx, ggdm_task_fn task, void *arg, int ntasks)
+{
+    int i;
+    (void)ctx;
+    exec_calls++;
+    for (i = ntasks - 1; i >= 0; i--)
+        task(arg, i);
+}
+static void run_scrambled(void *ctx, ggdm_task_fn task, void *arg, int ntasks)
+{
+    int i;
+    (void)ctx;
+    exec_calls++;
+    /* 5 is coprime with every count that is not a multiple of 5: a permutation */
+    for (i = 0; i < ntasks; i++)
+        task(arg, ntasks % 5 ? (int)(((long)i * 5 + 3) % ntasks) : ntasks - 1 - i);
+}
+
+/* eps, VJP, loss and parameter gradients with an executor of 2, 3 and 5 threads equal the
+ * serial results bit for bit, with workspaces sized for chunks and for one call. */
+static void test_executor(void **state)
+{
+    ggdm_unet_cfg cfg;
+    uint64_t np;
+    float *w, *dp0, *dp1, x[7 * 8], v[7 * 8], e0[7 * 8], g0[7 * 8], e1[7 * 8], g1[7 * 8], tab_a[200], tab_b[200];
+    float loss0, loss1;
+    int64_t t[7] = {0, 3, 50, 99, 120, 180, 199};
+    size_t wsb1, wsbx, wl;
+    void *ws;
+    int threads[3] = {2, 3, 5}, k, i, kind;
+    (void)state;
+    small_cfg(&cfg);
+    assert_int_equal(ggdm_unet_num_params(&cfg, &np), GGDM_OK);
+    w = (float *)malloc(sizeof(float) * np);
+    dp0 = (float *)calloc(np, sizeof(float));
+    dp1 = (float *)calloc(np, sizeof(float));
+    assert_int_equal(ggdm_unet_init(&cfg, 77, w, np), GGDM_OK);
+    ggdm_rng_fill_normal(6, 1, 0, x, 56);
+    ggdm_rng_fill_normal(6, 2, 0, v, 56);
+    for (i = 0; i < 200; i++) {
+        tab_a[i] = 1.0f - (float)i / 400.0f;
+        tab_b[i] = (float)i / 400.0f + 0.01f;
+    }
+    assert_int_equal(ggdm_unet_workspace_bytes(&cfg, 7, GGDM_UNET_BACKWARD, &wsb1), GGDM_OK);
+    assert_int_equal(ggdm_unet_loss_workspace_bytes(&cfg, 7, &wl), GGDM_OK);
+    ws = malloc(wl > 4 * wsb1 ? wl : 4 * wsb1);
+    assert_int_equal(ggdm_unet_backward(&cfg, w, 7, x, t, v, e0, g0, NULL, ws, wsb1), GGDM_OK);
+    assert_int_equal(ggdm_unet_loss_grad(&cfg, w, 7, x, t, v, tab_a, tab_b, 200, &loss0, dp0, ws, wl), GGDM_OK);
+    for (kind = 0; kind < 2; kind++)
+        for (k = 0; k < 3; k++) {
+            ggdm_exec ex;
+            ex.run = kind ? run_scrambled : run_reverse;
+            ex.ctx = NULL;
+            ex.nthreads = threads[k];
+            assert_int_equal(ggdm_unet_workspace_bytes_ex(&cfg, 7, GGDM_UNET_BACKWARD, &ex, &wsbx), GGDM_OK);
+            assert_true(wsbx >= wsb1 && wsbx <= 4 * wsb1);
+            /* chunks of samples (workspace for chunks) */
+            exec_calls = 0;
+            memset(e1, 0, sizeof e1);
+            memset(g1, 0, sizeof g1);
+            assert_int_equal(ggdm_unet_backward_ex(&cfg, w, 7, x, t, v, e1, g1, NULL, ws, wsbx, &ex), GGDM_OK);
+            assert_true(exec_calls == 1);
+            assert_memory_equal(e0, e1, sizeof e0);
+            assert_memory_equal(g0, g1, sizeof g0);
+            assert_int_equal(ggdm_unet_forward_ex(&cfg, w, 7, x, t, e1, ws, wsbx, NULL, NULL, &ex), GGDM_OK);
+            assert_memory_equal(e0, e1, sizeof e0);
+            /* a workspace for one call only: one call (threads inside the convolutions) */
+            memset(g1, 0, sizeof g1);
+            assert_int_equal(ggdm_unet_backward_ex(&cfg, w, 7, x, t, v, e1, g1, NULL, ws, wsb1, &ex), GGDM_OK);
+            assert_memory_equal(g0, g1, sizeof g0);
+            /* parameter gradients */
+            memset(dp1, 0, sizeof(float) * np);
+            assert_int_equal(ggdm_unet_loss_grad_ex(&cfg, w, 7, x, t, v, tab_a, tab_b, 200, &loss1, dp1, ws, wl, &ex),
+                             GGDM_OK);
+            assert_true(loss0 == loss1);
+            assert_memory_equal(dp0, dp1, sizeof(float) * np);
+        }
+    /* too small for even one call */
+    assert_int_equal(ggdm_unet_forward_ex(&cfg, w, 7, x, t, e1, ws, 64, NULL, NULL, NULL), GGDM_ERR_BUFFER_TOO_SMALL);
+    free(w);
+    free(dp0);
+    free(dp1);
+    free(ws);
+}
+
 static void test_errors(void **state)
 {
     net n;
@@ -338,7 +427,7 @@ int main(void)
         cmocka_unit_test(test_config_checks), cmocka_unit_test(test_paper_table),
         cmocka_unit_test(test_gradients_fd),  cmocka_unit_test(test_cross_checks),
         cmocka_unit_test(test_batch_independence), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_init),
+        cmocka_unit_test(test_init), cmocka_unit_test(test_executor),
     };
     return cmocka_run_group_tests_name("unet", tests, NULL, NULL);
 }
