@@ -25,13 +25,389 @@ static int bad_sizes(int N, int H, int Dh, int L)
     return N < 1 || H < 1 || Dh < 1 || L < 1;
 }
 
+/* x86-64 with AVX2 + FMA (the native build): the register tiles of the Linear chains use
+ * 8-lane vectors explicitly (one _mm256_fmadd_ps lane = one fmaf, the same bits); gcc keeps
+ * the plain loops' accumulators in memory. Any other target: the plain loops. */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__CUDACC__)
+#define GGDM_TILE_AVX2 1
+#include <immintrin.h>
+#else
+#define GGDM_TILE_AVX2 0
+#endif
+
+/* ------------------------------------------------------------------ register-blocked chains */
+
+/*
+ * A tile of MR x VL independent chains held in registers (the pattern of conv1d_fast.c):
+ * row r (< MR), lane j (< VL) is the chain acc = fmaf(v[t*vs + j], s_r[t*sts], acc) over
+ * t = 0..T-1 with s_r = s + r*srs, one term at a time, in order. Every lane of every row is
+ * exactly one output's documented chain (fmaf's product is exact, so which factor comes first
+ * does not matter), so the bits are those of the scalar loops. A row is two named halves of
+ * HL lanes (a_r: lanes 0..7, b_r: lanes 8..15): loops of HL iterations over named arrays are
+ * what the compiler keeps in vector registers (two 8-lane vectors per row with AVX2).
+ */
+#define VL 16
+#define HL 8
+#define MR 4
+
+/* How a finished chain acc reaches its output c: */
+enum {
+    EP_STORE, /* c = acc                         */
+    EP_BIAS,  /* c = acc + e[j]                   */
+    EP_ADD,   /* c = c + acc (gradient buffers)   */
+    EP_SCALE  /* c = acc * e[0]                   */
+};
+
+static void tile_out(float *c, long ldc, int nr, int ep, const float *e, const float *acc)
+{
+    int r, j;
+    for (r = 0; r < nr; r++) {
+        float *cr = c + r * ldc;
+        const float *ar = acc + r * VL;
+        if (ep == EP_STORE)
+            for (j = 0; j < VL; j++)
+                cr[j] = ar[j];
+        else if (ep == EP_BIAS)
+            for (j = 0; j < VL; j++)
+                cr[j] = ar[j] + e[j];
+        else if (ep == EP_ADD)
+            for (j = 0; j < VL; j++)
+                cr[j] = cr[j] + ar[j];
+        else
+            for (j = 0; j < VL; j++)
+                cr[j] = ar[j] * e[0];
+    }
+}
+
+/* The tile's chains for c[r*ldc + j], r < nr <= MR (rows past nr repeat row nr-1 and are
+ * dropped). init: every chain continues from the partial value stored in c (by an EP_STORE
+ * tile over the earlier terms) instead of starting from +0. */
+static void tile4(float *c, long ldc, int nr, const float *v, long vs, const float *s, long srs, long sts, long T,
+                  int init, int ep, const float *e)
+{
+    float a0[HL], a1[HL], a2[HL], a3[HL], b0[HL], b1[HL], b2[HL], b3[HL], acc[MR * VL];
+    const float *s0 = s, *s1 = nr > 1 ? s + srs : s0;
+    const float *s2 = nr > 2 ? s + 2 * srs : s1, *s3 = nr > 3 ? s + 3 * srs : s2;
+    long t;
+    int j, r;
+    for (j = 0; j < MR * VL; j++)
+        acc[j] = 0.0f;
+    if (init)
+        for (r = 0; r < nr; r++)
+            for (j = 0; j < VL; j++)
+                acc[r * VL + j] = c[r * ldc + j];
+#if GGDM_TILE_AVX2
+    {
+        __m256 A0 = _mm256_loadu_ps(acc), B0 = _mm256_loadu_ps(acc + HL);
+        __m256 A1 = _mm256_loadu_ps(acc + VL), B1 = _mm256_loadu_ps(acc + VL + HL);
+        __m256 A2 = _mm256_loadu_ps(acc + 2 * VL), B2 = _mm256_loadu_ps(acc + 2 * VL + HL);
+        __m256 A3 = _mm256_loadu_ps(acc + 3 * VL), B3 = _mm256_loadu_ps(acc + 3 * VL + HL);
+        (void)a0, (void)a1, (void)a2, (void)a3, (void)b0, (void)b1, (void)b2, (void)b3;
+        for (t = 0; t < T; t++) {
+            const float *vt = v + t * vs;
+            const __m256 va = _mm256_loadu_ps(vt), vb = _mm256_loadu_ps(vt + HL);
+            const __m256 x0 = _mm256_broadcast_ss(s0 + t * sts), x1 = _mm256_broadcast_ss(s1 + t * sts);
+            const __m256 x2 = _mm256_broadcast_ss(s2 + t * sts), x3 = _mm256_broadcast_ss(s3 + t * sts);
+            A0 = _mm256_fmadd_ps(va, x0, A0);
+            A1 = _mm256_fmadd_ps(va, x1, A1);
+            A2 = _mm256_fmadd_ps(va, x2, A2);
+            A3 = _mm256_fmadd_ps(va, x3, A3);
+            B0 = _mm256_fmadd_ps(vb, x0, B0);
+            B1 = _mm256_fmadd_ps(vb, x1, B1);
+            B2 = _mm256_fmadd_ps(vb, x2, B2);
+            B3 = _mm256_fmadd_ps(vb, x3, B3);
+        }
+        _mm256_storeu_ps(acc, A0);
+        _mm256_storeu_ps(acc + HL, B0);
+        _mm256_storeu_ps(acc + VL, A1);
+        _mm256_storeu_ps(acc + VL + HL, B1);
+        _mm256_storeu_ps(acc + 2 * VL, A2);
+        _mm256_storeu_ps(acc + 2 * VL + HL, B2);
+        _mm256_storeu_ps(acc + 3 * VL, A3);
+        _mm256_storeu_ps(acc + 3 * VL + HL, B3);
+    }
+#else
+    for (j = 0; j < HL; j++) {
+        a0[j] = acc[j];
+        b0[j] = acc[HL + j];
+        a1[j] = acc[VL + j];
+        b1[j] = acc[VL + HL + j];
+        a2[j] = acc[2 * VL + j];
+        b2[j] = acc[2 * VL + HL + j];
+        a3[j] = acc[3 * VL + j];
+        b3[j] = acc[3 * VL + HL + j];
+    }
+    for (t = 0; t < T; t++) {
+        const float *vt = v + t * vs;
+        const float x0 = s0[t * sts], x1 = s1[t * sts], x2 = s2[t * sts], x3 = s3[t * sts];
+        for (j = 0; j < HL; j++) {
+            a0[j] = fmaf(vt[j], x0, a0[j]);
+            a1[j] = fmaf(vt[j], x1, a1[j]);
+            a2[j] = fmaf(vt[j], x2, a2[j]);
+            a3[j] = fmaf(vt[j], x3, a3[j]);
+            b0[j] = fmaf(vt[HL + j], x0, b0[j]);
+            b1[j] = fmaf(vt[HL + j], x1, b1[j]);
+            b2[j] = fmaf(vt[HL + j], x2, b2[j]);
+            b3[j] = fmaf(vt[HL + j], x3, b3[j]);
+        }
+    }
+    for (j = 0; j < HL; j++) {
+        acc[j] = a0[j];
+        acc[HL + j] = b0[j];
+        acc[VL + j] = a1[j];
+        acc[VL + HL + j] = b1[j];
+        acc[2 * VL + j] = a2[j];
+        acc[2 * VL + HL + j] = b2[j];
+        acc[3 * VL + j] = a3[j];
+        acc[3 * VL + HL + j] = b3[j];
+    }
+#endif
+    tile_out(c, ldc, nr, ep, e, acc);
+}
+
+/* The same chains for nl <= VL lanes, lane j at v[t*vs + j*vj], any number of rows nr; the
+ * lanes of a row run side by side. */
+static void tile_gen(float *c, long ldc, int nr, int nl, const float *v, long vs, long vj, const float *s, long srs,
+                     long sts, long T, int ep, const float *e)
+{
+    float acc[VL];
+    long t;
+    int r, j;
+    for (r = 0; r < nr; r++) {
+        const float *sr = s + r * srs;
+        float *cr = c + r * ldc;
+        for (j = 0; j < nl; j++)
+            acc[j] = 0.0f;
+        for (t = 0; t < T; t++) {
+            const float x = sr[t * sts];
+            for (j = 0; j < nl; j++)
+                acc[j] = fmaf(v[t * vs + j * vj], x, acc[j]);
+        }
+        for (j = 0; j < nl; j++)
+            cr[j] = ep == EP_STORE ? acc[j] : ep == EP_BIAS ? acc[j] + e[j] : ep == EP_ADD ? cr[j] + acc[j] : acc[j] * e[0];
+    }
+}
+
+/* c[r*ldc + j] (r < R, j < J) <- chain over t < T of fmaf(v[t*vs + j], s[r*srs + t*sts], acc):
+ * the lanes j are contiguous in v. */
+static void chains_nn(float *c, long ldc, int R, int J, const float *v, long vs, const float *s, long srs, long sts,
+                      long T, int ep, const float *e)
+{
+    int r0, j0;
+    for (j0 = 0; j0 + VL <= J; j0 += VL)
+        for (r0 = 0; r0 < R; r0 += MR)
+            tile4(c + r0 * ldc + j0, ldc, R - r0 < MR ? R - r0 : MR, v + j0, vs, s + r0 * srs, srs, sts, T, 0, ep,
+                  e && ep == EP_BIAS ? e + j0 : e);
+    if (j0 < J)
+        tile_gen(c + j0, ldc, R, J - j0, v + j0, vs, 1, s, srs, sts, T, ep, e && ep == EP_BIAS ? e + j0 : e);
+}
+
+/* Terms per stack panel of chains_nt (VL * TC floats, 16 KiB). */
+#define TC 256
+
+/*
+ * c[r*ldc + j] (r < R, j < J) <- chain over t < T of fmaf(B[j*ldb + t], A[r*lda + t], acc), both
+ * operands contiguous in t (ep EP_STORE, EP_BIAS or EP_SCALE). VL rows of B at a time are packed
+ * lane-major on the stack, TC terms of their chains at a time; a chain longer than TC is
+ * stored after each piece and continued from that value (exact).
+ */
+static void chains_nt(float *c, long ldc, int R, int J, const float *B, long ldb, const float *A, long lda, long T,
+                      int ep, const float *e)
+{
+    float P[TC * VL];
+    int r0, j0, j;
+    long t0, t;
+    for (j0 = 0; j0 + VL <= J; j0 += VL) {
+        for (t0 = 0; t0 < T; t0 += TC) {
+            long nt = T - t0 < TC ? T - t0 : TC;
+            for (t = 0; t < nt; t++)
+                for (j = 0; j < VL; j++)
+                    P[t * VL + j] = B[(j0 + j) * ldb + t0 + t];
+            for (r0 = 0; r0 < R; r0 += MR)
+                tile4(c + r0 * ldc + j0, ldc, R - r0 < MR ? R - r0 : MR, P, VL, A + r0 * lda + t0, lda, 1, nt, t0 > 0,
+                      t0 + nt == T ? ep : EP_STORE, e && ep == EP_BIAS ? e + j0 : e);
+        }
+    }
+    if (j0 < J)
+        tile_gen(c + j0, ldc, R, J - j0, B + j0 * ldb, 1, ldb, A, lda, 1, T, ep, e && ep == EP_BIAS ? e + j0 : e);
+}
+
+
+/* ------------------------------------------------------------------ softmax, many at once */
+
+/* SB softmaxes side by side: positions l (lanes) of a [D, L] block, or rows d. */
+#define SB 8
+
+/*
+ * Softmax over d of every column l of x [D, L] (ggdm_softmax_f32(y + l, x + l, D, L)), SB
+ * columns as lanes; with sc: y = (y) * scale after the division (one more rounding, as the
+ * LinearAttention's qs). y != x.
+ */
+static void softmax_cols(float *y, const float *x, long D, long L, int sc, float scale)
+{
+    long l0, d, l;
+    int j;
+    for (l0 = 0; l0 + SB <= L; l0 += SB) {
+        float m[SB], s[SB], e[SB];
+        for (j = 0; j < SB; j++)
+            m[j] = x[l0 + j];
+        for (d = 1; d < D; d++) {
+            const float *xr = x + d * L + l0;
+            for (j = 0; j < SB; j++) {
+                float v = xr[j];
+                m[j] = v > m[j] ? v : m[j];
+            }
+        }
+        for (j = 0; j < SB; j++)
+            s[j] = 0.0f;
+        for (d = 0; d < D; d++) {
+            const float *xr = x + d * L + l0;
+            float *yr = y + d * L + l0;
+            for (j = 0; j < SB; j++) {
+                e[j] = ggdm_expf(xr[j] - m[j]);
+                s[j] = s[j] + e[j];
+            }
+            for (j = 0; j < SB; j++)
+                yr[j] = e[j];
+        }
+        for (d = 0; d < D; d++) {
+            float *yr = y + d * L + l0;
+            for (j = 0; j < SB; j++)
+                yr[j] = yr[j] / s[j];
+            if (sc)
+                for (j = 0; j < SB; j++)
+                    yr[j] = yr[j] * scale;
+        }
+    }
+    for (l = l0; l < L; l++) {
+        ggdm_softmax_f32(y + l, x + l, D, L);
+        if (sc)
+            for (d = 0; d < D; d++)
+                y[d * L + l] = y[d * L + l] * scale;
+    }
+}
+
+/* Softmax over l of every row d of x [D, L] (ggdm_softmax_f32(y + d*L, x + d*L, L, 1)): the
+ * max and sum chains of SB rows side by side; y != x. */
+static void softmax_rows(float *y, const float *x, long D, long L)
+{
+    long d0, l, l0;
+    int k, j;
+    for (d0 = 0; d0 + SB <= D; d0 += SB) {
+        const float *xb = x + d0 * L;
+        float *yb = y + d0 * L;
+        float m[SB], s[SB], t[SB];
+        for (k = 0; k < SB; k++)
+            m[k] = xb[k * L];
+        for (l = 1; l < L; l++)
+            for (k = 0; k < SB; k++) {
+                float v = xb[k * L + l];
+                m[k] = v > m[k] ? v : m[k];
+            }
+        for (k = 0; k < SB; k++) {
+            const float *xr = xb + k * L;
+            float *yr = yb + k * L;
+            const float mk = m[k];
+            for (l0 = 0; l0 + SB <= L; l0 += SB) {
+                for (j = 0; j < SB; j++)
+                    t[j] = ggdm_expf(xr[l0 + j] - mk);
+                for (j = 0; j < SB; j++)
+                    yr[l0 + j] = t[j];
+            }
+            for (l = l0; l < L; l++)
+                yr[l] = ggdm_expf(xr[l] - mk);
+        }
+        for (k = 0; k < SB; k++)
+            s[k] = 0.0f;
+        for (l = 0; l < L; l++)
+            for (k = 0; k < SB; k++)
+                s[k] = s[k] + yb[k * L + l];
+        for (k = 0; k < SB; k++) {
+            float *yr = yb + k * L;
+            const float sk = s[k];
+            for (l0 = 0; l0 + SB <= L; l0 += SB)
+                for (j = 0; j < SB; j++)
+                    yr[l0 + j] = yr[l0 + j] / sk;
+            for (l = l0; l < L; l++)
+                yr[l] = yr[l] / sk;
+        }
+    }
+    for (; d0 < D; d0++)
+        ggdm_softmax_f32(y + d0 * L, x + d0 * L, L, 1);
+}
+
+/* dx += the softmax backward over d of every column l (y = P, dy = G, both [D, L]):
+ * t = chain over d of fmaf(P, G, acc); dx = dx + P * (G - t). SB columns as lanes. */
+static void softmax_bwd_cols_add(float *dx, const float *P, const float *G, long D, long L)
+{
+    long l0, d, l;
+    int j;
+    for (l0 = 0; l0 + SB <= L; l0 += SB) {
+        float t[SB], u[SB];
+        for (j = 0; j < SB; j++)
+            t[j] = 0.0f;
+        for (d = 0; d < D; d++) {
+            const float *pr = P + d * L + l0, *gr = G + d * L + l0;
+            for (j = 0; j < SB; j++)
+                t[j] = fmaf(pr[j], gr[j], t[j]);
+        }
+        for (d = 0; d < D; d++) {
+            const float *pr = P + d * L + l0, *gr = G + d * L + l0;
+            float *dr = dx + d * L + l0;
+            for (j = 0; j < SB; j++)
+                u[j] = pr[j] * (gr[j] - t[j]);
+            for (j = 0; j < SB; j++)
+                dr[j] = dr[j] + u[j];
+        }
+    }
+    for (l = l0; l < L; l++) {
+        float t = ggdm_dot_f32(P + l, L, G + l, L, D);
+        for (d = 0; d < D; d++)
+            dx[d * L + l] = dx[d * L + l] + P[d * L + l] * (G[d * L + l] - t);
+    }
+}
+
+/* dx += the softmax backward over l of every row d (y = Y, dy = G, both [D, L]); the t chains
+ * of SB rows side by side. */
+static void softmax_bwd_rows_add(float *dx, const float *Y, const float *G, long D, long L)
+{
+    long d0, l, l0;
+    int k, j;
+    for (d0 = 0; d0 < D; d0 += SB) {
+        int nk = D - d0 < SB ? (int)(D - d0) : SB;
+        const float *yb = Y + d0 * L, *gb = G + d0 * L;
+        float t[SB], u[SB];
+        for (k = 0; k < SB; k++)
+            t[k] = 0.0f;
+        if (nk == SB)
+            for (l = 0; l < L; l++)
+                for (k = 0; k < SB; k++)
+                    t[k] = fmaf(yb[k * L + l], gb[k * L + l], t[k]);
+        else
+            for (k = 0; k < nk; k++)
+                t[k] = ggdm_dot_f32(yb + k * L, 1, gb + k * L, 1, L);
+        for (k = 0; k < nk; k++) {
+            const float *yr = yb + k * L, *gr = gb + k * L;
+            float *dr = dx + (d0 + k) * L;
+            const float tk = t[k];
+            for (l0 = 0; l0 + SB <= L; l0 += SB) {
+                for (j = 0; j < SB; j++)
+                    u[j] = yr[l0 + j] * (gr[l0 + j] - tk);
+                for (j = 0; j < SB; j++)
+                    dr[l0 + j] = dr[l0 + j] + u[j];
+            }
+            for (l = l0; l < L; l++)
+                dr[l] = dr[l] + yr[l] * (gr[l] - tk);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ LinearAttention */
 
 void ggdm_linattn_forward(float *out, float *cache_q, float *cache_k, float *cache_ctx, const float *qkv,
                           int N, int H, int Dh, int L)
 {
     const float scale = ggdm_attn_scale(Dh);
-    const size_t sL = (size_t)L, sD = (size_t)Dh;
     int n, h;
     if (bad_sizes(N, H, Dh, L))
         return;
@@ -44,32 +420,15 @@ void ggdm_linattn_forward(float *out, float *cache_q, float *cache_k, float *cac
             float *ks = cache_k + act_off(n, H, Dh, L, h);
             float *ctx = cache_ctx + act_off(n, H, Dh, Dh, h);
             float *o = out + act_off(n, H, Dh, L, h);
-            size_t d, e, l, i;
 
-            /* qs: softmax over d at each position, then times scale */
-            for (l = 0; l < sL; l++)
-                ggdm_softmax_f32(qs + l, q + l, (long)Dh, (long)L);
-            for (i = 0; i < sD * sL; i++)
-                qs[i] = qs[i] * scale;
+            /* qs: softmax over d at each position, then times scale (positions as lanes) */
+            softmax_cols(qs, q, (long)Dh, (long)L, 1, scale);
             /* ks: softmax over positions of each row */
-            for (d = 0; d < sD; d++)
-                ggdm_softmax_f32(ks + d * sL, k + d * sL, (long)L, 1);
-            /* ctx[d, e] = chain over l of fmaf(ks[d,l], v[e,l], acc) */
-            for (d = 0; d < sD; d++)
-                for (e = 0; e < sD; e++)
-                    ctx[d * sD + e] = ggdm_dot_f32(ks + d * sL, 1, v + e * sL, 1, (long)L);
-            /* out[e, l] = chain over d of fmaf(ctx[d,e], qs[d,l], acc): L chains side by side */
-            for (e = 0; e < sD; e++) {
-                float *oe = o + e * sL;
-                for (l = 0; l < sL; l++)
-                    oe[l] = 0.0f;
-                for (d = 0; d < sD; d++) {
-                    const float c = ctx[d * sD + e];
-                    const float *qd = qs + d * sL;
-                    for (l = 0; l < sL; l++)
-                        oe[l] = fmaf(c, qd[l], oe[l]);
-                }
-            }
+            softmax_rows(ks, k, (long)Dh, (long)L);
+            /* ctx[d, e] = chain over l of fmaf(ks[d,l], v[e,l], acc): lanes e, rows d */
+            chains_nt(ctx, Dh, Dh, Dh, v, L, ks, L, L, EP_STORE, NULL);
+            /* out[e, l] = chain over d of fmaf(ctx[d,e], qs[d,l], acc): lanes l, rows e */
+            chains_nn(o, L, Dh, L, qs, L, ctx, 1, Dh, Dh, EP_STORE, NULL);
         }
 }
 
@@ -104,69 +463,21 @@ void ggdm_linattn_backward(float *dqkv, const float *dout, const float *qkv, con
             const float *ks = cache_k + act_off(n, H, Dh, L, h);
             const float *ctx = cache_ctx + act_off(n, H, Dh, Dh, h);
             const float *go = dout + act_off(n, H, Dh, L, h);
-            size_t d, e, l, i;
 
             /* P: the forward's softmax of q over d, recomputed (same bits, before the scale) */
-            for (l = 0; l < sL; l++)
-                ggdm_softmax_f32(P + l, q + l, (long)Dh, (long)L);
-
+            softmax_cols(P, q, (long)Dh, (long)L, 0, 0.0f);
             /* dctx[d, e] = chain over l of fmaf(qs[d,l], dout[e,l], acc) */
-            for (d = 0; d < sD; d++)
-                for (e = 0; e < sD; e++)
-                    DC[d * sD + e] = ggdm_dot_f32(qs + d * sL, 1, go + e * sL, 1, (long)L);
-
+            chains_nt(DC, Dh, Dh, Dh, go, L, qs, L, L, EP_STORE, NULL);
             /* dqs[d, l] = chain over e of fmaf(ctx[d,e], dout[e,l], acc); dp = dqs * scale */
-            for (d = 0; d < sD; d++) {
-                float *gd = G + d * sL;
-                for (l = 0; l < sL; l++)
-                    gd[l] = 0.0f;
-                for (e = 0; e < sD; e++) {
-                    const float c = ctx[d * sD + e];
-                    const float *ge = go + e * sL;
-                    for (l = 0; l < sL; l++)
-                        gd[l] = fmaf(c, ge[l], gd[l]);
-                }
-                for (l = 0; l < sL; l++)
-                    gd[l] = gd[l] * scale;
-            }
-            /* dq = softmax backward over d at each position (y = P, dy = dp) */
-            for (l = 0; l < sL; l++)
-                ggdm_softmax_backward_f32(G + l, P + l, G + l, (long)Dh, (long)L);
-            for (i = 0; i < sD * sL; i++)
-                dq[i] = dq[i] + G[i];
-
+            chains_nn(G, L, Dh, L, go, L, ctx, Dh, 1, Dh, EP_SCALE, &scale);
+            /* dq += softmax backward over d at each position (y = P, dy = dp) */
+            softmax_bwd_cols_add(dq, P, G, (long)Dh, (long)L);
             /* dks[d, l] = chain over e of fmaf(dctx[d,e], v[e,l], acc) */
-            for (d = 0; d < sD; d++) {
-                float *kd = K + d * sL;
-                for (l = 0; l < sL; l++)
-                    kd[l] = 0.0f;
-                for (e = 0; e < sD; e++) {
-                    const float c = DC[d * sD + e];
-                    const float *ve = v + e * sL;
-                    for (l = 0; l < sL; l++)
-                        kd[l] = fmaf(c, ve[l], kd[l]);
-                }
-            }
-            /* dk = softmax backward over l of each row (y = ks, dy = dks) */
-            for (d = 0; d < sD; d++)
-                ggdm_softmax_backward_f32(K + d * sL, ks + d * sL, K + d * sL, (long)L, 1);
-            for (i = 0; i < sD * sL; i++)
-                dk[i] = dk[i] + K[i];
-
-            /* dv[e, l] = chain over d of fmaf(dctx[d,e], ks[d,l], acc) */
-            for (e = 0; e < sD; e++) {
-                float *ge = G + e * sL;
-                for (l = 0; l < sL; l++)
-                    ge[l] = 0.0f;
-                for (d = 0; d < sD; d++) {
-                    const float c = DC[d * sD + e];
-                    const float *kd = ks + d * sL;
-                    for (l = 0; l < sL; l++)
-                        ge[l] = fmaf(c, kd[l], ge[l]);
-                }
-            }
-            for (i = 0; i < sD * sL; i++)
-                dv[i] = dv[i] + G[i];
+            chains_nn(K, L, Dh, L, v, L, DC, Dh, 1, Dh, EP_STORE, NULL);
+            /* dk += softmax backward over l of each row (y = ks, dy = dks) */
+            softmax_bwd_rows_add(dk, ks, K, (long)Dh, (long)L);
+            /* dv[e, l] += chain over d of fmaf(dctx[d,e], ks[d,l], acc) */
+            chains_nn(dv, L, Dh, L, ks, L, DC, 1, Dh, Dh, EP_ADD, NULL);
         }
 }
 

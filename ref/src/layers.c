@@ -13,6 +13,16 @@
 
 #include "ggdm/reduce.h"
 
+/* x86-64 with AVX2 + FMA (the native build): the register tiles of the Linear chains use
+ * 8-lane vectors explicitly (one _mm256_fmadd_ps lane = one fmaf, the same bits); gcc keeps
+ * the plain loops' accumulators in memory. Any other target: the plain loops. */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__CUDACC__)
+#define GGDM_TILE_AVX2 1
+#include <immintrin.h>
+#else
+#define GGDM_TILE_AVX2 0
+#endif
+
 /* Accumulator tile on the stack (floats) for gradients that must be formed from +0
  * before being added to the caller's buffer. */
 #define TILE 256
@@ -163,77 +173,324 @@ void ggdm_conv1d_backward(float *dx, float *dw, float *db, const float *dy, cons
     }
 }
 
+/* ------------------------------------------------------------------ register-blocked chains */
+
+/*
+ * A tile of MR x VL independent chains held in registers (the pattern of conv1d_fast.c):
+ * row r (< MR), lane j (< VL) is the chain acc = fmaf(v[t*vs + j], s_r[t*sts], acc) over
+ * t = 0..T-1 with s_r = s + r*srs, one term at a time, in order. Every lane of every row is
+ * exactly one output's documented chain (fmaf's product is exact, so which factor comes first
+ * does not matter), so the bits are those of the scalar loops. A row is two named halves of
+ * HL lanes (a_r: lanes 0..7, b_r: lanes 8..15): loops of HL iterations over named arrays are
+ * what the compiler keeps in vector registers (two 8-lane vectors per row with AVX2).
+ */
+#define VL 16
+#define HL 8
+#define MR 4
+
+/* How a finished chain acc reaches its output c: */
+enum {
+    EP_STORE, /* c = acc                         */
+    EP_BIAS,  /* c = acc + e[j]                   */
+    EP_ADD    /* c = c + acc (gradient buffers)   */
+};
+
+static void tile_out(float *c, long ldc, int nr, int ep, const float *e, const float *acc)
+{
+    int r, j;
+    for (r = 0; r < nr; r++) {
+        float *cr = c + r * ldc;
+        const float *ar = acc + r * VL;
+        if (ep == EP_STORE)
+            for (j = 0; j < VL; j++)
+                cr[j] = ar[j];
+        else if (ep == EP_BIAS)
+            for (j = 0; j < VL; j++)
+                cr[j] = ar[j] + e[j];
+        else
+            for (j = 0; j < VL; j++)
+                cr[j] = cr[j] + ar[j];
+    }
+}
+
+/* The tile's chains for c[r*ldc + j], r < nr <= MR (rows past nr repeat row nr-1 and are
+ * dropped). init: every chain continues from the partial value stored in c (by an EP_STORE
+ * tile over the earlier terms) instead of starting from +0. */
+static void tile4(float *c, long ldc, int nr, const float *v, long vs, const float *s, long srs, long sts, long T,
+                  int init, int ep, const float *e)
+{
+    float a0[HL], a1[HL], a2[HL], a3[HL], b0[HL], b1[HL], b2[HL], b3[HL], acc[MR * VL];
+    const float *s0 = s, *s1 = nr > 1 ? s + srs : s0;
+    const float *s2 = nr > 2 ? s + 2 * srs : s1, *s3 = nr > 3 ? s + 3 * srs : s2;
+    long t;
+    int j, r;
+    for (j = 0; j < MR * VL; j++)
+        acc[j] = 0.0f;
+    if (init)
+        for (r = 0; r < nr; r++)
+            for (j = 0; j < VL; j++)
+                acc[r * VL + j] = c[r * ldc + j];
+#if GGDM_TILE_AVX2
+    {
+        __m256 A0 = _mm256_loadu_ps(acc), B0 = _mm256_loadu_ps(acc + HL);
+        __m256 A1 = _mm256_loadu_ps(acc + VL), B1 = _mm256_loadu_ps(acc + VL + HL);
+        __m256 A2 = _mm256_loadu_ps(acc + 2 * VL), B2 = _mm256_loadu_ps(acc + 2 * VL + HL);
+        __m256 A3 = _mm256_loadu_ps(acc + 3 * VL), B3 = _mm256_loadu_ps(acc + 3 * VL + HL);
+        (void)a0, (void)a1, (void)a2, (void)a3, (void)b0, (void)b1, (void)b2, (void)b3;
+        for (t = 0; t < T; t++) {
+            const float *vt = v + t * vs;
+            const __m256 va = _mm256_loadu_ps(vt), vb = _mm256_loadu_ps(vt + HL);
+            const __m256 x0 = _mm256_broadcast_ss(s0 + t * sts), x1 = _mm256_broadcast_ss(s1 + t * sts);
+            const __m256 x2 = _mm256_broadcast_ss(s2 + t * sts), x3 = _mm256_broadcast_ss(s3 + t * sts);
+            A0 = _mm256_fmadd_ps(va, x0, A0);
+            A1 = _mm256_fmadd_ps(va, x1, A1);
+            A2 = _mm256_fmadd_ps(va, x2, A2);
+            A3 = _mm256_fmadd_ps(va, x3, A3);
+            B0 = _mm256_fmadd_ps(vb, x0, B0);
+            B1 = _mm256_fmadd_ps(vb, x1, B1);
+            B2 = _mm256_fmadd_ps(vb, x2, B2);
+            B3 = _mm256_fmadd_ps(vb, x3, B3);
+        }
+        _mm256_storeu_ps(acc, A0);
+        _mm256_storeu_ps(acc + HL, B0);
+        _mm256_storeu_ps(acc + VL, A1);
+        _mm256_storeu_ps(acc + VL + HL, B1);
+        _mm256_storeu_ps(acc + 2 * VL, A2);
+        _mm256_storeu_ps(acc + 2 * VL + HL, B2);
+        _mm256_storeu_ps(acc + 3 * VL, A3);
+        _mm256_storeu_ps(acc + 3 * VL + HL, B3);
+    }
+#else
+    for (j = 0; j < HL; j++) {
+        a0[j] = acc[j];
+        b0[j] = acc[HL + j];
+        a1[j] = acc[VL + j];
+        b1[j] = acc[VL + HL + j];
+        a2[j] = acc[2 * VL + j];
+        b2[j] = acc[2 * VL + HL + j];
+        a3[j] = acc[3 * VL + j];
+        b3[j] = acc[3 * VL + HL + j];
+    }
+    for (t = 0; t < T; t++) {
+        const float *vt = v + t * vs;
+        const float x0 = s0[t * sts], x1 = s1[t * sts], x2 = s2[t * sts], x3 = s3[t * sts];
+        for (j = 0; j < HL; j++) {
+            a0[j] = fmaf(vt[j], x0, a0[j]);
+            a1[j] = fmaf(vt[j], x1, a1[j]);
+            a2[j] = fmaf(vt[j], x2, a2[j]);
+            a3[j] = fmaf(vt[j], x3, a3[j]);
+            b0[j] = fmaf(vt[HL + j], x0, b0[j]);
+            b1[j] = fmaf(vt[HL + j], x1, b1[j]);
+            b2[j] = fmaf(vt[HL + j], x2, b2[j]);
+            b3[j] = fmaf(vt[HL + j], x3, b3[j]);
+        }
+    }
+    for (j = 0; j < HL; j++) {
+        acc[j] = a0[j];
+        acc[HL + j] = b0[j];
+        acc[VL + j] = a1[j];
+        acc[VL + HL + j] = b1[j];
+        acc[2 * VL + j] = a2[j];
+        acc[2 * VL + HL + j] = b2[j];
+        acc[3 * VL + j] = a3[j];
+        acc[3 * VL + HL + j] = b3[j];
+    }
+#endif
+    tile_out(c, ldc, nr, ep, e, acc);
+}
+
+/* The same chains for nl <= VL lanes, lane j at v[t*vs + j*vj], any number of rows nr; the
+ * lanes of a row run side by side. */
+static void tile_gen(float *c, long ldc, int nr, int nl, const float *v, long vs, long vj, const float *s, long srs,
+                     long sts, long T, int ep, const float *e)
+{
+    float acc[VL];
+    long t;
+    int r, j;
+    for (r = 0; r < nr; r++) {
+        const float *sr = s + r * srs;
+        float *cr = c + r * ldc;
+        for (j = 0; j < nl; j++)
+            acc[j] = 0.0f;
+        for (t = 0; t < T; t++) {
+            const float x = sr[t * sts];
+            for (j = 0; j < nl; j++)
+                acc[j] = fmaf(v[t * vs + j * vj], x, acc[j]);
+        }
+        for (j = 0; j < nl; j++)
+            cr[j] = ep == EP_STORE ? acc[j] : ep == EP_BIAS ? acc[j] + e[j] : cr[j] + acc[j];
+    }
+}
+
+/* c[r*ldc + j] (r < R, j < J) <- chain over t < T of fmaf(v[t*vs + j], s[r*srs + t*sts], acc):
+ * the lanes j are contiguous in v. */
+static void chains_nn(float *c, long ldc, int R, int J, const float *v, long vs, const float *s, long srs, long sts,
+                      long T, int ep, const float *e)
+{
+    int r0, j0;
+    for (j0 = 0; j0 + VL <= J; j0 += VL)
+        for (r0 = 0; r0 < R; r0 += MR)
+            tile4(c + r0 * ldc + j0, ldc, R - r0 < MR ? R - r0 : MR, v + j0, vs, s + r0 * srs, srs, sts, T, 0, ep,
+                  e ? e + j0 : NULL);
+    if (j0 < J)
+        tile_gen(c + j0, ldc, R, J - j0, v + j0, vs, 1, s, srs, sts, T, ep, e ? e + j0 : NULL);
+}
+
+/* Terms per stack panel of chains_nt (VL * TC floats, 16 KiB). */
+#define TC 256
+
+/*
+ * c[r*ldc + j] (r < R, j < J) <- chain over t < T of fmaf(B[j*ldb + t], A[r*lda + t], acc), both
+ * operands contiguous in t (ep EP_STORE or EP_BIAS). VL rows of B at a time are packed
+ * lane-major on the stack, TC terms of their chains at a time; a chain longer than TC is
+ * stored after each piece and continued from that value (exact).
+ */
+static void chains_nt(float *c, long ldc, int R, int J, const float *B, long ldb, const float *A, long lda, long T,
+                      int ep, const float *e)
+{
+    float P[TC * VL];
+    int r0, j0, j;
+    long t0, t;
+    for (j0 = 0; j0 + VL <= J; j0 += VL) {
+        for (t0 = 0; t0 < T; t0 += TC) {
+            long nt = T - t0 < TC ? T - t0 : TC;
+            for (t = 0; t < nt; t++)
+                for (j = 0; j < VL; j++)
+                    P[t * VL + j] = B[(j0 + j) * ldb + t0 + t];
+            for (r0 = 0; r0 < R; r0 += MR)
+                tile4(c + r0 * ldc + j0, ldc, R - r0 < MR ? R - r0 : MR, P, VL, A + r0 * lda + t0, lda, 1, nt, t0 > 0,
+                      t0 + nt == T ? ep : EP_STORE, e ? e + j0 : NULL);
+        }
+    }
+    if (j0 < J)
+        tile_gen(c + j0, ldc, R, J - j0, B + j0 * ldb, 1, ldb, A, lda, 1, T, ep, e ? e + j0 : NULL);
+}
+
 /* ------------------------------------------------------------------ Linear */
 
 void ggdm_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
-    int n, o;
     if (N <= 0 || In <= 0 || Out <= 0)
         return;
-    for (n = 0; n < N; n++) {
-        const float *xr = x + (long)n * In;
-        float *yr = y + (long)n * Out;
-        for (o = 0; o < Out; o++) {
-            float acc = ggdm_dot_f32(W + (long)o * In, 1, xr, 1, In);
-            yr[o] = b ? acc + b[o] : acc;
-        }
-    }
+    /* lanes: output features o (rows of W), rows: samples n */
+    chains_nt(y, Out, N, Out, W, In, x, In, In, b ? EP_BIAS : EP_STORE, b);
 }
 
 void ggdm_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W,
                           int N, int In, int Out)
 {
-    int n, o;
-    long i, i0;
+    int n, o, o0;
     if (N <= 0 || In <= 0 || Out <= 0)
         return;
 
     if (db) {
-        for (o = 0; o < Out; o++) {
-            float acc = ggdm_sum_f32(dy + o, Out, N);
-            db[o] = db[o] + acc;
+        /* a tile of outputs o side by side, each its chain over n */
+        for (o0 = 0; o0 < Out; o0 += TILE) {
+            float acc[TILE];
+            int o1 = Out - o0 < TILE ? Out : o0 + TILE;
+            for (o = o0; o < o1; o++)
+                acc[o - o0] = 0.0f;
+            for (n = 0; n < N; n++) {
+                const float *dyr = dy + (long)n * Out;
+                for (o = o0; o < o1; o++)
+                    acc[o - o0] = acc[o - o0] + dyr[o];
+            }
+            for (o = o0; o < o1; o++)
+                db[o] = db[o] + acc[o - o0];
         }
     }
+    /* dW[o, i]: lanes i (a row of x), rows o, chain over n */
+    if (dW)
+        chains_nn(dW, In, Out, In, x, In, dy, 1, Out, N, EP_ADD, NULL);
+    /* dx[n, i]: lanes i (a row of W), rows n, chain over o */
+    if (dx)
+        chains_nn(dx, In, N, In, W, In, dy, Out, 1, Out, EP_ADD, NULL);
+}
 
-    if (dW) {
-        for (o = 0; o < Out; o++) {
-            float *dWr = dW + (long)o * In;
-            for (i0 = 0; i0 < In; i0 += TILE) {
-                float acc[TILE];
-                long i1 = In - i0 < TILE ? In : i0 + TILE;
-                for (i = i0; i < i1; i++)
-                    acc[i - i0] = 0.0f;
-                for (n = 0; n < N; n++) {
-                    float g = dy[(long)n * Out + o];
-                    const float *xr = x + (long)n * In;
-                    for (i = i0; i < i1; i++)
-                        acc[i - i0] = fmaf(g, xr[i], acc[i - i0]);
-                }
-                for (i = i0; i < i1; i++)
-                    dWr[i] = dWr[i] + acc[i - i0];
-            }
-        }
+/* ------------------------------------------------------------------ element-wise helpers */
+
+/* Element-wise loops run in blocks of EB with a constant trip count over a stack block (no
+ * aliasing to prove), which the compiler vectorises; the rest one element at a time. */
+#define EB 64
+
+/* 8 independent mean/var chains, chain k over x[k*sq + i], i < n, each exactly ggdm_mean_var_f32. */
+static void mean_var8(const float *x, long sq, long n, float *mean, float *var)
+{
+    float a[8], m[8];
+    long i;
+    int k;
+    for (k = 0; k < 8; k++)
+        a[k] = 0.0f;
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 8; k++)
+            a[k] = a[k] + x[k * sq + i];
+    for (k = 0; k < 8; k++) {
+        m[k] = a[k] / (float)n;
+        a[k] = 0.0f;
     }
-
-    if (dx) {
-        for (n = 0; n < N; n++) {
-            float *dxr = dx + (long)n * In;
-            const float *dyr = dy + (long)n * Out;
-            for (i0 = 0; i0 < In; i0 += TILE) {
-                float acc[TILE];
-                long i1 = In - i0 < TILE ? In : i0 + TILE;
-                for (i = i0; i < i1; i++)
-                    acc[i - i0] = 0.0f;
-                for (o = 0; o < Out; o++) {
-                    float g = dyr[o];
-                    const float *Wr = W + (long)o * In;
-                    for (i = i0; i < i1; i++)
-                        acc[i - i0] = fmaf(Wr[i], g, acc[i - i0]);
-                }
-                for (i = i0; i < i1; i++)
-                    dxr[i] = dxr[i] + acc[i - i0];
-            }
+    for (i = 0; i < n; i++)
+        for (k = 0; k < 8; k++) {
+            float d = x[k * sq + i] - m[k];
+            a[k] = fmaf(d, d, a[k]);
         }
+    for (k = 0; k < 8; k++) {
+        mean[k] = m[k];
+        var[k] = a[k] / (float)n;
+    }
+}
+
+/* y[i] = ((x[i] - m) * r) [* ga if hg] [+ be if hb], i < n; y != x. */
+static void xhat_row(float *y, const float *x, long n, float m, float r, int hg, float ga, int hb, float be)
+{
+    float t[EB];
+    long i, i0;
+    for (i0 = 0; i0 + EB <= n; i0 += EB) {
+        const float *xs = x + i0;
+        float *ys = y + i0;
+        for (i = 0; i < EB; i++)
+            t[i] = ggdm_norm_xhat(xs[i], m, r);
+        if (hg)
+            for (i = 0; i < EB; i++)
+                t[i] = t[i] * ga;
+        if (hb)
+            for (i = 0; i < EB; i++)
+                t[i] = t[i] + be;
+        for (i = 0; i < EB; i++)
+            ys[i] = t[i];
+    }
+    for (i = i0; i < n; i++) {
+        float v = ggdm_norm_xhat(x[i], m, r);
+        if (hg)
+            v = v * ga;
+        if (hb)
+            v = v + be;
+        y[i] = v;
+    }
+}
+
+/* dx[i] += ggdm_norm_dx(dh, xhat, m1, m2, r) with dh = dy[i] (* ga if hg), xhat = (x[i] - m) * r. */
+static void norm_dx_row(float *dx, const float *dy, const float *x, long n, int hg, float ga, float m, float r,
+                        float m1, float m2)
+{
+    float t[EB];
+    long i, i0;
+    for (i0 = 0; i0 + EB <= n; i0 += EB) {
+        const float *xs = x + i0, *ds = dy + i0;
+        float *os = dx + i0;
+        if (hg)
+            for (i = 0; i < EB; i++)
+                t[i] = ds[i] * ga;
+        else
+            for (i = 0; i < EB; i++)
+                t[i] = ds[i];
+        for (i = 0; i < EB; i++)
+            t[i] = ggdm_norm_dx(t[i], ggdm_norm_xhat(xs[i], m, r), m1, m2, r);
+        for (i = 0; i < EB; i++)
+            os[i] = os[i] + t[i];
+    }
+    for (i = i0; i < n; i++) {
+        float dh = hg ? dy[i] * ga : dy[i];
+        dx[i] = dx[i] + ggdm_norm_dx(dh, ggdm_norm_xhat(x[i], m, r), m1, m2, r);
     }
 }
 
@@ -241,37 +498,72 @@ void ggdm_linear_backward(float *dx, float *dW, float *db, const float *dy, cons
 
 void ggdm_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, int fan)
 {
-    int o;
-    long j;
+    int o, o0, k;
     if (Cout <= 0 || fan <= 0)
         return;
-    for (o = 0; o < Cout; o++) {
-        const float *wr = w + (long)o * fan;
-        float *hr = w_hat + (long)o * fan;
-        float m, v, r;
-        ggdm_mean_var_f32(wr, 1, fan, &m, &v);
-        r = ggdm_norm_rstd(v);
-        rstd[o] = r;
-        for (j = 0; j < fan; j++)
-            hr[j] = ggdm_norm_xhat(wr[j], m, r);
+    /* 8 output channels' (mean, var) chains side by side */
+    for (o0 = 0; o0 < Cout; o0 += 8) {
+        float m[8], v[8];
+        int no = Cout - o0 < 8 ? Cout - o0 : 8;
+        if (no == 8)
+            mean_var8(w + (long)o0 * fan, fan, fan, m, v);
+        else
+            for (k = 0; k < no; k++)
+                ggdm_mean_var_f32(w + (long)(o0 + k) * fan, 1, fan, &m[k], &v[k]);
+        for (k = 0; k < no; k++) {
+            o = o0 + k;
+            rstd[o] = ggdm_norm_rstd(v[k]);
+            xhat_row(w_hat + (long)o * fan, w + (long)o * fan, fan, m[k], rstd[o], 0, 0.0f, 0, 0.0f);
+        }
     }
 }
 
 void ggdm_ws_backward(float *dw, const float *dw_hat, const float *w_hat, const float *rstd, int Cout, int fan)
 {
-    int o;
+    int o, o0, k;
     long j;
     if (!dw || Cout <= 0 || fan <= 0)
         return;
-    for (o = 0; o < Cout; o++) {
-        const float *gr = dw_hat + (long)o * fan;
-        const float *hr = w_hat + (long)o * fan;
-        float *dr = dw + (long)o * fan;
-        float m1 = ggdm_sum_f32(gr, 1, fan) / (float)fan;
-        float m2 = ggdm_dot_f32(gr, 1, hr, 1, fan) / (float)fan;
-        float r = rstd[o];
-        for (j = 0; j < fan; j++)
-            dr[j] = dr[j] + ggdm_norm_dx(gr[j], hr[j], m1, m2, r);
+    for (o0 = 0; o0 < Cout; o0 += 8) {
+        float s1[8], s2[8];
+        int no = Cout - o0 < 8 ? Cout - o0 : 8;
+        const float *g0 = dw_hat + (long)o0 * fan, *h0 = w_hat + (long)o0 * fan;
+        if (no == 8) {
+            /* 8 channels' two chains side by side */
+            for (k = 0; k < 8; k++)
+                s1[k] = s2[k] = 0.0f;
+            for (j = 0; j < fan; j++)
+                for (k = 0; k < 8; k++) {
+                    float gv = g0[(long)k * fan + j];
+                    s1[k] = s1[k] + gv;
+                    s2[k] = fmaf(gv, h0[(long)k * fan + j], s2[k]);
+                }
+        } else {
+            for (k = 0; k < no; k++) {
+                s1[k] = ggdm_sum_f32(g0 + (long)k * fan, 1, fan);
+                s2[k] = ggdm_dot_f32(g0 + (long)k * fan, 1, h0 + (long)k * fan, 1, fan);
+            }
+        }
+        for (k = 0; k < no; k++) {
+            float m1 = s1[k] / (float)fan, m2 = s2[k] / (float)fan, r;
+            o = o0 + k;
+            r = rstd[o];
+            {
+                /* w_hat is xhat itself: dw += fmaf(-h, m2, g - m1) * r */
+                const float *gr = dw_hat + (long)o * fan, *hr = w_hat + (long)o * fan;
+                float *dr = dw + (long)o * fan;
+                float t[EB];
+                long i, i0;
+                for (i0 = 0; i0 + EB <= fan; i0 += EB) {
+                    for (i = 0; i < EB; i++)
+                        t[i] = ggdm_norm_dx(gr[i0 + i], hr[i0 + i], m1, m2, r);
+                    for (i = 0; i < EB; i++)
+                        dr[i0 + i] = dr[i0 + i] + t[i];
+                }
+                for (i = i0; i < fan; i++)
+                    dr[i] = dr[i] + ggdm_norm_dx(gr[i], hr[i], m1, m2, r);
+            }
+        }
     }
 }
 
@@ -280,91 +572,152 @@ void ggdm_ws_backward(float *dw, const float *dw_hat, const float *w_hat, const 
 void ggdm_groupnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
                             const float *beta, int N, int C, int L, int G)
 {
-    int n, g, c, Cg;
-    long l, M;
+    int n, c, Cg, k;
+    long M, Q, q0;
     if (N <= 0 || C <= 0 || L <= 0 || G <= 0 || C % G != 0)
         return;
     Cg = C / G;
     M = (long)Cg * L;
-    for (n = 0; n < N; n++) {
-        for (g = 0; g < G; g++) {
-            long base = ((long)n * C + (long)g * Cg) * L;
-            float m, v, r;
-            ggdm_mean_var_f32(x + base, 1, M, &m, &v);
-            r = ggdm_norm_rstd(v);
-            mean[(long)n * G + g] = m;
-            rstd[(long)n * G + g] = r;
-            for (c = g * Cg; c < (g + 1) * Cg; c++) {
-                const float *xr = x + ((long)n * C + c) * L;
-                float *yr = y + ((long)n * C + c) * L;
-                for (l = 0; l < L; l++) {
-                    float t = ggdm_norm_xhat(xr[l], m, r);
-                    if (gamma)
-                        t = t * gamma[c];
-                    if (beta)
-                        t = t + beta[c];
-                    yr[l] = t;
-                }
-            }
+    Q = (long)N * G;
+    /* group q = n*G + g is the contiguous slice x[q*M .. q*M + M - 1]: 8 groups' chains side by side */
+    for (q0 = 0; q0 < Q; q0 += 8) {
+        float m[8], v[8];
+        int nq = Q - q0 < 8 ? (int)(Q - q0) : 8;
+        if (nq == 8)
+            mean_var8(x + q0 * M, M, M, m, v);
+        else
+            for (k = 0; k < nq; k++)
+                ggdm_mean_var_f32(x + (q0 + k) * M, 1, M, &m[k], &v[k]);
+        for (k = 0; k < nq; k++) {
+            mean[q0 + k] = m[k];
+            rstd[q0 + k] = ggdm_norm_rstd(v[k]);
         }
     }
+    for (n = 0; n < N; n++)
+        for (c = 0; c < C; c++) {
+            long q = (long)n * G + c / Cg, off = ((long)n * C + c) * L;
+            xhat_row(y + off, x + off, L, mean[q], rstd[q], gamma != NULL, gamma ? gamma[c] : 0.0f, beta != NULL,
+                     beta ? beta[c] : 0.0f);
+        }
 }
 
 void ggdm_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                              const float *mean, const float *rstd, const float *gamma, int N, int C, int L, int G)
 {
-    int n, g, c, Cg;
-    long l, M;
+    int n, g, c, Cg, k, cc;
+    long l, M, Q, q0;
     if (N <= 0 || C <= 0 || L <= 0 || G <= 0 || C % G != 0)
         return;
     Cg = C / G;
     M = (long)Cg * L;
+    Q = (long)N * G;
 
     if (dgamma || dbeta) {
-        for (c = 0; c < C; c++) {
-            float ag = 0.0f, ab = 0.0f;
-            g = c / Cg;
-            for (n = 0; n < N; n++) {
-                const float *xr = x + ((long)n * C + c) * L;
-                const float *dyr = dy + ((long)n * C + c) * L;
-                float m = mean[(long)n * G + g], r = rstd[(long)n * G + g];
-                for (l = 0; l < L; l++) {
+        int c0;
+        for (c0 = 0; c0 < C; c0 += 8) {
+            int nc = C - c0 < 8 ? C - c0 : 8;
+            if (nc == 8) {
+                /* 8 channels' chains (over n, then l) side by side */
+                float ag[8], ab[8], m[8], r[8];
+                for (k = 0; k < 8; k++)
+                    ag[k] = ab[k] = 0.0f;
+                for (n = 0; n < N; n++) {
+                    const float *xb = x + ((long)n * C + c0) * L, *db = dy + ((long)n * C + c0) * L;
+                    for (k = 0; k < 8; k++) {
+                        m[k] = mean[(long)n * G + (c0 + k) / Cg];
+                        r[k] = rstd[(long)n * G + (c0 + k) / Cg];
+                    }
+                    for (l = 0; l < L; l++)
+                        for (k = 0; k < 8; k++) {
+                            float d = db[(long)k * L + l];
+                            ag[k] = fmaf(d, ggdm_norm_xhat(xb[(long)k * L + l], m[k], r[k]), ag[k]);
+                            ab[k] = ab[k] + d;
+                        }
+                }
+                for (k = 0; k < 8; k++) {
                     if (dgamma)
-                        ag = fmaf(dyr[l], ggdm_norm_xhat(xr[l], m, r), ag);
-                    ab = ab + dyr[l];
+                        dgamma[c0 + k] = dgamma[c0 + k] + ag[k];
+                    if (dbeta)
+                        dbeta[c0 + k] = dbeta[c0 + k] + ab[k];
+                }
+            } else {
+                for (c = c0; c < C; c++) {
+                    float ag = 0.0f, ab = 0.0f;
+                    g = c / Cg;
+                    for (n = 0; n < N; n++) {
+                        const float *xr = x + ((long)n * C + c) * L;
+                        const float *dyr = dy + ((long)n * C + c) * L;
+                        float m = mean[(long)n * G + g], r = rstd[(long)n * G + g];
+                        for (l = 0; l < L; l++) {
+                            ag = fmaf(dyr[l], ggdm_norm_xhat(xr[l], m, r), ag);
+                            ab = ab + dyr[l];
+                        }
+                    }
+                    if (dgamma)
+                        dgamma[c] = dgamma[c] + ag;
+                    if (dbeta)
+                        dbeta[c] = dbeta[c] + ab;
                 }
             }
-            if (dgamma)
-                dgamma[c] = dgamma[c] + ag;
-            if (dbeta)
-                dbeta[c] = dbeta[c] + ab;
         }
     }
 
     if (dx) {
-        for (n = 0; n < N; n++) {
-            for (g = 0; g < G; g++) {
-                float m = mean[(long)n * G + g], r = rstd[(long)n * G + g];
-                float s1 = 0.0f, s2 = 0.0f, m1, m2;
-                for (c = g * Cg; c < (g + 1) * Cg; c++) {
-                    const float *xr = x + ((long)n * C + c) * L;
-                    const float *dyr = dy + ((long)n * C + c) * L;
-                    for (l = 0; l < L; l++) {
-                        float dh = gamma ? dyr[l] * gamma[c] : dyr[l];
-                        s1 = s1 + dh;
-                        s2 = fmaf(dh, ggdm_norm_xhat(xr[l], m, r), s2);
+        for (q0 = 0; q0 < Q; q0 += 8) {
+            float s1[8], s2[8], m[8], r[8], ga[8];
+            int nq = Q - q0 < 8 ? (int)(Q - q0) : 8;
+            for (k = 0; k < nq; k++) {
+                m[k] = mean[q0 + k];
+                r[k] = rstd[q0 + k];
+                s1[k] = s2[k] = 0.0f;
+            }
+            if (nq == 8) {
+                /* 8 groups' (s1, s2) chains side by side, each over its group in C order */
+                const float *xb = x + q0 * M, *db = dy + q0 * M;
+                for (cc = 0; cc < Cg; cc++) {
+                    const float *xc = xb + (long)cc * L, *dc = db + (long)cc * L;
+                    if (gamma) {
+                        for (k = 0; k < 8; k++)
+                            ga[k] = gamma[((q0 + k) % G) * Cg + cc];
+                        for (l = 0; l < L; l++)
+                            for (k = 0; k < 8; k++) {
+                                float dh = dc[k * M + l] * ga[k];
+                                s1[k] = s1[k] + dh;
+                                s2[k] = fmaf(dh, ggdm_norm_xhat(xc[k * M + l], m[k], r[k]), s2[k]);
+                            }
+                    } else {
+                        for (l = 0; l < L; l++)
+                            for (k = 0; k < 8; k++) {
+                                float dh = dc[k * M + l];
+                                s1[k] = s1[k] + dh;
+                                s2[k] = fmaf(dh, ggdm_norm_xhat(xc[k * M + l], m[k], r[k]), s2[k]);
+                            }
                     }
                 }
-                m1 = s1 / (float)M;
-                m2 = s2 / (float)M;
-                for (c = g * Cg; c < (g + 1) * Cg; c++) {
-                    const float *xr = x + ((long)n * C + c) * L;
-                    const float *dyr = dy + ((long)n * C + c) * L;
-                    float *dxr = dx + ((long)n * C + c) * L;
-                    for (l = 0; l < L; l++) {
-                        float dh = gamma ? dyr[l] * gamma[c] : dyr[l];
-                        dxr[l] = dxr[l] + ggdm_norm_dx(dh, ggdm_norm_xhat(xr[l], m, r), m1, m2, r);
+            } else {
+                for (k = 0; k < nq; k++) {
+                    long q = q0 + k;
+                    g = (int)(q % G);
+                    for (cc = 0; cc < Cg; cc++) {
+                        const float *xr = x + q * M + (long)cc * L, *dyr = dy + q * M + (long)cc * L;
+                        c = g * Cg + cc;
+                        for (l = 0; l < L; l++) {
+                            float dh = gamma ? dyr[l] * gamma[c] : dyr[l];
+                            s1[k] = s1[k] + dh;
+                            s2[k] = fmaf(dh, ggdm_norm_xhat(xr[l], m[k], r[k]), s2[k]);
+                        }
                     }
+                }
+            }
+            for (k = 0; k < nq; k++) {
+                long q = q0 + k, off;
+                float m1 = s1[k] / (float)M, m2 = s2[k] / (float)M;
+                g = (int)(q % G);
+                for (cc = 0; cc < Cg; cc++) {
+                    c = g * Cg + cc;
+                    off = q * M + (long)cc * L;
+                    norm_dx_row(dx + off, dy + off, x + off, L, gamma != NULL, gamma ? gamma[c] : 0.0f, m[k], r[k],
+                                m1, m2);
                 }
             }
         }
@@ -373,17 +726,46 @@ void ggdm_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float
 
 /* ------------------------------------------------------------------ ChannelNorm */
 
+/* LB positions l side by side: their chains over c (stride L) run as lanes. */
+#define LB 8
+
 void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
 {
-    int n, c;
-    long l;
+    int n, c, j;
+    long l, l0;
     if (N <= 0 || C <= 0 || L <= 0)
         return;
     for (n = 0; n < N; n++) {
         const float *xn = x + (long)n * C * L;
         float *yn = y + (long)n * C * L;
         float *mn = mean + (long)n * L, *rn = rstd + (long)n * L;
-        for (l = 0; l < L; l++) {
+        for (l0 = 0; l0 + LB <= L; l0 += LB) {
+            /* ggdm_mean_var_f32(xn + l, L, C) for LB positions at once */
+            float s[LB], m[LB];
+            for (j = 0; j < LB; j++)
+                s[j] = 0.0f;
+            for (c = 0; c < C; c++) {
+                const float *xr = xn + (long)c * L + l0;
+                for (j = 0; j < LB; j++)
+                    s[j] = s[j] + xr[j];
+            }
+            for (j = 0; j < LB; j++) {
+                m[j] = s[j] / (float)C;
+                s[j] = 0.0f;
+            }
+            for (c = 0; c < C; c++) {
+                const float *xr = xn + (long)c * L + l0;
+                for (j = 0; j < LB; j++) {
+                    float d = xr[j] - m[j];
+                    s[j] = fmaf(d, d, s[j]);
+                }
+            }
+            for (j = 0; j < LB; j++) {
+                mn[l0 + j] = m[j];
+                rn[l0 + j] = ggdm_norm_rstd(s[j] / (float)C);
+            }
+        }
+        for (l = l0; l < L; l++) {
             float v;
             ggdm_mean_var_f32(xn + l, L, C, &mn[l], &v);
             rn[l] = ggdm_norm_rstd(v);
@@ -391,7 +773,17 @@ void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, con
         for (c = 0; c < C; c++) {
             const float *xr = xn + (long)c * L;
             float *yr = yn + (long)c * L;
-            for (l = 0; l < L; l++) {
+            for (l0 = 0; l0 + LB <= L; l0 += LB) {
+                float t[LB];
+                for (j = 0; j < LB; j++)
+                    t[j] = ggdm_norm_xhat(xr[l0 + j], mn[l0 + j], rn[l0 + j]);
+                if (g)
+                    for (j = 0; j < LB; j++)
+                        t[j] = t[j] * g[c];
+                for (j = 0; j < LB; j++)
+                    yr[l0 + j] = t[j];
+            }
+            for (l = l0; l < L; l++) {
                 float t = ggdm_norm_xhat(xr[l], mn[l], rn[l]);
                 yr[l] = g ? t * g[c] : t;
             }
@@ -402,58 +794,113 @@ void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, con
 void ggdm_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,
                           const float *rstd, const float *g, int N, int C, int L)
 {
-    int n, c;
+    int n, c, c0, k, j;
     long l, l0;
     if (N <= 0 || C <= 0 || L <= 0)
         return;
 
     if (dg) {
-        for (c = 0; c < C; c++) {
-            float acc = 0.0f;
-            for (n = 0; n < N; n++) {
-                const float *xr = x + ((long)n * C + c) * L;
-                const float *dyr = dy + ((long)n * C + c) * L;
-                const float *mn = mean + (long)n * L, *rn = rstd + (long)n * L;
-                for (l = 0; l < L; l++)
-                    acc = fmaf(dyr[l], ggdm_norm_xhat(xr[l], mn[l], rn[l]), acc);
+        for (c0 = 0; c0 < C; c0 += 8) {
+            int nc = C - c0 < 8 ? C - c0 : 8;
+            float acc[8];
+            for (k = 0; k < 8; k++)
+                acc[k] = 0.0f;
+            if (nc == 8) {
+                /* 8 channels' chains (over n, then l) side by side */
+                for (n = 0; n < N; n++) {
+                    const float *xb = x + ((long)n * C + c0) * L, *db = dy + ((long)n * C + c0) * L;
+                    const float *mn = mean + (long)n * L, *rn = rstd + (long)n * L;
+                    for (l = 0; l < L; l++) {
+                        float m = mn[l], r = rn[l];
+                        for (k = 0; k < 8; k++)
+                            acc[k] = fmaf(db[(long)k * L + l], ggdm_norm_xhat(xb[(long)k * L + l], m, r), acc[k]);
+                    }
+                }
+            } else {
+                for (k = 0; k < nc; k++)
+                    for (n = 0; n < N; n++) {
+                        const float *xr = x + ((long)n * C + c0 + k) * L;
+                        const float *dyr = dy + ((long)n * C + c0 + k) * L;
+                        const float *mn = mean + (long)n * L, *rn = rstd + (long)n * L;
+                        for (l = 0; l < L; l++)
+                            acc[k] = fmaf(dyr[l], ggdm_norm_xhat(xr[l], mn[l], rn[l]), acc[k]);
+                    }
             }
-            dg[c] = dg[c] + acc;
+            for (k = 0; k < nc; k++)
+                dg[c0 + k] = dg[c0 + k] + acc[k];
         }
     }
 
     if (dx) {
-        /* a tile of positions l: its (s1, s2) chains over c run side by side */
+        /* LB positions l: their (s1, s2) chains over c run as lanes */
         for (n = 0; n < N; n++) {
             const float *xn = x + (long)n * C * L;
             const float *dyn = dy + (long)n * C * L;
             float *dxn = dx + (long)n * C * L;
             const float *mn = mean + (long)n * L, *rn = rstd + (long)n * L;
-            for (l0 = 0; l0 < L; l0 += TILE / 2) {
-                float s1[TILE / 2], s2[TILE / 2];
-                long l1 = L - l0 < TILE / 2 ? L : l0 + TILE / 2;
-                for (l = l0; l < l1; l++)
-                    s1[l - l0] = s2[l - l0] = 0.0f;
-                for (c = 0; c < C; c++) {
-                    const float *xr = xn + (long)c * L;
-                    const float *dyr = dyn + (long)c * L;
-                    for (l = l0; l < l1; l++) {
-                        float dh = g ? dyr[l] * g[c] : dyr[l];
-                        s1[l - l0] = s1[l - l0] + dh;
-                        s2[l - l0] = fmaf(dh, ggdm_norm_xhat(xr[l], mn[l], rn[l]), s2[l - l0]);
+            for (l0 = 0; l0 < L; l0 += LB) {
+                float s1[LB], s2[LB], m[LB], r[LB], t[LB];
+                if (L - l0 >= LB) {
+                    for (j = 0; j < LB; j++) {
+                        s1[j] = s2[j] = 0.0f;
+                        m[j] = mn[l0 + j];
+                        r[j] = rn[l0 + j];
                     }
-                }
-                for (l = l0; l < l1; l++) {
-                    s1[l - l0] = s1[l - l0] / (float)C;
-                    s2[l - l0] = s2[l - l0] / (float)C;
-                }
-                for (c = 0; c < C; c++) {
-                    const float *xr = xn + (long)c * L;
-                    const float *dyr = dyn + (long)c * L;
-                    float *dxr = dxn + (long)c * L;
-                    for (l = l0; l < l1; l++) {
-                        float dh = g ? dyr[l] * g[c] : dyr[l];
-                        float xh = ggdm_norm_xhat(xr[l], mn[l], rn[l]);
-                        dxr[l] = dxr[l] + ggdm_norm_dx(dh, xh, s1[l - l0], s2[l - l0], rn[l]);
+                    for (c = 0; c < C; c++) {
+                        const float *xr = xn + (long)c * L + l0, *dyr = dyn + (long)c * L + l0;
+                        if (g)
+                            for (j = 0; j < LB; j++)
+                                t[j] = dyr[j] * g[c];
+                        else
+                            for (j = 0; j < LB; j++)
+                                t[j] = dyr[j];
+                        for (j = 0; j < LB; j++) {
+                            s1[j] = s1[j] + t[j];
+                            s2[j] = fmaf(t[j], ggdm_norm_xhat(xr[j], m[j], r[j]), s2[j]);
+                        }
+                    }
+                    for (j = 0; j < LB; j++) {
+                        s1[j] = s1[j] / (float)C;
+                        s2[j] = s2[j] / (float)C;
+                    }
+                    for (c = 0; c < C; c++) {
+                        const float *xr = xn + (long)c * L + l0, *dyr = dyn + (long)c * L + l0;
+                        float *dxr = dxn + (long)c * L + l0;
+                        if (g)
+                            for (j = 0; j < LB; j++)
+                                t[j] = dyr[j] * g[c];
+                        else
+                            for (j = 0; j < LB; j++)
+                                t[j] = dyr[j];
+                        for (j = 0; j < LB; j++)
+                            t[j] = ggdm_norm_dx(t[j], ggdm_norm_xhat(xr[j], m[j], r[j]), s1[j], s2[j], r[j]);
+                        for (j = 0; j < LB; j++)
+                            dxr[j] = dxr[j] + t[j];
+                    }
+                } else {
+                    long nl = L - l0;
+                    for (l = 0; l < nl; l++)
+                        s1[l] = s2[l] = 0.0f;
+                    for (c = 0; c < C; c++) {
+                        const float *xr = xn + (long)c * L + l0, *dyr = dyn + (long)c * L + l0;
+                        for (l = 0; l < nl; l++) {
+                            float dh = g ? dyr[l] * g[c] : dyr[l];
+                            s1[l] = s1[l] + dh;
+                            s2[l] = fmaf(dh, ggdm_norm_xhat(xr[l], mn[l0 + l], rn[l0 + l]), s2[l]);
+                        }
+                    }
+                    for (l = 0; l < nl; l++) {
+                        s1[l] = s1[l] / (float)C;
+                        s2[l] = s2[l] / (float)C;
+                    }
+                    for (c = 0; c < C; c++) {
+                        const float *xr = xn + (long)c * L + l0, *dyr = dyn + (long)c * L + l0;
+                        float *dxr = dxn + (long)c * L + l0;
+                        for (l = 0; l < nl; l++) {
+                            float dh = g ? dyr[l] * g[c] : dyr[l];
+                            float xh = ggdm_norm_xhat(xr[l], mn[l0 + l], rn[l0 + l]);
+                            dxr[l] = dxr[l] + ggdm_norm_dx(dh, xh, s1[l], s2[l], rn[l0 + l]);
+                        }
                     }
                 }
             }
@@ -465,20 +912,37 @@ void ggdm_chnorm_backward(float *dx, float *dg, const float *dy, const float *x,
 
 void ggdm_silu_forward(float *y, const float *x, long n)
 {
-    long i;
-    for (i = 0; i < n; i++)
+    float t[EB];
+    long i, i0;
+    for (i0 = 0; i0 + EB <= n; i0 += EB) {
+        const float *xs = x + i0;
+        float *ys = y + i0;
+        for (i = 0; i < EB; i++)
+            t[i] = ggdm_silu(xs[i]);
+        for (i = 0; i < EB; i++)
+            ys[i] = t[i];
+    }
+    for (i = i0; i < n; i++)
         y[i] = ggdm_silu(x[i]);
 }
 
 void ggdm_silu_backward(float *dx, const float *dy, const float *x, long n)
 {
-    long i;
+    float t[EB];
+    long i, i0;
     if (!dx)
         return;
-    for (i = 0; i < n; i++)
+    for (i0 = 0; i0 + EB <= n; i0 += EB) {
+        const float *xs = x + i0, *ds = dy + i0;
+        float *os = dx + i0;
+        for (i = 0; i < EB; i++)
+            t[i] = ds[i] * ggdm_silu_grad(xs[i]);
+        for (i = 0; i < EB; i++)
+            os[i] = os[i] + t[i];
+    }
+    for (i = i0; i < n; i++)
         dx[i] = dx[i] + dy[i] * ggdm_silu_grad(x[i]);
 }
-
 void ggdm_gelu_forward(float *y, const float *x, long n)
 {
     long i;
