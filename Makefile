@@ -98,10 +98,14 @@ test: all $(TESTS)
 	@sh ci/test.sh
 
 # Benchmarks (not tests): ggdm beside PyTorch on this machine, same thread count.
-$(BUILD)/bench_unet: ref/bench/bench_unet.c $(LIB) $(FLAGS_STAMP)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+# Both use the front end's thread pool (ref/cli/pool.c, built by `all`).
+$(BUILD)/bench_unet: ref/bench/bench_unet.c $(BUILD)/obj/ref/cli/pool.o $(LIB) $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) -Iref/cli -o $@ $< $(BUILD)/obj/ref/cli/pool.o $(LIB) $(LDLIBS)
 
-bench: all $(BUILD)/bench_unet
+$(BUILD)/bench_steps: ref/bench/bench_steps.c $(BUILD)/obj/ref/cli/pool.o $(LIB) $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) -Iref/cli -o $@ $< $(BUILD)/obj/ref/cli/pool.o $(LIB) $(LDLIBS)
+
+bench: all $(BUILD)/bench_unet $(BUILD)/bench_steps
 	@sh ci/bench.sh $(BUILD)
 
 clean:

@@ -2,8 +2,9 @@
  * Benchmark (not a test): seconds for one forward pass (an unguided sampling step), one
  * forward + input VJP (a guided G / G_loss step) and one forward + input VJP + parameter
  * gradients (a training step's network work) of the paper's Unet1D at batch N (default
- * 32), single thread, median of R runs.
- *   build/bench_unet [N] [R]
+ * 32), median of R runs, with the library's threaded API (ggdm/exec.h) on the front end's
+ * pool of `threads` threads (default 1).
+ *   build/bench_unet [N] [R] [threads]
  * Prints "ggdm forward N=32: 1.234 s" lines; `make bench` runs it beside PyTorch.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -13,7 +14,9 @@
 #include <time.h>
 
 #include "ggdm/rng.h"
+#include "ggdm/exec.h"
 #include "ggdm/unet.h"
+#include "pool.h"
 
 static double now(void)
 {
@@ -31,6 +34,9 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     int N = argc > 1 ? atoi(argv[1]) : 32, R = argc > 2 ? atoi(argv[2]) : 3, r, i;
+    int threads = argc > 3 ? atoi(argv[3]) : 1;
+    ggdm_pool *pool = NULL;
+    ggdm_exec ex;
     ggdm_unet_cfg cfg;
     uint64_t np;
     size_t wsb;
@@ -38,13 +44,18 @@ int main(int argc, char **argv)
     int64_t *t;
     void *ws;
     double tf[16], tb[16], tp[16];
-    if (N < 1 || R < 1 || R > 16) {
-        fprintf(stderr, "usage: bench_unet [N >= 1] [1 <= R <= 16]\n");
+    if (N < 1 || R < 1 || R > 16 || threads < 1 || threads > 1024) {
+        fprintf(stderr, "usage: bench_unet [N >= 1] [1 <= R <= 16] [1 <= threads <= 1024]\n");
         return 2;
     }
+    if (threads > 1 && !(pool = ggdm_pool_create(threads))) {
+        fprintf(stderr, "bench_unet: cannot start %d threads\n", threads);
+        return 1;
+    }
+    ex = ggdm_pool_exec(pool);
     ggdm_unet_cfg_default(&cfg);
     ggdm_unet_num_params(&cfg, &np);
-    ggdm_unet_workspace_bytes(&cfg, N, GGDM_UNET_BACKWARD, &wsb);
+    ggdm_unet_workspace_bytes_ex(&cfg, N, GGDM_UNET_BACKWARD, &ex, &wsb);
     w = malloc(sizeof(float) * np);
     x = malloc(sizeof(float) * N * 64);
     v = malloc(sizeof(float) * N * 64);
@@ -52,7 +63,8 @@ int main(int argc, char **argv)
     dx = malloc(sizeof(float) * N * 64);
     dp = malloc(sizeof(float) * np);
     t = malloc(sizeof(int64_t) * N);
-    ws = malloc(wsb);
+    if (posix_memalign(&ws, 64, wsb) != 0)
+        ws = NULL;
     if (!w || !x || !v || !eps || !dx || !dp || !t || !ws) {
         fprintf(stderr, "bench_unet: out of memory\n");
         return 1;
@@ -64,14 +76,14 @@ int main(int argc, char **argv)
         t[i] = (i * 37) % 200;
     for (r = 0; r < R; r++) {
         double a = now();
-        ggdm_unet_forward(&cfg, w, N, x, t, eps, ws, wsb, NULL, NULL);
+        ggdm_unet_forward_ex(&cfg, w, N, x, t, eps, ws, wsb, NULL, NULL, &ex);
         tf[r] = now() - a;
         a = now();
-        ggdm_unet_backward(&cfg, w, N, x, t, v, eps, dx, NULL, ws, wsb);
+        ggdm_unet_backward_ex(&cfg, w, N, x, t, v, eps, dx, NULL, ws, wsb, &ex);
         tb[r] = now() - a;
         memset(dp, 0, sizeof(float) * np);
         a = now();
-        ggdm_unet_backward(&cfg, w, N, x, t, v, eps, dx, dp, ws, wsb);
+        ggdm_unet_backward_ex(&cfg, w, N, x, t, v, eps, dx, dp, ws, wsb, &ex);
         tp[r] = now() - a;
     }
     qsort(tf, R, sizeof tf[0], cmp);
@@ -80,7 +92,8 @@ int main(int argc, char **argv)
     printf("ggdm forward N=%d: %.3f s\n", N, tf[R / 2]);
     printf("ggdm forward+vjp N=%d: %.3f s\n", N, tb[R / 2]);
     printf("ggdm forward+vjp+dparams N=%d: %.3f s\n", N, tp[R / 2]);
-    printf("(workspace %.1f MB, 1 thread, median of %d)\n", wsb / 1e6, R);
+    printf("(workspace %.1f MB, %d thread(s), median of %d)\n", wsb / 1e6, threads, R);
     free(w); free(x); free(v); free(eps); free(dx); free(dp); free(t); free(ws);
+    ggdm_pool_destroy(pool);
     return 0;
 }
