@@ -726,15 +726,13 @@ ggdm_status ggdm_unet_workspace_bytes_ex(const ggdm_unet_cfg *cfg, int N, ggdm_u
 static void conv_fwd(const plan *p, float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
                      int Cout, int K, int stride, int pad, float *scratch)
 {
-    (void)p;
-    ggdm_conv1d_forward_s(y, x, w, b, N, Cin, Lin, Cout, K, stride, pad, scratch);
+    ggdm_conv1d_forward_ex(y, x, w, b, N, Cin, Lin, Cout, K, stride, pad, scratch, p->ex);
 }
 
 static void conv_bwd(const plan *p, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                      int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch)
 {
-    (void)p;
-    ggdm_conv1d_backward_s(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad, scratch);
+    ggdm_conv1d_backward_ex(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad, scratch, p->ex);
 }
 
 static void fwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws, const float *x, float *out)

@@ -1420,6 +1420,133 @@ static void test_degenerate(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ Conv1d with an executor */
+
+#include "ggdm/exec.h"
+
+/* Test executors: every task once, in reverse order or in a shuffled order (ctx: seed). */
+static void exec_reverse(void *ctx, ggdm_task_fn task, void *arg, int ntasks)
+{
+    int i;
+    (void)ctx;
+    for (i = ntasks - 1; i >= 0; i--)
+        task(arg, i);
+}
+
+static void exec_shuffled(void *ctx, ggdm_task_fn task, void *arg, int ntasks)
+{
+    unsigned s = *(unsigned *)ctx;
+    int *ord = malloc((size_t)ntasks * sizeof *ord), i;
+    assert_non_null(ord);
+    for (i = 0; i < ntasks; i++)
+        ord[i] = i;
+    for (i = ntasks - 1; i > 0; i--) {
+        int r, t;
+        s = s * 1664525u + 1013904223u;
+        r = (int)((s >> 8) % (unsigned)(i + 1));
+        t = ord[i];
+        ord[i] = ord[r];
+        ord[r] = t;
+    }
+    *(unsigned *)ctx = s;
+    for (i = 0; i < ntasks; i++)
+        task(arg, ord[i]);
+    free(ord);
+}
+
+/* ggdm_conv1d_forward_ex / backward_ex with executors that run the tasks out of order and
+ * several thread counts (the task cut) against the plain loops, bit for bit. */
+static void test_conv_exec(void **state)
+{
+    static const int cfg[][7] = {{2, 16, 8, 16, 3, 1, 1},   {3, 32, 9, 48, 3, 1, 1},   {2, 17, 13, 35, 4, 2, 1},
+                                 {2, 1, 64, 64, 7, 1, 3},   {2, 64, 64, 1, 1, 1, 0},   {2, 20, 6, 33, 1, 1, 0},
+                                 {3, 64, 8, 64, 3, 1, 1},   {2, 48, 10, 16, 4, 2, 1},  {2, 16, 5, 16, 7, 1, 5},
+                                 {2, 33, 16, 17, 3, 2, 2},  {4, 32, 32, 64, 4, 2, 1},  {1, 16, 3, 32, 5, 1, 2},
+                                 {2, 16, 11, 32, 2, 3, 0},  {5, 40, 7, 24, 3, 1, 1},   {1, 16, 1, 16, 3, 1, 1}};
+    static const int threads[] = {2, 3, 7};
+    int ci, ei, ti;
+    unsigned seed = 12345u;
+    (void)state;
+    for (ci = 0; ci < (int)(sizeof cfg / sizeof cfg[0]); ci++) {
+        int N = cfg[ci][0], Cin = cfg[ci][1], Lin = cfg[ci][2], Cout = cfg[ci][3], K = cfg[ci][4], s = cfg[ci][5],
+            pad = cfg[ci][6], sp;
+        int Lout = ggdm_conv1d_out_len(Lin, K, s, pad);
+        long nx = (long)N * Cin * Lin, nw = (long)Cout * Cin * K, ny = (long)N * Cout * Lout, q;
+        size_t nsc = ggdm_conv1d_scratch_floats(N, Cin, Lin, Cout, K, s, pad);
+        float *x = fnew(nx), *w = fnew(nw), *b = fnew(Cout), *dy = fnew(ny), *sc = fnew((long)nsc + 1);
+        float *y0 = fnew(ny), *y1 = fnew(ny), *y2 = fnew(ny), *dx0 = fnew(nx), *dw0 = fnew(nw), *db0 = fnew(Cout);
+        float *dx1 = fnew(nx), *dw1 = fnew(nw), *db1 = fnew(Cout), *dx2 = fnew(nx), *dw2 = fnew(nw),
+              *db2 = fnew(Cout);
+        assert_true(Lout > 0);
+        for (sp = 0; sp < 2; sp++) {
+            fill(x, nx, -1.0f, 1.0f);
+            fill(w, nw, -1.0f, 1.0f);
+            fill(b, Cout, -1.0f, 1.0f);
+            fill(dy, ny, -1.0f, 1.0f);
+            fill(dx0, nx, -1.0f, 1.0f);
+            fill(dw0, nw, -1.0f, 1.0f);
+            fill(db0, Cout, -1.0f, 1.0f);
+            if (sp == 1) { /* signed zeros (skipped taps must stay skipped) and infinite edge taps */
+                for (q = 0; q < nx; q++)
+                    x[q] = (q % 3) ? -0.0f : x[q];
+                for (q = 0; q < ny; q++)
+                    dy[q] = (q % 2) ? 0.0f : -0.0f;
+                for (q = 0; q < nw; q += K)
+                    w[q] = w[q + K - 1] = (q / K) % 2 ? INFINITY : -INFINITY;
+                for (q = 0; q < nx; q += 2)
+                    dx0[q] = -0.0f;
+            }
+            ggdm_conv1d_forward(y1, x, w, b, N, Cin, Lin, Cout, K, s, pad);
+            ggdm_conv1d_forward(y0, x, w, NULL, N, Cin, Lin, Cout, K, s, pad);
+            memcpy(dx1, dx0, (size_t)nx * sizeof *dx1);
+            memcpy(dw1, dw0, (size_t)nw * sizeof *dw1);
+            memcpy(db1, db0, (size_t)Cout * sizeof *db1);
+            ggdm_conv1d_backward(dx1, dw1, db1, dy, x, w, N, Cin, Lin, Cout, K, s, pad);
+            for (ei = 0; ei < 2; ei++)
+                for (ti = 0; ti < (int)(sizeof threads / sizeof threads[0]); ti++) {
+                    ggdm_exec ex;
+                    ex.run = ei == 0 ? exec_reverse : exec_shuffled;
+                    ex.ctx = &seed;
+                    ex.nthreads = threads[ti];
+                    for (q = 0; q <= (long)nsc; q++)
+                        sc[q] = NAN;
+                    memset(y2, 0xff, (size_t)ny * sizeof *y2);
+                    ggdm_conv1d_forward_ex(y2, x, w, b, N, Cin, Lin, Cout, K, s, pad, sc, &ex);
+                    assert_memory_equal(y1, y2, (size_t)ny * sizeof *y1);
+                    ggdm_conv1d_forward_ex(y2, x, w, NULL, N, Cin, Lin, Cout, K, s, pad, sc, &ex);
+                    assert_memory_equal(y0, y2, (size_t)ny * sizeof *y0);
+                    memcpy(dx2, dx0, (size_t)nx * sizeof *dx2);
+                    memcpy(dw2, dw0, (size_t)nw * sizeof *dw2);
+                    memcpy(db2, db0, (size_t)Cout * sizeof *db2);
+                    ggdm_conv1d_backward_ex(dx2, dw2, db2, dy, x, w, N, Cin, Lin, Cout, K, s, pad, sc, &ex);
+                    assert_memory_equal(dx1, dx2, (size_t)nx * sizeof *dx1);
+                    assert_memory_equal(dw1, dw2, (size_t)nw * sizeof *dw1);
+                    assert_memory_equal(db1, db2, (size_t)Cout * sizeof *db1);
+                    /* one gradient at a time */
+                    memcpy(dx2, dx0, (size_t)nx * sizeof *dx2);
+                    ggdm_conv1d_backward_ex(dx2, NULL, NULL, dy, NULL, w, N, Cin, Lin, Cout, K, s, pad, sc, &ex);
+                    assert_memory_equal(dx1, dx2, (size_t)nx * sizeof *dx1);
+                    memcpy(dw2, dw0, (size_t)nw * sizeof *dw2);
+                    ggdm_conv1d_backward_ex(NULL, dw2, NULL, dy, x, NULL, N, Cin, Lin, Cout, K, s, pad, sc, &ex);
+                    assert_memory_equal(dw1, dw2, (size_t)nw * sizeof *dw1);
+                    memcpy(db2, db0, (size_t)Cout * sizeof *db2);
+                    ggdm_conv1d_backward_ex(NULL, NULL, db2, dy, NULL, NULL, N, Cin, Lin, Cout, K, s, pad, sc, &ex);
+                    assert_memory_equal(db1, db2, (size_t)Cout * sizeof *db1);
+                }
+            /* the serial _s entry points are the NULL executor */
+            memcpy(dx2, dx0, (size_t)nx * sizeof *dx2);
+            memcpy(dw2, dw0, (size_t)nw * sizeof *dw2);
+            memcpy(db2, db0, (size_t)Cout * sizeof *db2);
+            ggdm_conv1d_backward_s(dx2, dw2, db2, dy, x, w, N, Cin, Lin, Cout, K, s, pad, sc);
+            assert_memory_equal(dx1, dx2, (size_t)nx * sizeof *dx1);
+            assert_memory_equal(dw1, dw2, (size_t)nw * sizeof *dw1);
+            assert_memory_equal(db1, db2, (size_t)Cout * sizeof *db1);
+        }
+        free(x); free(w); free(b); free(dy); free(sc); free(y0); free(y1); free(y2); free(dx0); free(dw0); free(db0);
+        free(dx1); free(dw1); free(db1); free(dx2); free(dw2); free(db2);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1430,6 +1557,7 @@ int main(void)
         cmocka_unit_test(test_ws_fd),              cmocka_unit_test(test_linear_fd),
         cmocka_unit_test(test_groupnorm_fd),       cmocka_unit_test(test_chnorm_fd),
         cmocka_unit_test(test_activations_fd),     cmocka_unit_test(test_film_upsample_fd),
+        cmocka_unit_test(test_conv_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

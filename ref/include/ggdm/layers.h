@@ -125,6 +125,19 @@ void ggdm_conv1d_forward_s(float *y, const float *x, const float *w, const float
 void ggdm_conv1d_backward_s(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N,
                             int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch);
 
+/*
+ * The same two functions with an executor (ggdm/exec.h; NULL: serial): the work is cut
+ * into tasks over independent outputs (weight panels, (sample, panel) pairs, channels),
+ * bit-identical to the _s functions for every executor and thread count. The _s
+ * functions are these with ex = NULL.
+ */
+struct ggdm_exec;
+void ggdm_conv1d_forward_ex(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
+                            int Cout, int K, int stride, int pad, float *scratch, const struct ggdm_exec *ex);
+void ggdm_conv1d_backward_ex(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N,
+                             int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
+                             const struct ggdm_exec *ex);
+
 /* ------------------------------------------------------------------ Linear */
 
 /* y[n,o] = (chain over i of fmaf(W[o,i], x[n,i], acc)) + b[o] (b NULL: no addition). */
