@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct ggdm_pool {
@@ -133,6 +134,7 @@ void ggdm_pool_destroy(ggdm_pool *p)
 ggdm_exec ggdm_pool_exec(ggdm_pool *p)
 {
     ggdm_exec e;
+    memset(&e, 0, sizeof e);
     e.run = p && p->nthreads > 1 ? pool_run : NULL;
     e.ctx = p;
     e.nthreads = p ? p->nthreads : 1;

@@ -4,6 +4,8 @@
  */
 #include "ggdm/diffusion.h"
 
+#include "ggdm/backend.h"
+
 #include <string.h>
 
 #include "ggdm/analytic.h"
@@ -367,7 +369,11 @@ ggdm_status ggdm_train_step_ex(const ggdm_unet_cfg *cfg, float *params, float *g
         return GGDM_ERR_NONFINITE;
     if (loss)
         *loss = l;
-    return ggdm_adam_step(ac, as, params, grad, adam_m, adam_v, np);
+    st = ggdm_adam_step(ac, as, params, grad, adam_m, adam_v, np);
+    /* a backend that keeps its own copy of the parameters (a GPU's) takes the new values */
+    if (st == GGDM_OK && ex && ex->unet)
+        ex->unet->params(ex->unet->ctx, params, np, 1);
+    return st;
 }
 
 ggdm_status ggdm_opt_targets(ggdm_reward_kind kind, const double *param, int D, const float *z, int N,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ggdm/attention.h"
+#include "ggdm/backend.h"
 #include "ggdm/dmath.h"
 #include "ggdm/layers.h"
 #include "ggdm/reduce.h"
@@ -79,6 +80,7 @@ typedef struct plan {
     size_t sc_conv;
     size_t total; /* floats */
     const ggdm_exec *ex; /* runs the convolutions' independent tiles (NULL: serially) */
+    const ggdm_unet_backend *be; /* where the layers run (ggdm/backend.h) */
 } plan;
 
 /* ------------------------------------------------------------------ parameter walk */
@@ -488,6 +490,7 @@ static ggdm_status make_plan(const ggdm_unet_cfg *cfg, int N, int backward, plan
     p->N = N;
     p->backward = backward;
     p->ex = NULL;
+    p->be = ggdm_unet_backend_cpu();
     nl = cfg->n_levels;
     hd = cfg->heads * cfg->dim_head;
     H = cfg->heads;
@@ -726,66 +729,63 @@ ggdm_status ggdm_unet_workspace_bytes_ex(const ggdm_unet_cfg *cfg, int N, ggdm_u
 static void conv_fwd(const plan *p, float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
                      int Cout, int K, int stride, int pad, float *scratch)
 {
-    ggdm_conv1d_forward_ex(y, x, w, b, N, Cin, Lin, Cout, K, stride, pad, scratch, p->ex);
+    p->be->conv1d_forward(y, x, w, b, N, Cin, Lin, Cout, K, stride, pad, scratch, p->ex);
 }
 
 static void conv_bwd(const plan *p, float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                      int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch)
 {
-    ggdm_conv1d_backward_ex(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad, scratch, p->ex);
+    p->be->conv1d_backward(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad, scratch, p->ex);
 }
 
 static void fwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws, const float *x, float *out)
 {
     int N = p->N, L = r->L, G = p->cfg.groups;
-    long n = (long)N * r->cout * L, i;
-    ggdm_linear_forward(ws + r->ss, ws + p->st, prm + r->mlp_w, prm + r->mlp_b, N, p->tdim, 2 * r->cout);
-    ggdm_ws_forward(ws + r->w1h, ws + r->r1, prm + r->w1, r->cout, 3 * r->cin);
+    long n = (long)N * r->cout * L;
+    p->be->linear_forward(ws + r->ss, ws + p->st, prm + r->mlp_w, prm + r->mlp_b, N, p->tdim, 2 * r->cout);
+    p->be->ws_forward(ws + r->w1h, ws + r->r1, prm + r->w1, r->cout, 3 * r->cin);
     conv_fwd(p, ws + r->h1, x, ws + r->w1h, prm + r->b1, N, r->cin, L, r->cout, 3, 1, 1, ws + p->sc_conv);
-    ggdm_groupnorm_forward(ws + r->g1, ws + r->m1, ws + r->s1, ws + r->h1, prm + r->n1w, prm + r->n1b, N, r->cout,
+    p->be->groupnorm_forward(ws + r->g1, ws + r->m1, ws + r->s1, ws + r->h1, prm + r->n1w, prm + r->n1b, N, r->cout,
                            L, G);
-    ggdm_scale_shift_forward(ws + r->f1, ws + r->g1, ws + r->ss, N, r->cout, L);
-    ggdm_silu_forward(ws + r->a1, ws + r->f1, n);
-    ggdm_ws_forward(ws + r->w2h, ws + r->r2, prm + r->w2, r->cout, 3 * r->cout);
+    p->be->scale_shift_forward(ws + r->f1, ws + r->g1, ws + r->ss, N, r->cout, L);
+    p->be->silu_forward(ws + r->a1, ws + r->f1, n);
+    p->be->ws_forward(ws + r->w2h, ws + r->r2, prm + r->w2, r->cout, 3 * r->cout);
     conv_fwd(p, ws + r->h2, ws + r->a1, ws + r->w2h, prm + r->b2, N, r->cout, L, r->cout, 3, 1, 1, ws + p->sc_conv);
-    ggdm_groupnorm_forward(ws + r->g2, ws + r->m2, ws + r->s2, ws + r->h2, prm + r->n2w, prm + r->n2b, N, r->cout,
+    p->be->groupnorm_forward(ws + r->g2, ws + r->m2, ws + r->s2, ws + r->h2, prm + r->n2w, prm + r->n2b, N, r->cout,
                            L, G);
-    ggdm_silu_forward(out, ws + r->g2, n);
+    p->be->silu_forward(out, ws + r->g2, n);
     if (r->has_res) {
         conv_fwd(p, ws + r->res, x, prm + r->rw, prm + r->rbias, N, r->cin, L, r->cout, 1, 1, 0, ws + p->sc_conv);
-        for (i = 0; i < n; i++)
-            out[i] = out[i] + ws[r->res + i];
+        p->be->add_into(p->be->ctx, out, ws + r->res, (size_t)n);
     } else {
-        for (i = 0; i < n; i++)
-            out[i] = out[i] + x[i];
+        p->be->add_into(p->be->ctx, out, x, (size_t)n);
     }
 }
 
 static void fwd_attn(const plan *p, const attn_plan *a, const float *prm, float *ws, const float *x, float *out)
 {
     int N = p->N, L = a->L, H = p->cfg.heads, Dh = p->cfg.dim_head, hd = H * Dh;
-    long n = (long)N * a->C * L, i;
-    ggdm_chnorm_forward(ws + a->nrm, ws + a->nm, ws + a->ns, x, prm + a->norm_g, N, a->C, L);
+    long n = (long)N * a->C * L;
+    p->be->chnorm_forward(ws + a->nrm, ws + a->nm, ws + a->ns, x, prm + a->norm_g, N, a->C, L);
     conv_fwd(p, ws + a->qkv, ws + a->nrm, prm + a->qkv_w, NULL, N, a->C, L, 3 * hd, 1, 1, 0, ws + p->sc_conv);
     if (a->linear)
-        ggdm_linattn_forward(ws + a->o, ws + a->cq, ws + a->ck, ws + a->cctx, ws + a->qkv, N, H, Dh, L);
+        p->be->linattn_forward(ws + a->o, ws + a->cq, ws + a->ck, ws + a->cctx, ws + a->qkv, N, H, Dh, L);
     else
-        ggdm_attn_forward(ws + a->o, ws + a->cattn, ws + a->qkv, N, H, Dh, L);
+        p->be->attn_forward(ws + a->o, ws + a->cattn, ws + a->qkv, N, H, Dh, L);
     conv_fwd(p, ws + a->proj, ws + a->o, prm + a->out_w, prm + a->out_b, N, hd, L, a->C, 1, 1, 0, ws + p->sc_conv);
     if (a->linear) {
-        ggdm_chnorm_forward(out, ws + a->pm, ws + a->ps, ws + a->proj, prm + a->out_g, N, a->C, L);
-        for (i = 0; i < n; i++)
-            out[i] = out[i] + x[i];
-    } else {
-        for (i = 0; i < n; i++)
-            out[i] = ws[a->proj + i] + x[i];
+        p->be->chnorm_forward(out, ws + a->pm, ws + a->ps, ws + a->proj, prm + a->out_g, N, a->C, L);
+        p->be->add_into(p->be->ctx, out, x, (size_t)n);
+    } else { /* proj + x, as out = proj; out = out + x (one addition, commutative) */
+        p->be->copy(p->be->ctx, out, ws + a->proj, (size_t)n);
+        p->be->add_into(p->be->ctx, out, x, (size_t)n);
     }
 }
 
 static void fwd_samp(const plan *p, const samp_plan *s, const float *prm, float *ws, const float *x, float *out)
 {
     if (s->up) {
-        ggdm_upsample2_forward(ws + s->upbuf, x, p->N, s->cin, s->Lin);
+        p->be->upsample2_forward(ws + s->upbuf, x, p->N, s->cin, s->Lin);
         conv_fwd(p, out, ws + s->upbuf, prm + s->w, prm + s->b, p->N, s->cin, 2 * s->Lin, s->cout, s->K,
                             s->stride, s->pad, ws + p->sc_conv);
     } else {
@@ -793,12 +793,12 @@ static void fwd_samp(const plan *p, const samp_plan *s, const float *prm, float 
     }
 }
 
-static void cat_forward(int N, const float *a, int Ca, const float *b, int Cb, int L, float *out)
+static void cat_forward(const plan *p, int N, const float *a, int Ca, const float *b, int Cb, int L, float *out)
 {
     int n;
     for (n = 0; n < N; n++) {
-        memcpy(out + (size_t)n * (Ca + Cb) * L, a + (size_t)n * Ca * L, sizeof(float) * (size_t)Ca * L);
-        memcpy(out + ((size_t)n * (Ca + Cb) + Ca) * L, b + (size_t)n * Cb * L, sizeof(float) * (size_t)Cb * L);
+        p->be->copy(p->be->ctx, out + (size_t)n * (Ca + Cb) * L, a + (size_t)n * Ca * L, (size_t)Ca * L);
+        p->be->copy(p->be->ctx, out + ((size_t)n * (Ca + Cb) + Ca) * L, b + (size_t)n * Cb * L, (size_t)Cb * L);
     }
 }
 
@@ -829,20 +829,19 @@ static ggdm_status check_inputs(const plan *p, const float *params, const float 
 }
 
 /* The whole forward pass over the plan; fills the tape. */
-static void forward_all(const plan *p, const float *prm, const float *x, const int64_t *t, float *ws,
+static void forward_all(const plan *p, const float *prm, const float *x, int x_in_ws, const int64_t *t, float *ws,
                         ggdm_unet_trace_fn trace, void *ctx)
 {
-    int N = p->N, k, i;
+    int N = p->N, k;
     const ggdm_unet_cfg *c = &p->cfg;
     uint64_t shp[2];
     /* time embedding and MLP */
-    for (i = 0; i < N; i++)
-        ws[p->tf + i] = (float)t[i];
-    ggdm_time_embedding(ws + p->temb0, ws + p->tf, N, c->dim);
-    ggdm_linear_forward(ws + p->t1, ws + p->temb0, prm + p->t1_w, prm + p->t1_b, N, c->dim, p->tdim);
-    ggdm_gelu_forward(ws + p->t1g, ws + p->t1, (long)N * p->tdim);
-    ggdm_linear_forward(ws + p->temb, ws + p->t1g, prm + p->t2_w, prm + p->t2_b, N, p->tdim, p->tdim);
-    ggdm_silu_forward(ws + p->st, ws + p->temb, (long)N * p->tdim);
+    p->be->steps(p->be->ctx, ws + p->tf, t, N);
+    p->be->time_embedding(ws + p->temb0, ws + p->tf, N, c->dim);
+    p->be->linear_forward(ws + p->t1, ws + p->temb0, prm + p->t1_w, prm + p->t1_b, N, c->dim, p->tdim);
+    p->be->gelu_forward(ws + p->t1g, ws + p->t1, (long)N * p->tdim);
+    p->be->linear_forward(ws + p->temb, ws + p->t1g, prm + p->t2_w, prm + p->t2_b, N, p->tdim, p->tdim);
+    p->be->silu_forward(ws + p->st, ws + p->temb, (long)N * p->tdim);
     if (trace) {
         shp[0] = (uint64_t)N;
         shp[1] = (uint64_t)c->dim;
@@ -850,7 +849,10 @@ static void forward_all(const plan *p, const float *prm, const float *x, const i
         shp[1] = (uint64_t)p->tdim;
         trace(ctx, "time_mlp", ws + p->temb, 2, shp);
     }
-    memcpy(ws + p->buf[p->op[0].in0].v, x, sizeof(float) * (size_t)N * c->length);
+    if (x_in_ws)
+        p->be->copy(p->be->ctx, ws + p->buf[p->op[0].in0].v, x, (size_t)N * c->length);
+    else
+        p->be->upload(p->be->ctx, ws + p->buf[p->op[0].in0].v, x, (size_t)N * c->length);
     trace_buf(p, trace, ctx, "input", x, 1, c->length);
     for (k = 0; k < p->n_op; k++) {
         const op_plan *o = &p->op[k];
@@ -864,7 +866,7 @@ static void forward_all(const plan *p, const float *prm, const float *x, const i
         case OP_RB: fwd_rb(p, &p->rb[o->idx], prm, ws, xi, y); break;
         case OP_ATTN: fwd_attn(p, &p->at[o->idx], prm, ws, xi, y); break;
         case OP_SAMP: fwd_samp(p, &p->sp[o->idx], prm, ws, xi, y); break;
-        case OP_CAT: cat_forward(N, xi, in->C, ws + p->buf[o->in1].v, p->buf[o->in1].C, in->L, y); break;
+        case OP_CAT: cat_forward(p, N, xi, in->C, ws + p->buf[o->in1].v, p->buf[o->in1].C, in->L, y); break;
         case OP_FINAL:
             conv_fwd(p, y, xi, prm + p->fin_w, prm + p->fin_b, N, c->dim, c->length, 1, 1, 1, 0, ws + p->sc_conv);
             break;
@@ -874,21 +876,21 @@ static void forward_all(const plan *p, const float *prm, const float *x, const i
     }
 }
 
-static void backward_all(const plan *p, const float *prm, float *ws, const float *deps, float *dp);
+static void backward_all(const plan *p, const float *prm, float *ws, const float *deps, int deps_in_ws, float *dp);
 
 /* Forward (and, when backward, the gradients) of one serial call on a checked plan. */
 static void run_plan(const plan *p, const float *prm, const float *x, const int64_t *t, const float *deps, float *eps,
                      float *dx, float *dp, float *ws, ggdm_unet_trace_fn trace, void *trace_ctx)
 {
     size_t nd = (size_t)p->N * p->cfg.length;
-    forward_all(p, prm, x, t, ws, trace, trace_ctx);
+    forward_all(p, prm, x, 0, t, ws, trace, trace_ctx);
     if (eps)
-        memcpy(eps, ws + p->buf[p->op[p->n_op - 1].out].v, sizeof(float) * nd);
+        p->be->download(p->be->ctx, eps, ws + p->buf[p->op[p->n_op - 1].out].v, nd);
     if (!p->backward || (!dx && !dp))
         return;
-    backward_all(p, prm, ws, deps, dp);
+    backward_all(p, prm, ws, deps, 0, dp);
     if (dx)
-        memcpy(dx, ws + p->buf[0].g, sizeof(float) * nd);
+        p->be->download(p->be->ctx, dx, ws + p->buf[0].g, nd);
 }
 
 typedef struct chunk_job {
@@ -896,6 +898,7 @@ typedef struct chunk_job {
     const float *params, *x, *deps;
     const int64_t *t;
     float *eps, *dx, *ws;
+    const ggdm_unet_backend *be;
     int N, C, backward;
     size_t off[MAX_CHUNKS + 1];
 } chunk_job;
@@ -908,6 +911,7 @@ static void chunk_task(void *arg, int c)
     size_t o = (size_t)n0 * j->cfg->length;
     if (make_plan(j->cfg, n, j->backward, &p) != GGDM_OK)
         return; /* cannot happen: every chunk's plan was made before */
+    p.be = j->be;
     run_plan(&p, j->params, j->x + o, j->t + n0, j->deps ? j->deps + o : NULL, j->eps ? j->eps + o : NULL,
              j->dx ? j->dx + o : NULL, NULL, j->ws + j->off[c], NULL, NULL);
 }
@@ -919,12 +923,17 @@ static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N
 {
     plan p;
     int C;
+    const ggdm_unet_backend *be = ex && ex->unet ? ex->unet : ggdm_unet_backend_cpu();
+    const float *prm;
+    float *dpb;
     ggdm_status st = make_plan(cfg, N, backward, &p);
     if (st != GGDM_OK)
         return st;
     st = check_inputs(&p, params, x, t, workspace, ws_bytes);
     if (st != GGDM_OK)
         return st;
+    p.be = be;
+    prm = be->params(be->ctx, params, p.n_params, 0);
     C = n_chunks(ex, N);
     if (C > 1 && !trace && !dp && (!backward || dx)) {
         chunk_job j;
@@ -939,7 +948,8 @@ static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N
         }
         if (c == C && ws_bytes / sizeof(float) >= need) {
             j.cfg = cfg;
-            j.params = params;
+            j.params = prm;
+            j.be = be;
             j.x = x;
             j.deps = deps;
             j.t = t;
@@ -955,7 +965,10 @@ static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N
         /* a workspace sized for one call: one call, threads inside the convolutions */
     }
     p.ex = ex;
-    run_plan(&p, params, x, t, deps, eps, dx, dp, (float *)workspace, trace, trace_ctx);
+    dpb = dp ? be->grads_begin(be->ctx, dp, p.n_params) : NULL;
+    run_plan(&p, prm, x, t, deps, eps, dx, dpb, (float *)workspace, trace, trace_ctx);
+    if (dp)
+        be->grads_end(be->ctx, dp, dpb, p.n_params);
     return GGDM_OK;
 }
 
@@ -977,16 +990,14 @@ ggdm_status ggdm_unet_forward(const ggdm_unet_cfg *cfg, const float *params, int
 
 /* ------------------------------------------------------------------ backward */
 
-static void zero(float *x, size_t n)
+static void zero(const plan *p, float *x, size_t n)
 {
-    memset(x, 0, sizeof(float) * n);
+    p->be->zero(p->be->ctx, x, n);
 }
 
-static void add_into(float *dst, const float *src, size_t n)
+static void add_into(const plan *p, float *dst, const float *src, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        dst[i] = dst[i] + src[i];
+    p->be->add_into(p->be->ctx, dst, src, n);
 }
 
 /* dparams may be NULL (input gradient only): then no parameter work at all. */
@@ -1001,35 +1012,35 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
         conv_bwd(p, dx, dp ? dp + r->rw : NULL, dp ? dp + r->rbias : NULL, dout, x, prm + r->rw, N, r->cin,
                              L, r->cout, 1, 1, 0, ws + p->sc_conv);
     else
-        add_into(dx, dout, n);
-    zero(dA, n); /* dg2 */
-    ggdm_silu_backward(dA, dout, ws + r->g2, (long)n);
-    zero(dB, n); /* dh2 */
-    ggdm_groupnorm_backward(dB, dp ? dp + r->n2w : NULL, dp ? dp + r->n2b : NULL, dA, ws + r->h2, ws + r->m2,
+        add_into(p, dx, dout, n);
+    zero(p, dA, n); /* dg2 */
+    p->be->silu_backward(dA, dout, ws + r->g2, (long)n);
+    zero(p, dB, n); /* dh2 */
+    p->be->groupnorm_backward(dB, dp ? dp + r->n2w : NULL, dp ? dp + r->n2b : NULL, dA, ws + r->h2, ws + r->m2,
                             ws + r->s2, prm + r->n2w, N, r->cout, L, G);
-    zero(dA, n); /* da1 */
+    zero(p, dA, n); /* da1 */
     if (dp)
-        zero(dwh, (size_t)r->cout * r->cout * 3);
+        zero(p, dwh, (size_t)r->cout * r->cout * 3);
     conv_bwd(p, dA, dp ? dwh : NULL, dp ? dp + r->b2 : NULL, dB, ws + r->a1, ws + r->w2h, N, r->cout, L,
                          r->cout, 3, 1, 1, ws + p->sc_conv);
     if (dp)
-        ggdm_ws_backward(dp + r->w2, dwh, ws + r->w2h, ws + r->r2, r->cout, 3 * r->cout);
-    zero(dB, n); /* df1 */
-    ggdm_silu_backward(dB, dA, ws + r->f1, (long)n);
-    zero(dA, n); /* dg1 */
+        p->be->ws_backward(dp + r->w2, dwh, ws + r->w2h, ws + r->r2, r->cout, 3 * r->cout);
+    zero(p, dB, n); /* df1 */
+    p->be->silu_backward(dB, dA, ws + r->f1, (long)n);
+    zero(p, dA, n); /* dg1 */
     if (dp)
-        zero(dss, (size_t)N * 2 * r->cout);
-    ggdm_scale_shift_backward(dA, dp ? dss : NULL, dB, ws + r->g1, ws + r->ss, N, r->cout, L);
-    zero(dB, n); /* dh1 */
-    ggdm_groupnorm_backward(dB, dp ? dp + r->n1w : NULL, dp ? dp + r->n1b : NULL, dA, ws + r->h1, ws + r->m1,
+        zero(p, dss, (size_t)N * 2 * r->cout);
+    p->be->scale_shift_backward(dA, dp ? dss : NULL, dB, ws + r->g1, ws + r->ss, N, r->cout, L);
+    zero(p, dB, n); /* dh1 */
+    p->be->groupnorm_backward(dB, dp ? dp + r->n1w : NULL, dp ? dp + r->n1b : NULL, dA, ws + r->h1, ws + r->m1,
                             ws + r->s1, prm + r->n1w, N, r->cout, L, G);
     if (dp)
-        zero(dwh, (size_t)r->cout * r->cin * 3);
+        zero(p, dwh, (size_t)r->cout * r->cin * 3);
     conv_bwd(p, dx, dp ? dwh : NULL, dp ? dp + r->b1 : NULL, dB, x, ws + r->w1h, N, r->cin, L, r->cout, 3,
                          1, 1, ws + p->sc_conv);
     if (dp) {
-        ggdm_ws_backward(dp + r->w1, dwh, ws + r->w1h, ws + r->r1, r->cout, 3 * r->cin);
-        ggdm_linear_backward(ws + p->dst, dp + r->mlp_w, dp + r->mlp_b, dss, ws + p->st, prm + r->mlp_w, N, p->tdim,
+        p->be->ws_backward(dp + r->w1, dwh, ws + r->w1h, ws + r->r1, r->cout, 3 * r->cin);
+        p->be->linear_backward(ws + p->dst, dp + r->mlp_w, dp + r->mlp_b, dss, ws + p->st, prm + r->mlp_w, N, p->tdim,
                              2 * r->cout);
     }
 }
@@ -1041,26 +1052,26 @@ static void bwd_attn(const plan *p, const attn_plan *a, const float *prm, float 
     size_t n = (size_t)N * a->C * L;
     float *dproj = ws + p->sc_a, *dnrm = ws + p->sc_b, *dqkv = ws + p->sc_qkv, *dov = ws + p->sc_o;
     const float *dpr = dout;
-    add_into(dx, dout, n); /* the residual */
+    add_into(p, dx, dout, n); /* the residual */
     if (a->linear) {
-        zero(dproj, n);
-        ggdm_chnorm_backward(dproj, dp ? dp + a->out_g : NULL, dout, ws + a->proj, ws + a->pm, ws + a->ps,
+        zero(p, dproj, n);
+        p->be->chnorm_backward(dproj, dp ? dp + a->out_g : NULL, dout, ws + a->proj, ws + a->pm, ws + a->ps,
                              prm + a->out_g, N, a->C, L);
         dpr = dproj;
     }
-    zero(dov, (size_t)N * hd * L);
+    zero(p, dov, (size_t)N * hd * L);
     conv_bwd(p, dov, dp ? dp + a->out_w : NULL, dp ? dp + a->out_b : NULL, dpr, ws + a->o, prm + a->out_w, N,
                          hd, L, a->C, 1, 1, 0, ws + p->sc_conv);
-    zero(dqkv, (size_t)N * 3 * hd * L);
+    zero(p, dqkv, (size_t)N * 3 * hd * L);
     if (a->linear)
-        ggdm_linattn_backward(dqkv, dov, ws + a->qkv, ws + a->cq, ws + a->ck, ws + a->cctx, N, H, Dh, L,
+        p->be->linattn_backward(dqkv, dov, ws + a->qkv, ws + a->cq, ws + a->ck, ws + a->cctx, N, H, Dh, L,
                               ws + p->sc_att);
     else
-        ggdm_attn_backward(dqkv, dov, ws + a->qkv, ws + a->cattn, N, H, Dh, L, ws + p->sc_att);
-    zero(dnrm, n);
+        p->be->attn_backward(dqkv, dov, ws + a->qkv, ws + a->cattn, N, H, Dh, L, ws + p->sc_att);
+    zero(p, dnrm, n);
     conv_bwd(p, dnrm, dp ? dp + a->qkv_w : NULL, NULL, dqkv, ws + a->nrm, prm + a->qkv_w, N, a->C, L, 3 * hd,
                          1, 1, 0, ws + p->sc_conv);
-    ggdm_chnorm_backward(dx, dp ? dp + a->norm_g : NULL, dnrm, x, ws + a->nm, ws + a->ns, prm + a->norm_g, N, a->C, L);
+    p->be->chnorm_backward(dx, dp ? dp + a->norm_g : NULL, dnrm, x, ws + a->nm, ws + a->ns, prm + a->norm_g, N, a->C, L);
 }
 
 static void bwd_samp(const plan *p, const samp_plan *s, const float *prm, float *ws, const float *x, float *dx,
@@ -1068,34 +1079,37 @@ static void bwd_samp(const plan *p, const samp_plan *s, const float *prm, float 
 {
     if (s->up) {
         float *dup = ws + p->sc_a;
-        zero(dup, (size_t)p->N * s->cin * 2 * s->Lin);
+        zero(p, dup, (size_t)p->N * s->cin * 2 * s->Lin);
         conv_bwd(p, dup, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, ws + s->upbuf, prm + s->w, p->N,
                              s->cin, 2 * s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
-        ggdm_upsample2_backward(dx, dup, p->N, s->cin, s->Lin);
+        p->be->upsample2_backward(dx, dup, p->N, s->cin, s->Lin);
     } else {
         conv_bwd(p, dx, dp ? dp + s->w : NULL, dp ? dp + s->b : NULL, dout, x, prm + s->w, p->N, s->cin,
                              s->Lin, s->cout, s->K, s->stride, s->pad, ws + p->sc_conv);
     }
 }
 
-static void cat_backward(int N, float *da, int Ca, float *db, int Cb, int L, const float *dout)
+static void cat_backward(const plan *p, int N, float *da, int Ca, float *db, int Cb, int L, const float *dout)
 {
     int n;
     for (n = 0; n < N; n++) {
-        add_into(da + (size_t)n * Ca * L, dout + (size_t)n * (Ca + Cb) * L, (size_t)Ca * L);
-        add_into(db + (size_t)n * Cb * L, dout + ((size_t)n * (Ca + Cb) + Ca) * L, (size_t)Cb * L);
+        add_into(p, da + (size_t)n * Ca * L, dout + (size_t)n * (Ca + Cb) * L, (size_t)Ca * L);
+        add_into(p, db + (size_t)n * Cb * L, dout + ((size_t)n * (Ca + Cb) + Ca) * L, (size_t)Cb * L);
     }
 }
 
 /* Reverse pass over the ops; dp NULL: input gradient only. */
-static void backward_all(const plan *p, const float *prm, float *ws, const float *deps, float *dp)
+static void backward_all(const plan *p, const float *prm, float *ws, const float *deps, int deps_in_ws, float *dp)
 {
     const ggdm_unet_cfg *c = &p->cfg;
     int N = p->N, k;
     for (k = 0; k < p->n_buf; k++)
-        zero(ws + p->buf[k].g, (size_t)N * p->buf[k].C * p->buf[k].L);
-    zero(ws + p->dst, (size_t)N * p->tdim);
-    memcpy(ws + p->buf[p->op[p->n_op - 1].out].g, deps, sizeof(float) * (size_t)N * c->length);
+        zero(p, ws + p->buf[k].g, (size_t)N * p->buf[k].C * p->buf[k].L);
+    zero(p, ws + p->dst, (size_t)N * p->tdim);
+    if (deps_in_ws)
+        p->be->copy(p->be->ctx, ws + p->buf[p->op[p->n_op - 1].out].g, deps, (size_t)N * c->length);
+    else
+        p->be->upload(p->be->ctx, ws + p->buf[p->op[p->n_op - 1].out].g, deps, (size_t)N * c->length);
     for (k = p->n_op - 1; k >= 0; k--) {
         const op_plan *o = &p->op[k];
         const buf_plan *in = &p->buf[o->in0], *out = &p->buf[o->out];
@@ -1109,7 +1123,7 @@ static void backward_all(const plan *p, const float *prm, float *ws, const float
         case OP_RB: bwd_rb(p, &p->rb[o->idx], prm, ws, xi, dx, dy, dp); break;
         case OP_ATTN: bwd_attn(p, &p->at[o->idx], prm, ws, xi, dx, dy, dp); break;
         case OP_SAMP: bwd_samp(p, &p->sp[o->idx], prm, ws, xi, dx, dy, dp); break;
-        case OP_CAT: cat_backward(N, dx, in->C, ws + p->buf[o->in1].g, p->buf[o->in1].C, in->L, dy); break;
+        case OP_CAT: cat_backward(p, N, dx, in->C, ws + p->buf[o->in1].g, p->buf[o->in1].C, in->L, dy); break;
         case OP_FINAL:
             conv_bwd(p, dx, dp ? dp + p->fin_w : NULL, dp ? dp + p->fin_b : NULL, dy, xi, prm + p->fin_w, N,
                                  c->dim, c->length, 1, 1, 1, 0, ws + p->sc_conv);
@@ -1119,13 +1133,13 @@ static void backward_all(const plan *p, const float *prm, float *ws, const float
     if (dp) { /* the time MLP, once every ResnetBlock has added into d(silu(temb)) */
         float *dt = ws + p->sc_t1, *dt2 = ws + p->sc_t2;
         size_t nt = (size_t)N * p->tdim;
-        zero(dt, nt);
-        ggdm_silu_backward(dt, ws + p->dst, ws + p->temb, (long)nt);
-        zero(dt2, nt);
-        ggdm_linear_backward(dt2, dp + p->t2_w, dp + p->t2_b, dt, ws + p->t1g, prm + p->t2_w, N, p->tdim, p->tdim);
-        zero(dt, nt);
-        ggdm_gelu_backward(dt, dt2, ws + p->t1, (long)nt);
-        ggdm_linear_backward(NULL, dp + p->t1_w, dp + p->t1_b, dt, ws + p->temb0, prm + p->t1_w, N, c->dim, p->tdim);
+        zero(p, dt, nt);
+        p->be->silu_backward(dt, ws + p->dst, ws + p->temb, (long)nt);
+        zero(p, dt2, nt);
+        p->be->linear_backward(dt2, dp + p->t2_w, dp + p->t2_b, dt, ws + p->t1g, prm + p->t2_w, N, p->tdim, p->tdim);
+        zero(p, dt, nt);
+        p->be->gelu_backward(dt, dt2, ws + p->t1, (long)nt);
+        p->be->linear_backward(NULL, dp + p->t1_w, dp + p->t1_b, dt, ws + p->temb0, prm + p->t1_w, N, c->dim, p->tdim);
     }
 }
 
@@ -1189,37 +1203,50 @@ ggdm_status ggdm_unet_loss_grad_ex(const ggdm_unet_cfg *cfg, const float *params
     for (n = 0; n < N; n++)
         if (t[n] < 0 || t[n] >= T)
             return GGDM_ERR_ARG;
-    /* the network's workspace first, then xt and d (64-byte aligned) */
+    /* the network's workspace first, then xt and d (64-byte aligned), all backend memory:
+     * host values pass through a stack buffer */
     {
         plan p;
-        float *ws = (float *)workspace;
+        float *ws = (float *)workspace, buf[256], *dpb;
+        const ggdm_unet_backend *be = ex && ex->unet ? ex->unet : ggdm_unet_backend_cpu();
+        const float *prm;
+        size_t k, m;
         st = make_plan(cfg, N, 1, &p);
         if (st != GGDM_OK)
             return st;
         p.ex = ex;
+        p.be = be;
+        prm = be->params(be->ctx, params, p.n_params, 0);
         off = p.total * sizeof(float);
         xt = (float *)((char *)workspace + off);
         d = xt + ((nd + 15u) & ~(size_t)15u);
-        for (n = 0; n < N; n++) {
-            float a = sqrt_ab[t[n]], b = sqrt_1mab[t[n]];
-            for (i = 0; i < (size_t)D; i++) {
-                size_t k = (size_t)n * D + i;
-                xt[k] = a * x0[k] + b * z[k];
+        for (k = 0; k < nd; k += m) {
+            m = nd - k < 256 ? nd - k : 256;
+            for (i = 0; i < m; i++) {
+                n = (int)((k + i) / (size_t)D);
+                buf[i] = sqrt_ab[t[n]] * x0[k + i] + sqrt_1mab[t[n]] * z[k + i];
             }
+            be->upload(be->ctx, xt + k, buf, m);
         }
-        forward_all(&p, params, xt, t, ws, NULL, NULL);
-        memcpy(d, ws + p.buf[p.op[p.n_op - 1].out].v, sizeof(float) * nd);
-        for (i = 0; i < nd; i++) {
-            d[i] = d[i] - z[i];
-            acc = fmaf(d[i], d[i], acc);
+        forward_all(&p, prm, xt, 1, t, ws, NULL, NULL);
+        /* d = eps - z, the loss chain in order, then d * scale = d loss / d eps */
+        scale = 2.0f / (float)nd;
+        for (k = 0; k < nd; k += m) {
+            m = nd - k < 256 ? nd - k : 256;
+            be->download(be->ctx, buf, ws + p.buf[p.op[p.n_op - 1].out].v + k, m);
+            for (i = 0; i < m; i++) {
+                float di = buf[i] - z[k + i];
+                acc = fmaf(di, di, acc);
+                buf[i] = di * scale;
+            }
+            be->upload(be->ctx, d + k, buf, m);
         }
         *loss = acc / (float)nd;
         if (!dparams)
             return GGDM_OK;
-        scale = 2.0f / (float)nd;
-        for (i = 0; i < nd; i++)
-            d[i] = d[i] * scale;
-        backward_all(&p, params, ws, d, dparams);
+        dpb = be->grads_begin(be->ctx, dparams, p.n_params);
+        backward_all(&p, prm, ws, d, 1, dpb);
+        be->grads_end(be->ctx, dparams, dpb, p.n_params);
     }
     return GGDM_OK;
 }

@@ -1504,7 +1504,7 @@ static void test_conv_exec(void **state)
             ggdm_conv1d_backward(dx1, dw1, db1, dy, x, w, N, Cin, Lin, Cout, K, s, pad);
             for (ei = 0; ei < 2; ei++)
                 for (ti = 0; ti < (int)(sizeof threads / sizeof threads[0]); ti++) {
-                    ggdm_exec ex;
+                    ggdm_exec ex = {0};
                     ex.run = ei == 0 ? exec_reverse : exec_shuffled;
                     ex.ctx = &seed;
                     ex.nthreads = threads[ti];

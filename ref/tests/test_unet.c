@@ -339,7 +339,7 @@ static void test_executor(void **state)
     assert_int_equal(ggdm_unet_loss_grad(&cfg, w, 7, x, t, v, tab_a, tab_b, 200, &loss0, dp0, ws, wl), GGDM_OK);
     for (kind = 0; kind < 2; kind++)
         for (k = 0; k < 3; k++) {
-            ggdm_exec ex;
+            ggdm_exec ex = {0};
             ex.run = kind ? run_scrambled : run_reverse;
             ex.ctx = NULL;
             ex.nthreads = threads[k];

@@ -9,19 +9,24 @@
  * (docs/performance.md, "Threads"). NULL, or an executor with run == NULL, runs the tasks in
  * order on the calling thread.
  *
- * The executor struct holds two pointers (the run function and its context) and a thread
- * count the library uses only to choose how many tasks to cut work into (never what a task
- * computes). The front end's pthread pool (ref/cli/pool.c) provides one.
+ * The executor struct holds the run function and its context, a thread count the library
+ * uses only to choose how many tasks to cut work into (never what a task computes), and
+ * optionally the backend that runs the score network (a GPU driver's). The front end's
+ * pthread pool (ref/cli/pool.c) provides one. Zero-initialise it before filling it in.
  */
 #ifndef GGDM_EXEC_H
 #define GGDM_EXEC_H
 
 typedef void (*ggdm_task_fn)(void *arg, int task);
 
+struct ggdm_unet_backend;
+
 typedef struct ggdm_exec {
     void (*run)(void *ctx, ggdm_task_fn task, void *arg, int ntasks);
     void *ctx;
     int nthreads; /* >= 1: a hint for how finely to split work */
+    /* where the score network's layers run (ggdm/backend.h); NULL: the reference's CPU code */
+    const struct ggdm_unet_backend *unet;
 } ggdm_exec;
 
 /* Runs task(arg, 0 .. ntasks-1) with ex (serially when ex or ex->run is NULL). */

@@ -1,0 +1,99 @@
+/*
+ * The reference's own backend (ggdm/backend.h): the library's layer functions, on host
+ * memory. Memory operations are plain copies; parameters and gradients are used in place.
+ */
+#include "ggdm/backend.h"
+
+#include <string.h>
+
+#include "ggdm/attention.h"
+#include "ggdm/layers.h"
+
+static const float *cpu_params(void *ctx, const float *host, uint64_t n, int changed)
+{
+    (void)ctx, (void)n, (void)changed;
+    return host;
+}
+
+static float *cpu_grads_begin(void *ctx, float *host, uint64_t n)
+{
+    (void)ctx, (void)n;
+    return host;
+}
+
+static void cpu_grads_end(void *ctx, float *host, float *dev, uint64_t n)
+{
+    (void)ctx, (void)host, (void)dev, (void)n;
+}
+
+static void cpu_copy(void *ctx, float *dst, const float *src, size_t n)
+{
+    (void)ctx;
+    if (n && dst != src)
+        memmove(dst, src, sizeof(float) * n);
+}
+
+static void cpu_zero(void *ctx, float *dst, size_t n)
+{
+    (void)ctx;
+    if (n)
+        memset(dst, 0, sizeof(float) * n);
+}
+
+static void cpu_add_into(void *ctx, float *dst, const float *src, size_t n)
+{
+    size_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++)
+        dst[i] = dst[i] + src[i];
+}
+
+static void cpu_steps(void *ctx, float *dst, const int64_t *t, int N)
+{
+    int i;
+    (void)ctx;
+    for (i = 0; i < N; i++)
+        dst[i] = (float)t[i];
+}
+
+static const ggdm_unet_backend cpu_backend = {
+    "cpu",
+    NULL,
+    cpu_params,
+    cpu_grads_begin,
+    cpu_grads_end,
+    cpu_copy, /* upload */
+    cpu_copy, /* download */
+    cpu_copy,
+    cpu_zero,
+    cpu_add_into,
+    cpu_steps,
+    ggdm_conv1d_forward_ex,
+    ggdm_conv1d_backward_ex,
+    ggdm_linear_forward,
+    ggdm_linear_backward,
+    ggdm_ws_forward,
+    ggdm_ws_backward,
+    ggdm_groupnorm_forward,
+    ggdm_groupnorm_backward,
+    ggdm_chnorm_forward,
+    ggdm_chnorm_backward,
+    ggdm_silu_forward,
+    ggdm_silu_backward,
+    ggdm_gelu_forward,
+    ggdm_gelu_backward,
+    ggdm_scale_shift_forward,
+    ggdm_scale_shift_backward,
+    ggdm_upsample2_forward,
+    ggdm_upsample2_backward,
+    ggdm_linattn_forward,
+    ggdm_linattn_backward,
+    ggdm_attn_forward,
+    ggdm_attn_backward,
+    ggdm_time_embedding,
+};
+
+const ggdm_unet_backend *ggdm_unet_backend_cpu(void)
+{
+    return &cpu_backend;
+}
