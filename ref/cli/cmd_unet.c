@@ -15,6 +15,7 @@
 #include "cmds.h"
 #include "ggdm/schedule.h"
 #include "ggdm/unet.h"
+#include "ggdm/backend.h"
 #include "io.h"
 #include "pool.h"
 #include "weights.h"
@@ -296,14 +297,33 @@ typedef struct trace_ctx {
     const char *dir;
     FILE *index;
     int count, failed;
+    const ggdm_unet_backend *be; /* NULL: the layers' data is host memory */
 } trace_ctx;
 
 static void trace_write(void *vctx, const char *name, const float *data, int ndim, const uint64_t *shape)
 {
     trace_ctx *c = (trace_ctx *)vctx;
     char path[2048], err[ERRCAP];
+    float *host = NULL;
+    ggdm_status st;
     snprintf(path, sizeof path, "%s/%s.npy", c->dir, name);
-    if (ggdm_io_save(path, GGDM_DT_F32, ndim, shape, data, err, sizeof err) != GGDM_OK) {
+    if (c->be) { /* the backend's memory (a GPU's): copy the layer to the host first */
+        size_t n = 1;
+        int d;
+        for (d = 0; d < ndim; d++)
+            n *= (size_t)shape[d];
+        host = (float *)malloc(sizeof(float) * (n ? n : 1));
+        if (!host) {
+            fprintf(stderr, "ggdm trace: out of memory for layer %s\n", name);
+            c->failed = 1;
+            return;
+        }
+        c->be->download(c->be->ctx, host, data, n);
+        data = host;
+    }
+    st = ggdm_io_save(path, GGDM_DT_F32, ndim, shape, data, err, sizeof err);
+    free(host);
+    if (st != GGDM_OK) {
         fprintf(stderr, "ggdm trace: %s\n", err);
         c->failed = 1;
         return;
@@ -405,6 +425,7 @@ static int run_net(int argc, char **argv, int mode)
         snprintf(ipath, sizeof ipath, "%s/index.txt", out);
         memset(&tc, 0, sizeof tc);
         tc.dir = out;
+        tc.be = ex->unet;
         tc.index = fopen(ipath, "w");
         if (!tc.index) {
             fprintf(stderr, "ggdm trace: cannot write %s (%s)\n", ipath, strerror(errno));

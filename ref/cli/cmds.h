@@ -13,4 +13,8 @@ int ggdm_cmd_guide(int argc, char **argv);
 int ggdm_cmd_pretrain(int argc, char **argv);
 int ggdm_cmd_optimize(int argc, char **argv);
 int ggdm_cmd_demo(int argc, char **argv);
+/* The dispatcher (main.c): runs argv[1]'s command; impl names the implementation that
+ * `ggdm conformance` checks (the reference's, or a GPU driver's). */
+struct conf_impl;
+int ggdm_cli_main(int argc, char **argv, const struct conf_impl *impl);
 #endif

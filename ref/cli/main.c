@@ -1,6 +1,7 @@
 /*
- * build/ggdm - the reference's command-line front end. The only part of ref/ that
- * allocates, prints and touches files; everything it computes comes from libggdm.
+ * The command-line front end's dispatcher, shared by build/ggdm (ggdm_main.c: the reference)
+ * and build/ggdm-cuda (gpu/: the same commands with the network on the GPU). The only part
+ * of ref/ that allocates, prints and touches files; everything it computes comes from libggdm.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -237,7 +238,7 @@ static int cmd_hash(int argc, char **argv)
     return rc;
 }
 
-int main(int argc, char **argv)
+int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
 {
     const char *cmd = argc > 1 ? argv[1] : NULL;
     if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
@@ -245,7 +246,7 @@ int main(int argc, char **argv)
         return cmd ? 0 : 2;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
-        printf("ggdm %s (reference, C99)\n", GGDM_VERSION);
+        printf("ggdm %s (%s)\n", GGDM_VERSION, strcmp(impl->name, "ref") == 0 ? "reference, C99" : impl->name);
         return 0;
     }
     if (strcmp(cmd, "init") == 0)
@@ -279,9 +280,15 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "hash") == 0)
         return cmd_hash(argc - 1, argv + 1);
     if (strcmp(cmd, "conformance") == 0)
-        return conf_main(argc - 1, argv + 1, &conf_impl_ref, 0);
-    if (strcmp(cmd, "vectors") == 0)
-        return conf_main(argc - 1, argv + 1, &conf_impl_ref, 1);
+        return conf_main(argc - 1, argv + 1, impl, 0);
+    if (strcmp(cmd, "vectors") == 0) {
+        if (strcmp(impl->name, "ref") != 0) {
+            fprintf(stderr, "ggdm vectors: only the reference (build/ggdm) writes golden vectors, not %s\n",
+                    impl->name);
+            return 2;
+        }
+        return conf_main(argc - 1, argv + 1, impl, 1);
+    }
     fprintf(stderr, "ggdm: unknown command '%s'\n\n%s", cmd, usage_text);
     return 2;
 }

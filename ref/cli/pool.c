@@ -146,6 +146,13 @@ ggdm_exec ggdm_pool_exec(ggdm_pool *p)
 static ggdm_pool *cli_pool;
 static ggdm_exec cli_ex;
 static int cli_threads, cli_atexit;
+static const struct ggdm_unet_backend *cli_backend;
+
+void ggdm_cli_set_backend(const struct ggdm_unet_backend *be)
+{
+    cli_backend = be;
+    cli_threads = 0; /* the next ggdm_cli_exec builds the executor again */
+}
 
 static void cli_pool_free(void)
 {
@@ -156,6 +163,8 @@ static void cli_pool_free(void)
 
 const ggdm_exec *ggdm_cli_exec(int threads)
 {
+    if (cli_backend)
+        threads = 1; /* the backend (a GPU) runs the network; host threads would only contend */
     if (threads <= 0)
         threads = ggdm_pool_cores();
     if (cli_threads == threads)
@@ -165,6 +174,7 @@ const ggdm_exec *ggdm_cli_exec(int threads)
     if (threads > 1 && !cli_pool)
         fprintf(stderr, "ggdm: could not start %d threads; running on one\n", threads);
     cli_ex = ggdm_pool_exec(cli_pool);
+    cli_ex.unet = cli_backend;
     cli_threads = threads;
     if (!cli_atexit && atexit(cli_pool_free) == 0)
         cli_atexit = 1;
