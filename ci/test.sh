@@ -18,6 +18,7 @@ stage() { # name, command...
 tests=$(ls "$BUILD"/tests/test_* 2>/dev/null | grep -v '\.d$')
 
 stage "library symbols (no allocation, no libm transcendentals)" sh ci/check-symbols.sh "$BUILD/libggdm.a"
+stage "hot kernels are SIMD code (disassembly)" sh ci/check-vectorised.sh "$BUILD"
 stage "unit tests (CMocka)" sh ci/run-unit.sh $tests
 stage "conformance (golden vectors, reference)" "$BUILD/ggdm" conformance --vectors vectors
 stage "threads: bit-identical results for --threads 1, 2, 3" sh ci/threads.sh "$BUILD/ggdm"
