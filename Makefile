@@ -7,6 +7,7 @@
 #   make memcheck        unit tests under Valgrind make vectors       regenerate golden vectors
 #   make repro           gcc/clang x -O0/-O3 conformance hashes must be identical
 #   make bench           benchmarks beside PyTorch (figures go to docs/performance.md)
+#   make bench-gpu       the CUDA backend's timings beside PyTorch on the GPU (needs a GPU)
 #
 # BUILD selects the output folder, so several compilers/levels can coexist:
 #   make BUILD=build/clang-O0 CC=clang OPT=-O0
@@ -37,11 +38,11 @@ TESTS    := $(TEST_SRC:ref/tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libggdm.a
 GGDM     := $(BUILD)/ggdm
 
-.PHONY: all deps run test check conformance memcheck vectors repro tamper clean help gpu bench
+.PHONY: all deps run test check conformance memcheck vectors repro tamper clean help gpu bench bench-gpu
 all: deps $(LIB) $(GGDM) gpu
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '1,15p' Makefile
 
 # One script installs whatever is missing (Debian packages); it is quick when all is there.
 deps:
@@ -67,9 +68,13 @@ $(BUILD)/tests/%: ref/tests/%.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iref/tests -o $@ $< $(LIB) -lcmocka $(LDLIBS)
 
-# The GPU build is its own Makefile; it is skipped, loudly, without nvcc.
-gpu:
-	@$(MAKE) --no-print-directory -f gpu/Makefile BUILD=$(BUILD)
+# The GPU build is its own Makefile (build/ggdm-cuda: the front end's objects, the library and
+# the CUDA backend); it is skipped, loudly, without nvcc. `make bench-gpu` needs a GPU.
+gpu: $(LIB) $(CLI_OBJ)
+	@$(MAKE) --no-print-directory -f gpu/Makefile BUILD=$(BUILD) CC="$(CC)"
+
+bench-gpu: gpu
+	@$(MAKE) --no-print-directory -f gpu/Makefile BUILD=$(BUILD) CC="$(CC)" bench
 
 check: all $(TESTS)
 	@sh ci/run-unit.sh $(TESTS)

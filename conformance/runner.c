@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "ggdm/backend.h"
+#include "ggdm/exec.h"
 #include "ggdm/hash.h"
 
 /* ---------------------------------------------------------------- parameters */
@@ -638,17 +640,23 @@ static void usage(FILE *f, int regenerate)
     else
         fprintf(f,
                 "usage: ggdm conformance [--vectors DIR] [--filter TEXT] [--list] [--verbose] [--threads N]\n"
+                "                        [--backend cpu|elem]\n"
                 "Recomputes every golden vector of DIR/manifest.tsv (default: vectors) and compares it with\n"
                 "the stored result: bit for bit for an exact implementation, within the vector's tolerance\n"
                 "otherwise. Fails naming the vector and the first differing element. Exit status 0 when\n"
                 "every vector passes, 1 when one fails, 2 on a usage or manifest error. --threads N (default\n"
-                "1) runs the network, sampling and training with N threads: the results must not change.\n");
+                "1) runs the network, sampling and training with N threads: the results must not change.\n"
+                "--backend runs the score network's layers on that backend (ggdm/backend.h): cpu, the\n"
+                "library's layer functions; elem, the per-element functions of ggdm/elem.h looped on the\n"
+                "host as the CUDA exact mode runs them (slow). Default: the front end's own choice.\n");
 }
 
 int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
 {
     const char *dir = "vectors", *filter = NULL;
     int verbose = 0, list = 0, threads = 1, i, pass = 0, fail = 0, skip = 0, nfiles = 0, bad_files = 0;
+    const ggdm_unet_backend *backend = NULL; /* --backend; NULL: ggdm_cli_exec's own */
+    static ggdm_exec bex;                    /* ggdm_cli_exec(threads) with .unet = backend */
     char mpath[1024];
     manifest m;
     for (i = 1; i < argc; i++) {
@@ -666,6 +674,16 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
                 return 2;
             }
             threads = (int)n;
+        } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            const char *b = argv[++i];
+            if (strcmp(b, "cpu") == 0)
+                backend = ggdm_unet_backend_cpu();
+            else if (strcmp(b, "elem") == 0)
+                backend = ggdm_unet_backend_elem();
+            else {
+                fprintf(stderr, "ggdm conformance: --backend must be cpu or elem, not '%s'\n", b);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--list") == 0)
             list = 1;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -719,6 +737,11 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
         c.v = v;
         c.dir = dir;
         c.ex = ggdm_cli_exec(threads);
+        if (backend) {
+            bex = *c.ex;
+            bex.unet = backend;
+            c.ex = &bex;
+        }
         st = op->fn(&c);
         if (want_err) {
             if (st == want_st) {
@@ -790,7 +813,8 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
     }
     if (bad_files)
         fail += bad_files;
-    printf("implementation %s, vectors %s\n", impl->name, dir);
+    printf("implementation %s, vectors %s%s%s\n", impl->name, dir, backend ? ", backend " : "",
+           backend ? backend->name : "");
     printf("%s: %d passed, %d failed, %d skipped\n", regenerate ? "vectors" : "conformance", pass, fail, skip);
     manifest_free(&m);
     return fail ? 1 : 0;

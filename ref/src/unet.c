@@ -853,7 +853,7 @@ static void forward_all(const plan *p, const float *prm, const float *x, int x_i
         p->be->copy(p->be->ctx, ws + p->buf[p->op[0].in0].v, x, (size_t)N * c->length);
     else
         p->be->upload(p->be->ctx, ws + p->buf[p->op[0].in0].v, x, (size_t)N * c->length);
-    trace_buf(p, trace, ctx, "input", x, 1, c->length);
+    trace_buf(p, trace, ctx, "input", ws + p->buf[p->op[0].in0].v, 1, c->length);
     for (k = 0; k < p->n_op; k++) {
         const op_plan *o = &p->op[k];
         const buf_plan *in = &p->buf[o->in0], *out = &p->buf[o->out];
@@ -933,6 +933,8 @@ static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N
     if (st != GGDM_OK)
         return st;
     p.be = be;
+    if (be->workspace && !(workspace = be->workspace(be->ctx, workspace, ws_bytes)))
+        return GGDM_ERR_BUFFER_TOO_SMALL; /* the backend could not provide its workspace */
     prm = be->params(be->ctx, params, p.n_params, 0);
     C = n_chunks(ex, N);
     if (C > 1 && !trace && !dp && (!backward || dx)) {
@@ -1216,6 +1218,9 @@ ggdm_status ggdm_unet_loss_grad_ex(const ggdm_unet_cfg *cfg, const float *params
             return st;
         p.ex = ex;
         p.be = be;
+        if (be->workspace && !(workspace = be->workspace(be->ctx, workspace, ws_bytes)))
+            return GGDM_ERR_BUFFER_TOO_SMALL; /* the backend could not provide its workspace */
+        ws = (float *)workspace;
         prm = be->params(be->ctx, params, p.n_params, 0);
         off = p.total * sizeof(float);
         xt = (float *)((char *)workspace + off);

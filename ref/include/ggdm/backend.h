@@ -77,9 +77,21 @@ typedef struct ggdm_unet_backend {
     void (*attn_backward)(float *dqkv, const float *dout, const float *qkv, const float *cache_attn, int N, int H,
                           int Dh, int L, float *scratch);
     void (*time_embedding)(float *emb, const float *t, int N, int dim);
+
+    /* ---- optional (NULL: not needed) ---- */
+    /* The workspace the plan uses instead of the caller's (host) workspace of `bytes` bytes:
+     * a GPU backend returns a device buffer of at least that size (the same for every call
+     * with the same host workspace is not required: nothing in it outlives one call).
+     * NULL (it could not): the call fails with GGDM_ERR_BUFFER_TOO_SMALL. */
+    float *(*workspace)(void *ctx, void *host_ws, size_t bytes);
 } ggdm_unet_backend;
 
 /* The reference's own backend: the library's layer functions on host memory. */
 const ggdm_unet_backend *ggdm_unet_backend_cpu(void);
+
+/* The reference's math as per-element functions (ggdm/elem.h) looped over every output
+ * element on the host, as the CUDA exact mode runs them (one thread per element): the same
+ * bits as ggdm_unet_backend_cpu(), slowly. Named "elem". */
+const ggdm_unet_backend *ggdm_unet_backend_elem(void);
 
 #endif /* GGDM_BACKEND_H */

@@ -1,0 +1,797 @@
+// gpu/backend_cuda.cu - the CUDA backend of the score network (ggdm/backend.h).
+//
+// The network's plan (ref/src/unet.c) runs unchanged; this file supplies its memory
+// operations (device memory) and its layer operations:
+//  - exact mode: one CUDA thread per output element, calling the reference's element
+//    function ggdm_elem_<op>_<output> of ggdm/elem.h, so every element is computed by the
+//    same chain as on the CPU (compiled with --fmad=false -ftz=false -prec-div=true
+//    -prec-sqrt=true, never fast math: gpu/Makefile's NVCC_EXACT);
+//  - fast mode: Conv1d (im2col / col2im around strided-batched SGEMMs) and Linear as cuBLAS
+//    SGEMMs, everything else the exact element kernels.
+// Everything runs on the legacy default stream, so one launch finishes before the next
+// starts (the order of an op's outputs matters: see EXACT_OPS below). Memory operations are
+// synchronous cudaMemcpy / cudaMemset. See gpu/README.md.
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <xxhash.h>
+
+#include "ggdm/elem.h"
+#if !defined(GGDM_ELEM_OPS) || !defined(GGDM_ELEM_LAUNCHES_conv1d_forward)
+#error "ggdm/elem.h must define the launch-order tables GGDM_ELEM_OPS and GGDM_ELEM_LAUNCHES_<op>"
+#endif
+
+#include "backend_cuda.h"
+#include "ggdm/backend.h"
+#include "ggdm/exec.h"
+
+// ------------------------------------------------------------------ state and errors
+
+#define NPARAM_CACHE 4
+#define THREADS 256
+
+typedef struct param_entry {
+    const float *host;
+    uint64_t n, cap;
+    float *dev;
+    XXH128_hash_t hash;
+    unsigned long long used;
+} param_entry;
+
+static struct {
+    int inited, mode, tf32, sync_each, trust_params, failed;
+    char err[1024];
+    char desc[512];
+    cublasHandle_t blas;
+    float *ws;           // the workspace mirror (ggdm_unet_backend.workspace)
+    size_t ws_bytes;
+    float *grads;        // parameter gradients (grads_begin / grads_end)
+    uint64_t grads_cap;
+    float *scratch;      // fast mode: im2col / col2im columns
+    size_t scratch_cap;  // floats
+    float *host_tmp;     // steps(): the float steps before upload
+    size_t host_tmp_cap;
+    param_entry prm[NPARAM_CACHE];
+    unsigned long long clock;
+} CU;
+
+static void record(const char *fmt, ...)
+{
+    va_list ap;
+    if (CU.failed)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(CU.err, sizeof CU.err, fmt, ap);
+    va_end(ap);
+    CU.failed = 1;
+    fprintf(stderr, "ggdm-cuda: %s\n", CU.err);
+}
+
+// 0 when e is cudaSuccess; otherwise records "what: error" and returns -1.
+static int ck(cudaError_t e, const char *what)
+{
+    if (e == cudaSuccess)
+        return 0;
+    record("%s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+    return -1;
+}
+
+static int ckb(cublasStatus_t s, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return 0;
+    record("%s: cuBLAS %s (%d)", what, cublasGetStatusString(s), (int)s);
+    return -1;
+}
+
+// After a kernel launch: launch errors always; execution errors too with GGDM_CUDA_SYNC=1.
+static int ck_launch(const char *what)
+{
+    if (ck(cudaGetLastError(), what))
+        return -1;
+    if (CU.sync_each)
+        return ck(cudaDeviceSynchronize(), what);
+    return 0;
+}
+
+static unsigned grid_for(long long n)
+{
+    long long b = (n + THREADS - 1) / THREADS;
+    return (unsigned)(b > 65535LL * 32 ? 65535LL * 32 : b); // grid-stride loops cover the rest
+}
+
+// Grows a device buffer to at least `bytes` (contents are not kept). 0 on success.
+static int grow(float **p, size_t *cap_bytes, size_t bytes, const char *what)
+{
+    if (*p && *cap_bytes >= bytes)
+        return 0;
+    if (*p) {
+        if (ck(cudaFree(*p), what))
+            return -1;
+        *p = NULL;
+        *cap_bytes = 0;
+    }
+    if (ck(cudaMalloc((void **)p, bytes ? bytes : 256), what)) {
+        *p = NULL;
+        return -1;
+    }
+    *cap_bytes = bytes;
+    return 0;
+}
+
+// ------------------------------------------------------------------ exact element kernels
+//
+// Per layer op X of backend.h: SIG_X its parameters without the trailing scratch and ex,
+// ARG_X their names, SIZ_X its int/long size arguments in order (those of the
+// ggdm_elem_X_Y_count functions). ELEM(X, Y) then defines the kernel k_X_Y (one thread per
+// element of output Y, a grid-stride loop) and the launcher l_X_Y (nothing when Y is NULL,
+// when the count is not positive, or after an error); x_X launches X's outputs in order.
+// The ops and their outputs come from ggdm/elem.h's tables (GGDM_ELEM_OPS,
+// GGDM_ELEM_LAUNCHES_X): adding an op there needs only its SIG/ARG/SIZ triple here (and
+// its entry in the backend tables at the end).
+
+#define UNPACK(...) __VA_ARGS__
+
+#define SIG_conv1d_forward \
+    (float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin, int Cout, int K, int stride, int pad)
+#define ARG_conv1d_forward (y, x, w, b, N, Cin, Lin, Cout, K, stride, pad)
+#define SIZ_conv1d_forward (N, Cin, Lin, Cout, K, stride, pad)
+
+#define SIG_conv1d_backward                                                                                       \
+    (float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N, int Cin, int Lin, \
+     int Cout, int K, int stride, int pad)
+#define ARG_conv1d_backward (dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad)
+#define SIZ_conv1d_backward (N, Cin, Lin, Cout, K, stride, pad)
+
+#define SIG_linear_forward (float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
+#define ARG_linear_forward (y, x, W, b, N, In, Out)
+#define SIZ_linear_forward (N, In, Out)
+
+#define SIG_linear_backward \
+    (float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int N, int In, int Out)
+#define ARG_linear_backward (dx, dW, db, dy, x, W, N, In, Out)
+#define SIZ_linear_backward (N, In, Out)
+
+#define SIG_ws_forward (float *w_hat, float *rstd, const float *w, int Cout, int fan)
+#define ARG_ws_forward (w_hat, rstd, w, Cout, fan)
+#define SIZ_ws_forward (Cout, fan)
+
+#define SIG_ws_backward (float *dw, const float *dw_hat, const float *w_hat, const float *rstd, int Cout, int fan)
+#define ARG_ws_backward (dw, dw_hat, w_hat, rstd, Cout, fan)
+#define SIZ_ws_backward (Cout, fan)
+
+#define SIG_groupnorm_forward                                                                                  \
+    (float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int N, int C, \
+     int L, int G)
+#define ARG_groupnorm_forward (y, mean, rstd, x, gamma, beta, N, C, L, G)
+#define SIZ_groupnorm_forward (N, C, L, G)
+
+#define SIG_groupnorm_backward                                                                            \
+    (float *dx, float *dgamma, float *dbeta, const float *dy, const float *x, const float *mean,          \
+     const float *rstd, const float *gamma, int N, int C, int L, int G)
+#define ARG_groupnorm_backward (dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, L, G)
+#define SIZ_groupnorm_backward (N, C, L, G)
+
+#define SIG_chnorm_forward (float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
+#define ARG_chnorm_forward (y, mean, rstd, x, g, N, C, L)
+#define SIZ_chnorm_forward (N, C, L)
+
+#define SIG_chnorm_backward                                                                                    \
+    (float *dx, float *dg, const float *dy, const float *x, const float *mean, const float *rstd, const float *g, \
+     int N, int C, int L)
+#define ARG_chnorm_backward (dx, dg, dy, x, mean, rstd, g, N, C, L)
+#define SIZ_chnorm_backward (N, C, L)
+
+#define SIG_silu_forward (float *y, const float *x, long n)
+#define ARG_silu_forward (y, x, n)
+#define SIZ_silu_forward (n)
+#define SIG_silu_backward (float *dx, const float *dy, const float *x, long n)
+#define ARG_silu_backward (dx, dy, x, n)
+#define SIZ_silu_backward (n)
+#define SIG_gelu_forward (float *y, const float *x, long n)
+#define ARG_gelu_forward (y, x, n)
+#define SIZ_gelu_forward (n)
+#define SIG_gelu_backward (float *dx, const float *dy, const float *x, long n)
+#define ARG_gelu_backward (dx, dy, x, n)
+#define SIZ_gelu_backward (n)
+
+#define SIG_scale_shift_forward (float *y, const float *x, const float *ss, int N, int C, int L)
+#define ARG_scale_shift_forward (y, x, ss, N, C, L)
+#define SIZ_scale_shift_forward (N, C, L)
+#define SIG_scale_shift_backward \
+    (float *dx, float *dss, const float *dy, const float *x, const float *ss, int N, int C, int L)
+#define ARG_scale_shift_backward (dx, dss, dy, x, ss, N, C, L)
+#define SIZ_scale_shift_backward (N, C, L)
+
+#define SIG_upsample2_forward (float *y, const float *x, int N, int C, int L)
+#define ARG_upsample2_forward (y, x, N, C, L)
+#define SIZ_upsample2_forward (N, C, L)
+#define SIG_upsample2_backward (float *dx, const float *dy, int N, int C, int L)
+#define ARG_upsample2_backward (dx, dy, N, C, L)
+#define SIZ_upsample2_backward (N, C, L)
+
+#define SIG_linattn_forward                                                                                   \
+    (float *out, float *cache_q, float *cache_k, float *cache_ctx, const float *qkv, int N, int H, int Dh, int L)
+#define ARG_linattn_forward (out, cache_q, cache_k, cache_ctx, qkv, N, H, Dh, L)
+#define SIZ_linattn_forward (N, H, Dh, L)
+#define SIG_linattn_backward                                                                                  \
+    (float *dqkv, const float *dout, const float *qkv, const float *cache_q, const float *cache_k,            \
+     const float *cache_ctx, int N, int H, int Dh, int L)
+#define ARG_linattn_backward (dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L)
+#define SIZ_linattn_backward (N, H, Dh, L)
+
+#define SIG_attn_forward (float *out, float *cache_attn, const float *qkv, int N, int H, int Dh, int L)
+#define ARG_attn_forward (out, cache_attn, qkv, N, H, Dh, L)
+#define SIZ_attn_forward (N, H, Dh, L)
+#define SIG_attn_backward \
+    (float *dqkv, const float *dout, const float *qkv, const float *cache_attn, int N, int H, int Dh, int L)
+#define ARG_attn_backward (dqkv, dout, qkv, cache_attn, N, H, Dh, L)
+#define SIZ_attn_backward (N, H, Dh, L)
+
+#define SIG_time_embedding (float *emb, const float *t, int N, int dim)
+#define ARG_time_embedding (emb, t, N, dim)
+#define SIZ_time_embedding (N, dim)
+
+#define ELEM(X, Y) ELEM_(X, Y, SIG_##X, ARG_##X, SIZ_##X)
+#define ELEM_(X, Y, SIG, ARG, SIZ)                                                                    \
+    __global__ void k_##X##_##Y(UNPACK SIG, long long count_)                                         \
+    {                                                                                                 \
+        long long i_ = (long long)blockIdx.x * blockDim.x + threadIdx.x;                              \
+        long long step_ = (long long)gridDim.x * blockDim.x;                                          \
+        for (; i_ < count_; i_ += step_)                                                              \
+            ggdm_elem_##X##_##Y(UNPACK ARG, (long)i_);                                                \
+    }                                                                                                 \
+    static void l_##X##_##Y(UNPACK SIG)                                                               \
+    {                                                                                                 \
+        long long count_;                                                                             \
+        if (!Y || CU.failed)                                                                          \
+            return;                                                                                   \
+        count_ = (long long)ggdm_elem_##X##_##Y##_count SIZ;                                          \
+        if (count_ <= 0)                                                                              \
+            return;                                                                                   \
+        k_##X##_##Y<<<grid_for(count_), THREADS>>>(UNPACK ARG, count_);                               \
+        ck_launch("kernel " #X "." #Y);                                                               \
+    }
+
+// Every (op, output) pair of ggdm/elem.h's tables: a kernel and a launcher each.
+#define ELEM_KERNELS(X) GGDM_ELEM_LAUNCHES_##X(ELEM)
+GGDM_ELEM_OPS(ELEM_KERNELS)
+
+// The exact layer operations x_X: the launchers of X's outputs, in the LAUNCH ORDER of
+// ggdm/elem.h (an output may read one launched before it; the default stream serialises).
+#define ELEM_CALL(X, Y) l_##X##_##Y ARG_##X;
+#define EXACT_OP(X) EXACT_OP_(X, SIG_##X, GGDM_ELEM_LAUNCHES_##X(ELEM_CALL))
+#define EXACT_OP_(X, SIG, BODY) \
+    static void x_##X(UNPACK SIG) { BODY }
+GGDM_ELEM_OPS(EXACT_OP)
+
+// The signatures of backend.h that carry scratch (and ex): the element kernels need neither.
+static void e_conv1d_forward(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
+                             int Cout, int K, int stride, int pad, float *scratch, const struct ggdm_exec *ex)
+{
+    (void)scratch, (void)ex;
+    x_conv1d_forward(y, x, w, b, N, Cin, Lin, Cout, K, stride, pad);
+}
+
+static void e_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                              int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
+                              const struct ggdm_exec *ex)
+{
+    (void)scratch, (void)ex;
+    x_conv1d_backward(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad);
+}
+
+static void e_linattn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_q,
+                               const float *cache_k, const float *cache_ctx, int N, int H, int Dh, int L,
+                               float *scratch)
+{
+    (void)scratch;
+    x_linattn_backward(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L);
+}
+
+static void e_attn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_attn, int N, int H,
+                            int Dh, int L, float *scratch)
+{
+    (void)scratch;
+    x_attn_backward(dqkv, dout, qkv, cache_attn, N, H, Dh, L);
+}
+
+// ------------------------------------------------------------------ memory operations
+
+__global__ void k_add_into(float *dst, const float *src, long long n)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < n; i += step)
+        dst[i] = dst[i] + src[i];
+}
+
+// The parameters as device memory: one cached copy per host array (a few arrays at most),
+// uploaded when first seen, when `changed`, or when the host array's contents changed
+// since (XXH3-128 of the bytes: the library passes changed = 0 and trainers update the
+// parameters in place, so the contents, not the pointer, decide). GGDM_CUDA_PARAMS=trust
+// skips the hash (a few ms for the paper's 14.9 M parameters) for callers that never
+// change a parameter array in place.
+static const float *cu_params(void *ctx, const float *host, uint64_t n, int changed)
+{
+    param_entry *e = NULL;
+    XXH128_hash_t h;
+    int i;
+    (void)ctx;
+    if (CU.failed || !host || n == 0)
+        return NULL;
+    if (CU.trust_params && !changed) // GGDM_CUDA_PARAMS=trust: the caller never changes them in place
+        for (i = 0; i < NPARAM_CACHE; i++)
+            if (CU.prm[i].dev && CU.prm[i].host == host && CU.prm[i].n == n) {
+                CU.prm[i].used = ++CU.clock;
+                return CU.prm[i].dev;
+            }
+    h = XXH3_128bits(host, (size_t)n * sizeof(float));
+    for (i = 0; i < NPARAM_CACHE; i++)
+        if (CU.prm[i].dev && CU.prm[i].host == host && CU.prm[i].n == n) {
+            e = &CU.prm[i];
+            break;
+        }
+    if (e && !changed && XXH128_isEqual(e->hash, h)) {
+        e->used = ++CU.clock;
+        return e->dev;
+    }
+    if (!e) { // a free entry, else the least recently used one
+        e = &CU.prm[0];
+        for (i = 0; i < NPARAM_CACHE; i++) {
+            if (!CU.prm[i].dev) {
+                e = &CU.prm[i];
+                break;
+            }
+            if (CU.prm[i].used < e->used)
+                e = &CU.prm[i];
+        }
+    }
+    if (e->cap < n) {
+        size_t capb = (size_t)e->cap * sizeof(float);
+        if (grow(&e->dev, &capb, (size_t)n * sizeof(float), "params: cudaMalloc")) {
+            memset(e, 0, sizeof *e);
+            return NULL;
+        }
+        e->cap = n;
+    }
+    e->host = host;
+    e->n = n;
+    if (ck(cudaMemcpy(e->dev, host, (size_t)n * sizeof(float), cudaMemcpyHostToDevice), "params: upload")) {
+        e->host = NULL;
+        return NULL;
+    }
+    e->hash = h;
+    e->used = ++CU.clock;
+    return e->dev;
+}
+
+static float *cu_grads_begin(void *ctx, float *host, uint64_t n)
+{
+    size_t cap = (size_t)CU.grads_cap * sizeof(float);
+    (void)ctx;
+    if (CU.failed || !host || n == 0)
+        return NULL;
+    if (grow(&CU.grads, &cap, (size_t)n * sizeof(float), "grads: cudaMalloc")) {
+        CU.grads_cap = 0;
+        return NULL;
+    }
+    CU.grads_cap = cap / sizeof(float);
+    if (ck(cudaMemcpy(CU.grads, host, (size_t)n * sizeof(float), cudaMemcpyHostToDevice), "grads: upload"))
+        return NULL;
+    return CU.grads;
+}
+
+static void cu_grads_end(void *ctx, float *host, float *dev, uint64_t n)
+{
+    (void)ctx;
+    if (CU.failed || !host || !dev || n == 0)
+        return;
+    ck(cudaMemcpy(host, dev, (size_t)n * sizeof(float), cudaMemcpyDeviceToHost), "grads: download");
+}
+
+// cudaMemcpyDefault: the direction follows from the pointers (unified addressing), so a
+// host pointer where device memory was expected (the trace of the network's input) still
+// copies correctly.
+static void cu_upload(void *ctx, float *dst, const float *host_src, size_t n)
+{
+    (void)ctx;
+    if (CU.failed || n == 0)
+        return;
+    ck(cudaMemcpy(dst, host_src, n * sizeof(float), cudaMemcpyDefault), "upload");
+}
+
+static void cu_download(void *ctx, float *host_dst, const float *src, size_t n)
+{
+    (void)ctx;
+    if (CU.failed || n == 0)
+        return;
+    ck(cudaMemcpy(host_dst, src, n * sizeof(float), cudaMemcpyDefault), "download");
+}
+
+static void cu_copy(void *ctx, float *dst, const float *src, size_t n)
+{
+    (void)ctx;
+    if (CU.failed || n == 0 || dst == src)
+        return;
+    ck(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDefault), "copy");
+}
+
+static void cu_zero(void *ctx, float *dst, size_t n)
+{
+    (void)ctx;
+    if (CU.failed || n == 0)
+        return;
+    ck(cudaMemset(dst, 0, n * sizeof(float)), "zero");
+}
+
+static void cu_add_into(void *ctx, float *dst, const float *src, size_t n)
+{
+    (void)ctx;
+    if (CU.failed || n == 0)
+        return;
+    k_add_into<<<grid_for((long long)n), THREADS>>>(dst, src, (long long)n);
+    ck_launch("kernel add_into");
+}
+
+static void cu_steps(void *ctx, float *dst, const int64_t *host_t, int N)
+{
+    int i;
+    (void)ctx;
+    if (CU.failed || N <= 0)
+        return;
+    if (CU.host_tmp_cap < (size_t)N) {
+        float *p = (float *)realloc(CU.host_tmp, sizeof(float) * (size_t)N);
+        if (!p) {
+            record("steps: out of host memory (%d floats)", N);
+            return;
+        }
+        CU.host_tmp = p;
+        CU.host_tmp_cap = (size_t)N;
+    }
+    for (i = 0; i < N; i++)
+        CU.host_tmp[i] = (float)host_t[i];
+    ck(cudaMemcpy(dst, CU.host_tmp, sizeof(float) * (size_t)N, cudaMemcpyHostToDevice), "steps: upload");
+}
+
+// The plan's workspace: one device arena, grown when a call needs more, kept until
+// shutdown. Nothing in it outlives one library call (the plan writes before it reads).
+static float *cu_workspace(void *ctx, void *host_ws, size_t bytes)
+{
+    (void)ctx, (void)host_ws;
+    if (CU.failed)
+        return NULL; // the library call fails (GGDM_ERR_BUFFER_TOO_SMALL); the error is recorded
+    if (grow(&CU.ws, &CU.ws_bytes, bytes, "workspace: cudaMalloc"))
+        return NULL;
+    return CU.ws;
+}
+
+// ------------------------------------------------------------------ fast mode (cuBLAS)
+
+// Row-major C[M, Nc] = alpha op(A)[M, K] op(B)[K, Nc] + beta C, batched with strides (a row-major
+// matrix is its transpose in column-major order: C^T = op(B)^T op(A)^T).
+static int gemm_rm(int ta, int tb, int M, int Nc, int K, const float *A, int lda, long long sA, const float *B,
+                   int ldb, long long sB, float beta, float *C, int ldc, long long sC, int batch, const char *what)
+{
+    const float one = 1.0f;
+    if (CU.failed)
+        return -1;
+    if (batch == 1)
+        return ckb(cublasSgemm(CU.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc, M, K,
+                               &one, B, ldb, A, lda, &beta, C, ldc),
+                   what);
+    return ckb(cublasSgemmStridedBatched(CU.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc,
+                                         M, K, &one, B, ldb, sB, A, lda, sA, &beta, C, ldc, sC, batch),
+               what);
+}
+
+static float *scratch_floats(size_t n)
+{
+    size_t capb = CU.scratch_cap * sizeof(float);
+    if (grow(&CU.scratch, &capb, n * sizeof(float), "fast: scratch cudaMalloc"))
+        return NULL;
+    CU.scratch_cap = capb / sizeof(float);
+    return CU.scratch;
+}
+
+// col[n, i*K + k, l] = x[n, i, l*stride + k - pad] (0 outside), [N, Cin*K, Lout]
+__global__ void k_im2col(float *col, const float *x, int N, int Cin, int Lin, int K, int stride, int pad, int Lout)
+{
+    long long total = (long long)N * Cin * K * Lout, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    long long step = (long long)gridDim.x * blockDim.x;
+    for (; i < total; i += step) {
+        int l = (int)(i % Lout);
+        long long r = i / Lout; // n * Cin*K + i*K + k
+        int k = (int)(r % K);
+        long long ni = r / K; // n * Cin + i
+        int p = l * stride + k - pad;
+        col[i] = p >= 0 && p < Lin ? x[ni * Lin + p] : 0.0f;
+    }
+}
+
+// dx[n, i, p] += sum over k of dcol[n, i*K + k, l] where l*stride = p + pad - k, 0 <= l < Lout
+__global__ void k_col2im_add(float *dx, const float *dcol, int N, int Cin, int Lin, int K, int stride, int pad,
+                             int Lout)
+{
+    long long total = (long long)N * Cin * Lin, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    long long step = (long long)gridDim.x * blockDim.x;
+    for (; i < total; i += step) {
+        int p = (int)(i % Lin), k;
+        long long ni = i / Lin;
+        float acc = 0.0f;
+        for (k = 0; k < K; k++) {
+            int q = p + pad - k;
+            if (q < 0 || q % stride)
+                continue;
+            q /= stride;
+            if (q < Lout)
+                acc += dcol[(ni * K + k) * Lout + q];
+        }
+        dx[i] = dx[i] + acc;
+    }
+}
+
+// y[(r * inner) + l] += b[r % C] for r over rows (N*C), l < inner
+__global__ void k_add_bias(float *y, const float *b, long long rows, int C, int inner)
+{
+    long long total = rows * inner, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    long long step = (long long)gridDim.x * blockDim.x;
+    for (; i < total; i += step)
+        y[i] = y[i] + b[(i / inner) % C];
+}
+
+static int conv_out_len(int Lin, int K, int stride, int pad)
+{
+    long long num;
+    if (Lin < 1 || K < 1 || stride < 1 || pad < 0)
+        return 0;
+    num = (long long)Lin + 2LL * pad - K;
+    return num < 0 ? 0 : (int)(num / stride + 1);
+}
+
+static const float *im2col(const float *x, int N, int Cin, int Lin, int K, int stride, int pad, int Lout)
+{
+    long long n = (long long)N * Cin * K * Lout;
+    float *col;
+    if (K == 1 && stride == 1 && pad == 0)
+        return x; // the columns are x itself
+    if (!(col = scratch_floats((size_t)n)))
+        return NULL;
+    k_im2col<<<grid_for(n), THREADS>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
+    return ck_launch("kernel im2col") ? NULL : col;
+}
+
+static void f_conv1d_forward(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
+                             int Cout, int K, int stride, int pad, float *scratch, const struct ggdm_exec *ex)
+{
+    int Lout = conv_out_len(Lin, K, stride, pad), CK = Cin * K;
+    const float *col;
+    (void)scratch, (void)ex;
+    if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
+        return;
+    if (!(col = im2col(x, N, Cin, Lin, K, stride, pad, Lout)))
+        return;
+    // y_n [Cout, Lout] = w [Cout, CK] col_n [CK, Lout]
+    if (gemm_rm(0, 0, Cout, Lout, CK, w, CK, 0, col, Lout, (long long)CK * Lout, 0.0f, y, Lout,
+                (long long)Cout * Lout, N, "fast conv1d_forward: sgemm"))
+        return;
+    if (b) {
+        long long rows = (long long)N * Cout;
+        k_add_bias<<<grid_for(rows * Lout), THREADS>>>(y, b, rows, Cout, Lout);
+        ck_launch("kernel conv bias");
+    }
+}
+
+static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                              int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
+                              const struct ggdm_exec *ex)
+{
+    int Lout = conv_out_len(Lin, K, stride, pad), CK = Cin * K, n;
+    int direct = K == 1 && stride == 1 && pad == 0;
+    (void)scratch, (void)ex;
+    if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
+        return;
+    if (dx) {
+        if (direct) { // dx_n [Cin, L] += w^T [Cin, Cout] dy_n [Cout, L]
+            if (gemm_rm(1, 0, Cin, Lout, Cout, w, Cin, 0, dy, Lout, (long long)Cout * Lout, 1.0f, dx, Lin,
+                        (long long)Cin * Lin, N, "fast conv1d_backward dx: sgemm"))
+                return;
+        } else { // dcol_n [CK, Lout] = w^T [CK, Cout] dy_n [Cout, Lout]; dx += col2im(dcol)
+            long long nc = (long long)N * CK * Lout, nx = (long long)N * Cin * Lin;
+            float *dcol = scratch_floats((size_t)nc);
+            if (!dcol)
+                return;
+            if (gemm_rm(1, 0, CK, Lout, Cout, w, CK, 0, dy, Lout, (long long)Cout * Lout, 0.0f, dcol, Lout,
+                        (long long)CK * Lout, N, "fast conv1d_backward dcol: sgemm"))
+                return;
+            k_col2im_add<<<grid_for(nx), THREADS>>>(dx, dcol, N, Cin, Lin, K, stride, pad, Lout);
+            if (ck_launch("kernel col2im"))
+                return;
+        }
+    }
+    if (dw) { // dw [Cout, CK] += sum over n of dy_n [Cout, Lout] col_n^T [Lout, CK]
+        const float *col = im2col(x, N, Cin, Lin, K, stride, pad, Lout);
+        if (!col)
+            return;
+        for (n = 0; n < N; n++)
+            if (gemm_rm(0, 1, Cout, CK, Lout, dy + (size_t)n * Cout * Lout, Lout, 0, col + (size_t)n * CK * Lout,
+                        Lout, 0, 1.0f, dw, CK, 0, 1, "fast conv1d_backward dw: sgemm"))
+                return;
+    }
+    if (db) // the exact element kernel (one chain per channel)
+        l_conv1d_backward_db(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad);
+}
+
+static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
+{
+    if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
+        return;
+    // y [N, Out] = x [N, In] W^T [In, Out]
+    if (gemm_rm(0, 1, N, Out, In, x, In, 0, W, In, 0, 0.0f, y, Out, 0, 1, "fast linear_forward: sgemm"))
+        return;
+    if (b) {
+        k_add_bias<<<grid_for((long long)N * Out), THREADS>>>(y, b, (long long)N * Out, Out, 1);
+        ck_launch("kernel linear bias");
+    }
+}
+
+static void f_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int N,
+                              int In, int Out)
+{
+    if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
+        return;
+    // dx [N, In] += dy [N, Out] W [Out, In]
+    if (dx && gemm_rm(0, 0, N, In, Out, dy, Out, 0, W, In, 0, 1.0f, dx, In, 0, 1, "fast linear_backward dx: sgemm"))
+        return;
+    // dW [Out, In] += dy^T [Out, N] x [N, In]
+    if (dW && gemm_rm(1, 0, Out, In, N, dy, Out, 0, x, In, 0, 1.0f, dW, In, 0, 1, "fast linear_backward dW: sgemm"))
+        return;
+    if (db)
+        l_linear_backward_db(dx, dW, db, dy, x, W, N, In, Out);
+}
+
+// ------------------------------------------------------------------ the two backends
+
+#define MEMORY_OPS \
+    cu_params, cu_grads_begin, cu_grads_end, cu_upload, cu_download, cu_copy, cu_zero, cu_add_into, cu_steps
+
+#define SHARED_OPS_1 x_ws_forward, x_ws_backward, x_groupnorm_forward, x_groupnorm_backward, x_chnorm_forward, \
+    x_chnorm_backward, x_silu_forward, x_silu_backward, x_gelu_forward, x_gelu_backward, x_scale_shift_forward,  \
+    x_scale_shift_backward, x_upsample2_forward, x_upsample2_backward, x_linattn_forward, e_linattn_backward,    \
+    x_attn_forward, e_attn_backward, x_time_embedding, cu_workspace
+
+static const ggdm_unet_backend exact_backend = {
+    "cuda-exact", NULL, MEMORY_OPS,
+    e_conv1d_forward, e_conv1d_backward, x_linear_forward, x_linear_backward,
+    SHARED_OPS_1,
+};
+
+static const ggdm_unet_backend fast_backend = {
+    "cuda-fast", NULL, MEMORY_OPS,
+    f_conv1d_forward, f_conv1d_backward, f_linear_forward, f_linear_backward,
+    SHARED_OPS_1,
+};
+
+// ------------------------------------------------------------------ public functions
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backend **out, char *err, size_t errlen)
+{
+    int count = 0, dev = 0;
+    cudaError_t e;
+    cudaDeviceProp prop;
+    cublasStatus_t s;
+    const char *env;
+    if (out)
+        *out = NULL;
+    set_err(err, errlen, "%s", "");
+    if (mode != GGDM_CUDA_EXACT && mode != GGDM_CUDA_FAST) {
+        set_err(err, errlen, "unknown mode %d", mode);
+        return GGDM_CUDA_FAILED;
+    }
+    e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        set_err(err, errlen, "%s (%s)", cudaGetErrorString(e), cudaGetErrorName(e));
+        return GGDM_CUDA_NO_DEVICE;
+    }
+    if (count < 1) {
+        set_err(err, errlen, "%s", "the CUDA runtime sees no device");
+        return GGDM_CUDA_NO_DEVICE;
+    }
+    if ((e = cudaGetDevice(&dev)) != cudaSuccess || (e = cudaGetDeviceProperties(&prop, dev)) != cudaSuccess ||
+        (e = cudaFree(0)) != cudaSuccess) {
+        set_err(err, errlen, "cannot use device %d: %s (%s)", dev, cudaGetErrorString(e), cudaGetErrorName(e));
+        return GGDM_CUDA_NO_DEVICE;
+    }
+    if (CU.inited)
+        ggdm_cuda_backend_shutdown();
+    memset(&CU, 0, sizeof CU);
+    CU.mode = mode;
+    CU.tf32 = mode == GGDM_CUDA_FAST && tf32;
+    env = getenv("GGDM_CUDA_SYNC");
+    CU.sync_each = env && env[0] && strcmp(env, "0") != 0;
+    env = getenv("GGDM_CUDA_PARAMS");
+    CU.trust_params = env && strcmp(env, "trust") == 0;
+    if (mode == GGDM_CUDA_FAST) {
+        if ((s = cublasCreate(&CU.blas)) != CUBLAS_STATUS_SUCCESS) {
+            set_err(err, errlen, "cublasCreate: %s", cublasGetStatusString(s));
+            return GGDM_CUDA_FAILED;
+        }
+        s = cublasSetMathMode(CU.blas, CU.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+        if (s != CUBLAS_STATUS_SUCCESS) {
+            set_err(err, errlen, "cublasSetMathMode: %s", cublasGetStatusString(s));
+            cublasDestroy(CU.blas);
+            CU.blas = NULL;
+            return GGDM_CUDA_FAILED;
+        }
+    }
+    snprintf(CU.desc, sizeof CU.desc, "%.200s (sm_%d%d, %d SMs, %.1f GiB), %s%s%s%s", prop.name, prop.major, prop.minor,
+             prop.multiProcessorCount, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
+             mode == GGDM_CUDA_FAST ? "fast" : "exact", CU.tf32 ? ", TF32" : "",
+             CU.sync_each ? ", GGDM_CUDA_SYNC (synchronise after every kernel)" : "",
+             CU.trust_params ? ", GGDM_CUDA_PARAMS=trust" : "");
+    CU.inited = 1;
+    if (out)
+        *out = mode == GGDM_CUDA_FAST ? &fast_backend : &exact_backend;
+    return GGDM_CUDA_OK;
+}
+
+extern "C" void ggdm_cuda_backend_shutdown(void)
+{
+    int i;
+    if (!CU.inited)
+        return;
+    if (!CU.failed)
+        ck(cudaDeviceSynchronize(), "shutdown: synchronise"); // a late kernel failure is still reported
+    for (i = 0; i < NPARAM_CACHE; i++)
+        if (CU.prm[i].dev)
+            cudaFree(CU.prm[i].dev);
+    if (CU.ws)
+        cudaFree(CU.ws);
+    if (CU.grads)
+        cudaFree(CU.grads);
+    if (CU.scratch)
+        cudaFree(CU.scratch);
+    if (CU.blas)
+        cublasDestroy(CU.blas);
+    free(CU.host_tmp);
+    // the first error stays readable after shutdown
+    {
+        int failed = CU.failed;
+        char errbuf[sizeof CU.err];
+        memcpy(errbuf, CU.err, sizeof errbuf);
+        memset(&CU, 0, sizeof CU);
+        CU.failed = failed;
+        memcpy(CU.err, errbuf, sizeof errbuf);
+    }
+}
+
+extern "C" const char *ggdm_cuda_backend_error(void)
+{
+    return CU.failed ? CU.err : NULL;
+}
+
+extern "C" const char *ggdm_cuda_backend_describe(void)
+{
+    return CU.inited ? CU.desc : "not initialised";
+}
+
+extern "C" int ggdm_cuda_backend_sync(void)
+{
+    if (CU.failed)
+        return -1;
+    return ck(cudaDeviceSynchronize(), "synchronise");
+}

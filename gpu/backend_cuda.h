@@ -1,0 +1,62 @@
+/*
+ * gpu/backend_cuda.h - the CUDA backend of the score network (ggdm/backend.h).
+ *
+ * Exact mode: every layer output element is computed by one CUDA thread calling the
+ * reference's element function (ggdm/elem.h), so the bits are the reference's.
+ * Fast mode: Conv1d and Linear are cuBLAS SGEMMs (TF32 tensor cores with tf32 = 1), the
+ * other layers are the exact element kernels; results agree within the manifest's
+ * tolerances, not bit for bit.
+ *
+ * The backend is process-wide (the layer operations of ggdm/backend.h carry no context):
+ * one device (the current one), the legacy default stream, synchronous memory operations.
+ * It is not thread-safe: run the network from one host thread (ggdm_cli_exec does, once a
+ * backend is set).
+ *
+ * Errors: the layer operations cannot return one, so the first failing CUDA or cuBLAS call
+ * is recorded (and printed once to stderr); every later operation of the backend does
+ * nothing. ggdm_cuda_backend_error() returns that message (NULL while all is well); callers
+ * check it after each library call or at least before they trust a result.
+ */
+#ifndef GGDM_GPU_BACKEND_CUDA_H
+#define GGDM_GPU_BACKEND_CUDA_H
+#include <stddef.h>
+
+#include "ggdm/backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { GGDM_CUDA_EXACT = 0, GGDM_CUDA_FAST = 1 };
+
+/* Return codes of ggdm_cuda_backend_init. */
+enum {
+    GGDM_CUDA_OK = 0,
+    GGDM_CUDA_NO_DEVICE = 3, /* no usable CUDA device (driver missing, no GPU, ...) */
+    GGDM_CUDA_FAILED = 1     /* anything else (out of memory, cuBLAS) */
+};
+
+/*
+ * Selects the current device (CUDA_VISIBLE_DEVICES chooses it), creates the cuBLAS handle
+ * in fast mode and returns the backend in *out. mode: GGDM_CUDA_EXACT or GGDM_CUDA_FAST;
+ * tf32: fast mode only, lets cuBLAS use TF32 tensor cores. On failure returns one of the
+ * codes above with the reason in err. Calling it again replaces the mode.
+ */
+int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backend **out, char *err, size_t errlen);
+
+/* Frees every device buffer and the cuBLAS handle (the backend must not be used after). */
+void ggdm_cuda_backend_shutdown(void);
+
+/* The first error since init (NULL: none). */
+const char *ggdm_cuda_backend_error(void);
+
+/* One line describing the device and the mode ("NVIDIA H100 80GB HBM3 (sm_90), exact"). */
+const char *ggdm_cuda_backend_describe(void);
+
+/* Waits for the device to finish the queued work (for timing); 0 on success. */
+int ggdm_cuda_backend_sync(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GGDM_GPU_BACKEND_CUDA_H */

@@ -1,0 +1,57 @@
+#!/bin/sh
+# gpu/bench.sh (make bench-gpu): the CUDA backend's timings (build/bench_gpu: exact, fast,
+# fast + TF32) beside PyTorch on the same GPU (gpu/bench_torch.py, when torch with CUDA is
+# installed), then the ratios "torch time / ggdm time" per unit of work (> 1: ggdm is faster).
+#   sh gpu/bench.sh [BUILD]          (GGDM_BENCH_REPS, GGDM_BENCH_N: defaults 10 and 32)
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+REPS=${GGDM_BENCH_REPS:-10}
+N=${GGDM_BENCH_N:-32}
+out=$(mktemp)
+one=$(mktemp)
+trap 'rm -f "$out" "$one"' EXIT
+rc=0
+for m in "--mode exact" "--mode fast" "--mode fast --tf32"; do
+    # shellcheck disable=SC2086
+    timeout -k 5 150 "$BUILD/bench_gpu" $m --reps "$REPS" --n "$N" > "$one" 2>&1
+    r=$?
+    cat "$one"
+    cat "$one" >> "$out"
+    if [ "$r" -eq 3 ]; then
+        echo "bench-gpu: SKIPPED: no CUDA device"
+        exit 0
+    fi
+    [ "$r" -ne 0 ] && { echo "bench-gpu: bench_gpu $m failed (exit $r)"; rc=1; }
+done
+PY=python3
+[ -x /usr/bin/python3 ] && ! python3 -c "import torch" 2>/dev/null && PY=/usr/bin/python3
+if $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+    for tf in off on; do
+        timeout -k 5 150 $PY gpu/bench_torch.py --n "$N" --reps "$REPS" --tf32 "$tf" > "$one" 2>&1 ||
+            echo "bench-gpu: bench_torch.py --tf32 $tf failed"
+        cat "$one"
+        cat "$one" >> "$out"
+    done
+else
+    echo "bench-gpu: PyTorch with CUDA not available: no comparison (pip install torch to add one)"
+fi
+# speed-up of fast over exact; ratios torch time / ggdm time (torch-fp32 against exact and fast,
+# torch-tf32 against fast + TF32)
+awk '
+    / N=[0-9]+: [0-9.]+ s/ { for (i = 1; i <= NF; i++) if ($i ~ /^N=/) { t[$1 " " $2] = $(i + 1) } }
+    END {
+        split("unguided-step gloss-step loss-grad", units, " ")
+        for (u = 1; u <= 3; u++) {
+            k = units[u]
+            if (t["cuda-exact " k] && t["cuda-fast " k])
+                printf "speed-up %-13s cuda-exact / cuda-fast      = %.2f\n", k, t["cuda-exact " k] / t["cuda-fast " k]
+            if (t["torch-fp32 " k] && t["cuda-exact " k])
+                printf "ratio %-13s torch-fp32 / cuda-exact     = %.2f\n", k, t["torch-fp32 " k] / t["cuda-exact " k]
+            if (t["torch-fp32 " k] && t["cuda-fast " k])
+                printf "ratio %-13s torch-fp32 / cuda-fast      = %.2f\n", k, t["torch-fp32 " k] / t["cuda-fast " k]
+            if (t["torch-tf32 " k] && t["cuda-fast-tf32 " k])
+                printf "ratio %-13s torch-tf32 / cuda-fast-tf32 = %.2f\n", k, t["torch-tf32 " k] / t["cuda-fast-tf32 " k]
+        }
+    }' "$out"
+exit $rc

@@ -1,0 +1,229 @@
+/*
+ * build/bench_gpu (gpu/bench.sh, `make bench-gpu`): seconds per unit of work of the paper's
+ * configuration on the CUDA backend, median of R runs after one untimed warm-up call:
+ *   unguided-step  one unguided DDPM step of the paper's Unet1D (dim 64, mults 1,2,4,8,
+ *                  groups 8, length 64, 4 heads x 32, T = 200) at batch N, t = 100:
+ *                  ggdm_guided_eps_ex (version NONE) + ggdm_ddpm_update  (as ref/bench/bench_steps.c)
+ *   gloss-step     the same with G_loss (v2): eps + the VJP through the network + guidance + update
+ *   loss-grad      the training loss and every parameter gradient (ggdm_unet_loss_grad_ex)
+ * Host-device copies are included (every step returns its result to the host, as the
+ * library's API does). In exact mode it also computes the first step of each kind once with
+ * the reference's CPU code and says whether the GPU's result is bit-identical.
+ *
+ *   build/bench_gpu [--mode exact|fast] [--tf32] [--reps R] [--n N] [--no-cpu-check]
+ * Prints lines "cuda-exact unguided-step N=32: 0.00123 s"; exit status 3 without a CUDA device.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend_cuda.h"
+#include "ggdm/diffusion.h"
+#include "ggdm/exec.h"
+#include "ggdm/rng.h"
+#include "ggdm/schedule.h"
+#include "ggdm/unet.h"
+
+#define MAXR 64
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int R)
+{
+    qsort(v, R, sizeof v[0], cmp);
+    return R % 2 ? v[R / 2] : 0.5 * (v[R / 2 - 1] + v[R / 2]);
+}
+
+static void *xalloc(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+        fprintf(stderr, "bench_gpu: out of memory (%lu bytes)\n", (unsigned long)bytes);
+        exit(1);
+    }
+    memset(p, 0, bytes);
+    return p;
+}
+
+static void check(ggdm_status s, const char *what)
+{
+    const char *e = ggdm_cuda_backend_error();
+    if (s != GGDM_OK || e) {
+        fprintf(stderr, "bench_gpu: %s: %s%s%s\n", what, ggdm_status_str(s), e ? "; CUDA: " : "", e ? e : "");
+        exit(1);
+    }
+}
+
+/* "identical", or the number of differing elements and the largest difference. */
+static void compare(const char *label, const float *a, const float *b, size_t n)
+{
+    size_t i, ndiff = 0;
+    double maxd = 0.0;
+    for (i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+            double d = (double)a[i] - (double)b[i];
+            d = d < 0 ? -d : d;
+            ndiff++;
+            if (d > maxd || d != d)
+                maxd = d;
+        }
+    if (ndiff == 0)
+        printf("check %s: bit-identical to the CPU reference (%lu values)\n", label, (unsigned long)n);
+    else
+        printf("check %s: DIFFERS from the CPU reference: %lu of %lu values, max |diff| %.3g\n", label,
+               (unsigned long)ndiff, (unsigned long)n, maxd);
+}
+
+int main(int argc, char **argv)
+{
+    int mode = GGDM_CUDA_EXACT, tf32 = 0, R = 10, N = 32, cpu_check = 1, i, r, v, T = 200, t = 100, D, rc;
+    const char *name;
+    char err[512];
+    const ggdm_unet_backend *be;
+    ggdm_exec ex, cpu;
+    ggdm_score m;
+    uint64_t np;
+    float *w, *tab, *x, *z, *g, *y, *eps, *xo, *ref, *grad, *grad_ref, loss;
+    size_t wsb, lwsb;
+    void *ws, *lws;
+    double tm[MAXR];
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
+            i++;
+            mode = strcmp(argv[i], "fast") == 0 ? GGDM_CUDA_FAST : GGDM_CUDA_EXACT;
+            if (strcmp(argv[i], "fast") != 0 && strcmp(argv[i], "exact") != 0) {
+                fprintf(stderr, "bench_gpu: unknown mode '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--tf32") == 0) {
+            tf32 = 1;
+        } else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) {
+            R = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
+            N = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--no-cpu-check") == 0) {
+            cpu_check = 0;
+        } else {
+            fprintf(stderr, "usage: bench_gpu [--mode exact|fast] [--tf32] [--reps 1..%d] [--n N] [--no-cpu-check]\n",
+                    MAXR);
+            return 2;
+        }
+    }
+    if (R < 1 || R > MAXR || N < 1 || N > 4096) {
+        fprintf(stderr, "bench_gpu: --reps must be in 1..%d and --n in 1..4096\n", MAXR);
+        return 2;
+    }
+    rc = ggdm_cuda_backend_init(mode, tf32, &be, err, sizeof err);
+    if (rc != GGDM_CUDA_OK) {
+        fprintf(stderr, "bench_gpu: %s%s\n", rc == GGDM_CUDA_NO_DEVICE ? "no CUDA device: " : "", err);
+        return rc == GGDM_CUDA_NO_DEVICE ? 3 : 1;
+    }
+    name = mode == GGDM_CUDA_EXACT ? "cuda-exact" : tf32 ? "cuda-fast-tf32" : "cuda-fast";
+    memset(&ex, 0, sizeof ex);
+    ex.nthreads = 1; /* one host thread drives the GPU */
+    ex.unet = be;
+    memset(&cpu, 0, sizeof cpu);
+    cpu.nthreads = 1;
+
+    /* the paper's network (seed 2345), the cosine schedule, the batch */
+    memset(&m, 0, sizeof m);
+    m.kind = GGDM_SCORE_UNET;
+    ggdm_unet_cfg_default(&m.cfg);
+    D = m.D = m.cfg.length;
+    check(ggdm_unet_num_params(&m.cfg, &np), "num_params");
+    w = xalloc(sizeof(float) * np);
+    check(ggdm_unet_init(&m.cfg, 2345, w, np), "init");
+    m.params = w;
+    tab = xalloc(sizeof(float) * ggdm_schedule_count(T));
+    check(ggdm_schedule_compute(GGDM_SCHEDULE_COSINE, T, tab, ggdm_schedule_count(T)), "schedule");
+    x = xalloc(sizeof(float) * N * D);
+    z = xalloc(sizeof(float) * N * D);
+    g = xalloc(sizeof(float) * N * D);
+    y = xalloc(sizeof(float) * N);
+    eps = xalloc(sizeof(float) * N * D);
+    ref = xalloc(sizeof(float) * N * D);
+    xo = xalloc(sizeof(float) * N * D);
+    grad = xalloc(sizeof(float) * np);
+    grad_ref = xalloc(sizeof(float) * np);
+    ggdm_rng_fill_normal(1, 1, 0, x, (uint64_t)N * D);
+    ggdm_rng_fill_normal(1, 2, 0, z, (uint64_t)N * D);
+    ggdm_rng_fill_normal(1, 3, 0, g, (uint64_t)N * D);
+    for (i = 0; i < N; i++)
+        y[i] = 1.0f;
+    printf("bench_gpu: %s; paper Unet1D, %lu parameters, N = %d, T = %d, t = %d, median of %d\n",
+           ggdm_cuda_backend_describe(), (unsigned long)np, N, T, t, R);
+
+    for (v = 0; v < 2; v++) {
+        ggdm_guide_cfg gc;
+        ggdm_guide_cfg_default(&gc);
+        gc.version = v ? GGDM_GUIDE_V2 : GGDM_GUIDE_NONE;
+        check(ggdm_sample_workspace_bytes_ex(&m, N, gc.version, &ex, &wsb), "sample workspace");
+        ws = xalloc(wsb);
+        for (r = -1; r < R; r++) {
+            double a = now();
+            check(ggdm_guided_eps_ex(&m, &gc, tab, T, t, N, x, v ? g : NULL, v ? y : NULL, eps, NULL, ws, wsb, &ex),
+                  "guided eps");
+            check(ggdm_ddpm_update(tab, T, t, N, D, x, eps, z, xo), "ddpm update");
+            if (r >= 0)
+                tm[r] = now() - a;
+        }
+        printf("%s %s N=%d: %.5f s\n", name, v ? "gloss-step" : "unguided-step", N, median(tm, R));
+        fflush(stdout);
+        if (mode == GGDM_CUDA_EXACT && cpu_check) {
+            check(ggdm_guided_eps_ex(&m, &gc, tab, T, t, N, x, v ? g : NULL, v ? y : NULL, ref, NULL, ws, wsb, &cpu),
+                  "guided eps (CPU)");
+            compare(v ? "gloss-step eps" : "unguided-step eps", eps, ref, (size_t)N * D);
+        }
+        free(ws);
+    }
+
+    {
+        int64_t *ts = xalloc(sizeof(int64_t) * N);
+        for (i = 0; i < N; i++)
+            ts[i] = (int64_t)((i * 37 + 11) % T);
+        check(ggdm_unet_loss_workspace_bytes(&m.cfg, N, &lwsb), "loss workspace");
+        lws = xalloc(lwsb);
+        for (r = -1; r < R; r++) {
+            double a = now();
+            memset(grad, 0, sizeof(float) * np);
+            check(ggdm_unet_loss_grad_ex(&m.cfg, w, N, x, ts, z, tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
+                                         tab + GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * (size_t)T, T, &loss, grad,
+                                         lws, lwsb, &ex),
+                  "loss grad");
+            if (r >= 0)
+                tm[r] = now() - a;
+        }
+        printf("%s loss-grad N=%d: %.5f s (loss %.6g)\n", name, N, median(tm, R), (double)loss);
+        if (mode == GGDM_CUDA_EXACT && cpu_check) {
+            float lref;
+            check(ggdm_unet_loss_grad_ex(&m.cfg, w, N, x, ts, z, tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
+                                         tab + GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * (size_t)T, T, &lref,
+                                         grad_ref, lws, lwsb, &cpu),
+                  "loss grad (CPU)");
+            compare("loss", &loss, &lref, 1);
+            compare("parameter gradients", grad, grad_ref, (size_t)np);
+        }
+        free(lws);
+        free(ts);
+    }
+    free(w); free(tab); free(x); free(z); free(g); free(y); free(eps); free(ref); free(xo); free(grad); free(grad_ref);
+    ggdm_cuda_backend_shutdown();
+    if (ggdm_cuda_backend_error()) {
+        fprintf(stderr, "bench_gpu: CUDA: %s\n", ggdm_cuda_backend_error());
+        return 1;
+    }
+    return 0;
+}

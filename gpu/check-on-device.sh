@@ -1,0 +1,135 @@
+#!/bin/sh
+# gpu/check-on-device.sh - everything the CUDA implementation has to show, in one run on a
+# machine with a GPU (about 8 minutes at most; every step has its own time limit):
+#
+#   build        make all (the reference, build/ggdm-cuda, build/bench_gpu)
+#   device       nvidia-smi
+#   unit         the CMocka unit tests (as `make check`)
+#   conf-ref     build/ggdm conformance                       (172 passed)
+#   conf-exact   build/ggdm-cuda conformance --mode exact     (172 passed: bit for bit)
+#   conf-fast    build/ggdm-cuda conformance --mode fast      (within the manifest's tolerances)
+#   trace-exact  one forward pass of the paper's Unet1D (N = 8), every layer: the GPU's files
+#                byte-identical to the reference's
+#   trace-fast   the same in fast mode: `ggdm diff` with its default tolerances
+#   bench        make bench-gpu (exact, fast, fast+TF32, PyTorch when it is installed)
+# and ends with a table: check, result, figure. Exit status 0 when every check passed.
+#
+#   sh gpu/check-on-device.sh [OUT_DIR]      (default: $OUT when set, else build/gpu-check)
+# Logs of every step go to OUT_DIR/<step>.log. GGDM_CUDA_SYNC=1 in the environment makes the
+# backend synchronise after every kernel (slower; attributes an asynchronous error to its kernel).
+set -u
+cd "$(dirname "$0")/.."
+OUTDIR=${1:-${OUT:-build/gpu-check}}
+mkdir -p "$OUTDIR"
+JOBS=$(nproc 2>/dev/null || echo 4)
+TABLE="$OUTDIR/table.txt"
+: > "$TABLE"
+fails=0
+
+row() { # check result figure
+    printf '%-12s %-8s %s\n' "$1" "$2" "$3" >> "$TABLE"
+    [ "$2" = ok ] || [ "$2" = skipped ] || fails=$((fails + 1))
+    echo "--- $1: $2 ${3:+($3)}"
+}
+
+# step NAME SECONDS COMMAND...: runs it under a time limit, output to OUTDIR/NAME.log (and the
+# last lines to the terminal); sets $rc and $secs.
+step() {
+    name=$1; lim=$2; shift 2
+    echo "=== $name (limit ${lim} s): $*"
+    t0=$(date +%s)
+    timeout -k 10 "$lim" "$@" > "$OUTDIR/$name.log" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - t0 ))
+    tail -n 8 "$OUTDIR/$name.log"
+    [ "$rc" -eq 124 ] && echo "(timed out after $lim s)"
+}
+
+conf_figure() { # the runner's summary line of a log
+    grep -E '^conformance: ' "$1" | tail -n 1 | sed 's/^conformance: //'
+}
+
+# ------------------------------------------------------------------ build
+step build 300 make -j"$JOBS" all
+if [ "$rc" -ne 0 ] || [ ! -x build/ggdm-cuda ]; then
+    row build FAILED "make all rc=$rc, ${secs} s (see $OUTDIR/build.log)"
+    cat "$TABLE"
+    exit 1
+fi
+row build ok "${secs} s"
+
+# ------------------------------------------------------------------ the device
+step device 30 nvidia-smi
+gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -n 1)
+[ "$rc" -eq 0 ] && row device ok "${gpu:-?}" || row device FAILED "nvidia-smi rc=$rc"
+
+# ------------------------------------------------------------------ unit tests
+step unit 240 make -j"$JOBS" check
+fig=$(grep -E '^unit: ' "$OUTDIR/unit.log" | tail -n 1)
+[ "$rc" -eq 0 ] && row unit ok "$fig" || row unit FAILED "rc=$rc $fig"
+
+# ------------------------------------------------------------------ golden vectors
+step conf-ref 120 build/ggdm conformance --vectors vectors
+fig=$(conf_figure "$OUTDIR/conf-ref.log")
+[ "$rc" -eq 0 ] && row conf-ref ok "$fig, ${secs} s" || row conf-ref FAILED "rc=$rc $fig"
+
+step conf-exact 240 build/ggdm-cuda conformance --mode exact --vectors vectors
+fig=$(conf_figure "$OUTDIR/conf-exact.log")
+if [ "$rc" -eq 3 ]; then row conf-exact FAILED "no CUDA device (exit 3)"
+elif [ "$rc" -eq 0 ]; then row conf-exact ok "$fig, bit for bit, ${secs} s"
+else row conf-exact FAILED "rc=$rc $fig"; grep -E '^(FAIL|ERR)' "$OUTDIR/conf-exact.log" | head -n 5; fi
+
+step conf-fast 240 build/ggdm-cuda conformance --mode fast --vectors vectors
+fig=$(conf_figure "$OUTDIR/conf-fast.log")
+[ "$rc" -eq 0 ] && row conf-fast ok "$fig, ${secs} s" || row conf-fast FAILED "rc=$rc $fig"
+
+# ------------------------------------------------------------------ layer traces
+T="$OUTDIR/trace"
+rm -rf "$T"
+mkdir -p "$T"
+if build/ggdm init --seed 2345 -o "$T/w.safetensors" > "$T/init.log" 2>&1 &&
+   /usr/bin/python3 -c "import numpy as np; np.save('$T/x.npy', np.random.default_rng(5).standard_normal((8, 64)).astype(np.float32))" \
+       > "$T/x.log" 2>&1; then
+    step trace-ref 120 build/ggdm trace -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/ref"
+    ref_ok=$rc
+    step trace-exact 120 build/ggdm-cuda trace --mode exact -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/exact"
+    if [ "$ref_ok" -ne 0 ] || [ "$rc" -ne 0 ]; then
+        row trace-exact FAILED "trace rc: ref $ref_ok, exact $rc"
+    else
+        n=0; bad=0; first=""
+        for f in "$T"/ref/*.npy; do
+            n=$((n + 1))
+            if ! cmp -s "$f" "$T/exact/$(basename "$f")"; then
+                bad=$((bad + 1)); [ -z "$first" ] && first=$(basename "$f" .npy)
+            fi
+        done
+        build/ggdm diff "$T/ref" "$T/exact" > "$OUTDIR/trace-exact-diff.log" 2>&1
+        if [ "$bad" -eq 0 ] && [ "$n" -gt 0 ]; then row trace-exact ok "$n layers byte-identical"
+        else row trace-exact FAILED "$bad of $n layers differ, first: $first (see trace-exact-diff.log)"; fi
+    fi
+    step trace-fast 120 build/ggdm-cuda trace --mode fast -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/fast"
+    if [ "$ref_ok" -ne 0 ] || [ "$rc" -ne 0 ]; then
+        row trace-fast FAILED "trace rc: ref $ref_ok, fast $rc"
+    else
+        step trace-fast-diff 60 build/ggdm diff "$T/ref" "$T/fast"
+        fig=$(grep -E '^diff: ' "$OUTDIR/trace-fast-diff.log" | tail -n 1)
+        fig="$fig; largest abs error $(awk '$2 ~ /^(ok|DIFFERS)/ {for (i = 1; i <= NF; i++) if ($i == "abs") {v = $(i + 1); sub(",", "", v); if (v + 0 > m) m = v + 0}} END {print m + 0}' "$OUTDIR/trace-fast-diff.log")"
+        [ "$rc" -eq 0 ] && row trace-fast ok "ggdm diff (rtol 1e-5, atol 1e-6): $fig" || row trace-fast FAILED "$fig"
+    fi
+else
+    row trace-exact FAILED "could not write the weights or x.npy (python3 + numpy?): see $T/*.log"
+    row trace-fast FAILED "(not run)"
+fi
+
+# ------------------------------------------------------------------ timings
+step bench 240 make bench-gpu
+fig=$(grep -E '^(ratio|speed-up)' "$OUTDIR/bench.log" | head -n 3 | tr '\n' ';' | cut -c1-200)
+[ "$rc" -eq 0 ] && row bench ok "${fig:-see bench.log}" || row bench FAILED "rc=$rc (see $OUTDIR/bench.log)"
+grep -E ' s$| s \(|^check|^ratio|^speed-up' "$OUTDIR/bench.log" | head -n 30
+
+echo
+echo "================ summary ($(date -u +%Y-%m-%dT%H:%MZ), ${gpu:-unknown GPU})"
+printf '%-12s %-8s %s\n' check result figure
+cat "$TABLE"
+echo "($fails failed; logs in $OUTDIR/)"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,347 @@
+/*
+ * The "elem" backend (ggdm/backend.h): every layer runs as a loop over the elements of each
+ * of its outputs, calling the element functions of ggdm/elem.h - what the CUDA exact mode
+ * does with one thread per element - in the launch order of the table there (a later output
+ * may read an earlier one). Host memory, like the CPU backend: parameters and gradients are
+ * used in place. The bits are the reference's (ref/tests/test_backend.c); it is slow (every
+ * shared reduction is recomputed per element) and single-threaded by design: it exists to
+ * prove on the CPU that the element functions are the reference's math.
+ */
+#include "ggdm/backend.h"
+
+#include <string.h>
+
+#include "ggdm/elem.h"
+
+/* ------------------------------------------------------------------ memory */
+
+static const float *elem_params(void *ctx, const float *host, uint64_t n, int changed)
+{
+    (void)ctx, (void)n, (void)changed;
+    return host;
+}
+
+static float *elem_grads_begin(void *ctx, float *host, uint64_t n)
+{
+    (void)ctx, (void)n;
+    return host;
+}
+
+static void elem_grads_end(void *ctx, float *host, float *dev, uint64_t n)
+{
+    (void)ctx, (void)host, (void)dev, (void)n;
+}
+
+static void elem_copy(void *ctx, float *dst, const float *src, size_t n)
+{
+    (void)ctx;
+    if (n && dst != src)
+        memmove(dst, src, sizeof(float) * n);
+}
+
+static void elem_zero(void *ctx, float *dst, size_t n)
+{
+    (void)ctx;
+    if (n)
+        memset(dst, 0, sizeof(float) * n);
+}
+
+static void elem_add_into(void *ctx, float *dst, const float *src, size_t n)
+{
+    size_t i;
+    (void)ctx;
+    for (i = 0; i < n; i++)
+        dst[i] = dst[i] + src[i];
+}
+
+static void elem_steps(void *ctx, float *dst, const int64_t *t, int N)
+{
+    int i;
+    (void)ctx;
+    for (i = 0; i < N; i++)
+        dst[i] = (float)t[i];
+}
+
+/* ------------------------------------------------------------------ layers */
+
+/* One "launch": element idx_ of output OUT of operation OP for every idx_ < its count, if OUT
+ * is wanted (not NULL). ARGS are the operation's arguments (without scratch and ex) and idx_,
+ * SIZES its size arguments. */
+#define LAUNCH(OP, OUT, ARGS, SIZES)                                                                                  \
+    do {                                                                                                              \
+        if (OUT) {                                                                                                    \
+            long idx_, cnt_ = ggdm_elem_##OP##_##OUT##_count SIZES;                                                  \
+            for (idx_ = 0; idx_ < cnt_; idx_++)                                                                       \
+                ggdm_elem_##OP##_##OUT ARGS;                                                                          \
+        }                                                                                                             \
+    } while (0);
+
+/* Every operation runs its outputs in the launch order of ggdm/elem.h's table
+ * (GGDM_ELEM_LAUNCHES_<op>), with its own arguments A_ and sizes S_. */
+#define RUN(OP, OUT) LAUNCH(OP, OUT, A_, S_)
+
+static void e_conv1d_forward(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
+                             int Cout, int K, int stride, int pad, float *scratch, const struct ggdm_exec *ex)
+{
+    (void)scratch, (void)ex;
+#define A_ (y, x, w, b, N, Cin, Lin, Cout, K, stride, pad, idx_)
+#define S_ (N, Cin, Lin, Cout, K, stride, pad)
+    GGDM_ELEM_LAUNCHES_conv1d_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N,
+                              int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
+                              const struct ggdm_exec *ex)
+{
+    (void)scratch, (void)ex;
+#define A_ (dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad, idx_)
+#define S_ (N, Cin, Lin, Cout, K, stride, pad)
+    GGDM_ELEM_LAUNCHES_conv1d_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
+{
+#define A_ (y, x, W, b, N, In, Out, idx_)
+#define S_ (N, In, Out)
+    GGDM_ELEM_LAUNCHES_linear_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int N,
+                              int In, int Out)
+{
+#define A_ (dx, dW, db, dy, x, W, N, In, Out, idx_)
+#define S_ (N, In, Out)
+    GGDM_ELEM_LAUNCHES_linear_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, int fan)
+{
+#define A_ (w_hat, rstd, w, Cout, fan, idx_)
+#define S_ (Cout, fan)
+    GGDM_ELEM_LAUNCHES_ws_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_ws_backward(float *dw, const float *dw_hat, const float *w_hat, const float *rstd, int Cout, int fan)
+{
+#define A_ (dw, dw_hat, w_hat, rstd, Cout, fan, idx_)
+#define S_ (Cout, fan)
+    GGDM_ELEM_LAUNCHES_ws_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_groupnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                                const float *beta, int N, int C, int L, int G)
+{
+#define A_ (y, mean, rstd, x, gamma, beta, N, C, L, G, idx_)
+#define S_ (N, C, L, G)
+    GGDM_ELEM_LAUNCHES_groupnorm_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                                 const float *mean, const float *rstd, const float *gamma, int N, int C, int L, int G)
+{
+#define A_ (dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, L, G, idx_)
+#define S_ (N, C, L, G)
+    GGDM_ELEM_LAUNCHES_groupnorm_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_chnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
+{
+#define A_ (y, mean, rstd, x, g, N, C, L, idx_)
+#define S_ (N, C, L)
+    GGDM_ELEM_LAUNCHES_chnorm_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,
+                              const float *rstd, const float *g, int N, int C, int L)
+{
+#define A_ (dx, dg, dy, x, mean, rstd, g, N, C, L, idx_)
+#define S_ (N, C, L)
+    GGDM_ELEM_LAUNCHES_chnorm_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_silu_forward(float *y, const float *x, long n)
+{
+#define A_ (y, x, n, idx_)
+#define S_ (n)
+    GGDM_ELEM_LAUNCHES_silu_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_silu_backward(float *dx, const float *dy, const float *x, long n)
+{
+#define A_ (dx, dy, x, n, idx_)
+#define S_ (n)
+    GGDM_ELEM_LAUNCHES_silu_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_gelu_forward(float *y, const float *x, long n)
+{
+#define A_ (y, x, n, idx_)
+#define S_ (n)
+    GGDM_ELEM_LAUNCHES_gelu_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_gelu_backward(float *dx, const float *dy, const float *x, long n)
+{
+#define A_ (dx, dy, x, n, idx_)
+#define S_ (n)
+    GGDM_ELEM_LAUNCHES_gelu_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_scale_shift_forward(float *y, const float *x, const float *ss, int N, int C, int L)
+{
+#define A_ (y, x, ss, N, C, L, idx_)
+#define S_ (N, C, L)
+    GGDM_ELEM_LAUNCHES_scale_shift_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_scale_shift_backward(float *dx, float *dss, const float *dy, const float *x, const float *ss, int N,
+                                   int C, int L)
+{
+#define A_ (dx, dss, dy, x, ss, N, C, L, idx_)
+#define S_ (N, C, L)
+    GGDM_ELEM_LAUNCHES_scale_shift_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_upsample2_forward(float *y, const float *x, int N, int C, int L)
+{
+#define A_ (y, x, N, C, L, idx_)
+#define S_ (N, C, L)
+    GGDM_ELEM_LAUNCHES_upsample2_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_upsample2_backward(float *dx, const float *dy, int N, int C, int L)
+{
+#define A_ (dx, dy, N, C, L, idx_)
+#define S_ (N, C, L)
+    GGDM_ELEM_LAUNCHES_upsample2_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_linattn_forward(float *out, float *cache_q, float *cache_k, float *cache_ctx, const float *qkv, int N,
+                              int H, int Dh, int L)
+{
+#define A_ (out, cache_q, cache_k, cache_ctx, qkv, N, H, Dh, L, idx_)
+#define S_ (N, H, Dh, L)
+    GGDM_ELEM_LAUNCHES_linattn_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_linattn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_q,
+                               const float *cache_k, const float *cache_ctx, int N, int H, int Dh, int L,
+                               float *scratch)
+{
+    (void)scratch;
+#define A_ (dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L, idx_)
+#define S_ (N, H, Dh, L)
+    GGDM_ELEM_LAUNCHES_linattn_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_attn_forward(float *out, float *cache_attn, const float *qkv, int N, int H, int Dh, int L)
+{
+#define A_ (out, cache_attn, qkv, N, H, Dh, L, idx_)
+#define S_ (N, H, Dh, L)
+    GGDM_ELEM_LAUNCHES_attn_forward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_attn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_attn, int N, int H,
+                            int Dh, int L, float *scratch)
+{
+    (void)scratch;
+#define A_ (dqkv, dout, qkv, cache_attn, N, H, Dh, L, idx_)
+#define S_ (N, H, Dh, L)
+    GGDM_ELEM_LAUNCHES_attn_backward(RUN)
+#undef A_
+#undef S_
+}
+
+static void e_time_embedding(float *emb, const float *t, int N, int dim)
+{
+#define A_ (emb, t, N, dim, idx_)
+#define S_ (N, dim)
+    GGDM_ELEM_LAUNCHES_time_embedding(RUN)
+#undef A_
+#undef S_
+}
+
+static const ggdm_unet_backend elem_backend = {
+    "elem",
+    NULL,
+    elem_params,
+    elem_grads_begin,
+    elem_grads_end,
+    elem_copy, /* upload */
+    elem_copy, /* download */
+    elem_copy,
+    elem_zero,
+    elem_add_into,
+    elem_steps,
+    e_conv1d_forward,
+    e_conv1d_backward,
+    e_linear_forward,
+    e_linear_backward,
+    e_ws_forward,
+    e_ws_backward,
+    e_groupnorm_forward,
+    e_groupnorm_backward,
+    e_chnorm_forward,
+    e_chnorm_backward,
+    e_silu_forward,
+    e_silu_backward,
+    e_gelu_forward,
+    e_gelu_backward,
+    e_scale_shift_forward,
+    e_scale_shift_backward,
+    e_upsample2_forward,
+    e_upsample2_backward,
+    e_linattn_forward,
+    e_linattn_backward,
+    e_attn_forward,
+    e_attn_backward,
+    e_time_embedding,
+    NULL, /* workspace: the caller's host workspace as is */
+};
+
+const ggdm_unet_backend *ggdm_unet_backend_elem(void)
+{
+    return &elem_backend;
+}
