@@ -81,6 +81,7 @@ check: all $(TESTS)
 
 conformance: all
 	$(GGDM) conformance --vectors vectors
+	@sh ci/conformance-gpu.sh $(BUILD)
 
 vectors: all
 	$(GGDM) vectors --vectors vectors

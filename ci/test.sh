@@ -21,6 +21,8 @@ stage "library symbols (no allocation, no libm transcendentals)" sh ci/check-sym
 stage "hot kernels are SIMD code (disassembly)" sh ci/check-vectorised.sh "$BUILD"
 stage "unit tests (CMocka)" sh ci/run-unit.sh $tests
 stage "conformance (golden vectors, reference)" "$BUILD/ggdm" conformance --vectors vectors
+stage "conformance through the element functions (the GPU exact kernels' CPU twin)" "$BUILD/ggdm" conformance --vectors vectors --backend elem
+stage "conformance on the GPU (exact: bit for bit; fast: tolerance), or loudly skipped" sh ci/conformance-gpu.sh "$BUILD"
 stage "threads: bit-identical results for --threads 1, 2, 3" sh ci/threads.sh "$BUILD/ggdm"
 stage "tampered vectors are caught" sh ci/tamper.sh "$BUILD/ggdm"
 stage "schedules equal the original's (PyTorch) bit for bit" sh ci/original-schedules.sh "$BUILD/ggdm"
