@@ -25,7 +25,7 @@ esac
 command -v "$CC" >/dev/null 2>&1 || { echo "fuzz: $CC is not installed (make deps installs clang)" >&2; exit 1; }
 
 harnesses=${*:-$(ls fuzz/fuzz_*.c | sed 's|fuzz/fuzz_||; s|\.c$||')}
-cli_obj="$out/obj/ref/cli/io.o $out/obj/ref/cli/args.o $out/obj/ref/cli/weights.o $out/obj/ref/cli/cmd_unet.o"
+cli_obj="$out/obj/ref/cli/io.o $out/obj/ref/cli/args.o $out/obj/ref/cli/weights.o $out/obj/ref/cli/cmd_unet.o $out/obj/ref/cli/pool.o"
 mkdir -p "$out"
 # The library and the front end's objects (not main.o), instrumented like the harness.
 # MAKEFLAGS is dropped: variables given to an outer make (make fuzz CC=gcc ...) must not
@@ -41,7 +41,7 @@ status=0
 for h in $harnesses; do
     # shellcheck disable=SC2086
     if ! $CC $FLAGS $link_san -Iref/include -Iref/cli -Ifuzz -o "$out/fuzz_$h" "fuzz/fuzz_$h.c" $extra \
-        $cli_obj "$out/libggdm.a" -lxxhash -lm >"$out/fuzz_$h.log" 2>&1; then
+        $cli_obj "$out/libggdm.a" -lxxhash -lm -pthread >"$out/fuzz_$h.log" 2>&1; then
         cat "$out/fuzz_$h.log" >&2
         echo "fuzz: building fuzz_$h ($mode) failed" >&2
         status=1

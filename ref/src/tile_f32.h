@@ -49,12 +49,14 @@ static inline void tile_out(float *c, long ldc, int nr, int ep, const float *e, 
         if (ep == EP_STORE)
             for (j = 0; j < VL; j++)
                 cr[j] = ar[j];
-        else if (ep == EP_BIAS)
-            for (j = 0; j < VL; j++)
-                cr[j] = ar[j] + e[j];
         else if (ep == EP_ADD)
             for (j = 0; j < VL; j++)
                 cr[j] = cr[j] + ar[j];
+        else if (!e) /* EP_BIAS and EP_SCALE always come with e (this only tells the compiler) */
+            return;
+        else if (ep == EP_BIAS)
+            for (j = 0; j < VL; j++)
+                cr[j] = ar[j] + e[j];
         else
             for (j = 0; j < VL; j++)
                 cr[j] = ar[j] * e[0];
@@ -166,7 +168,7 @@ static inline void tile_gen(float *c, long ldc, int nr, int nl, const float *v, 
                 acc[j] = fmaf(v[t * vs + j * vj], x, acc[j]);
         }
         for (j = 0; j < nl; j++)
-            cr[j] = ep == EP_STORE ? acc[j] : ep == EP_BIAS ? acc[j] + e[j] : ep == EP_ADD ? cr[j] + acc[j] : acc[j] * e[0];
+            cr[j] = ep == EP_STORE ? acc[j] : ep == EP_ADD ? cr[j] + acc[j] : !e ? cr[j] : ep == EP_BIAS ? acc[j] + e[j] : acc[j] * e[0];
     }
 }
 
