@@ -2,7 +2,9 @@
 # gpu/check-on-device.sh - everything the CUDA implementation has to show, in one run on a
 # machine with a GPU (about 8 minutes at most; every step has its own time limit):
 #
-#   build        make all (the reference, build/ggdm-cuda, build/bench_gpu)
+#   build        make all (the reference, build/ggdm-cuda, build/bench_gpu), or, when the
+#                machine has no C toolchain/libraries (a bare CUDA image cannot install
+#                any), the binaries staged by gpu/pack-for-device.sh in build-device/
 #   device       nvidia-smi
 #   unit         the CMocka unit tests (as `make check`)
 #   conf-ref     build/ggdm conformance                       (172 passed)
@@ -14,12 +16,14 @@
 #   bench        make bench-gpu (exact, fast, fast+TF32, PyTorch when it is installed)
 # and ends with a table: check, result, figure. Exit status 0 when every check passed.
 #
-#   sh gpu/check-on-device.sh [OUT_DIR]      (default: $OUT when set, else build/gpu-check)
+#   sh gpu/check-on-device.sh [OUT_DIR]      (default: build/gpu-check)
+# When $OUT is set (the lent machine's return folder), the table and one file with every
+# step's log are copied there (it brings back only a few files).
 # Logs of every step go to OUT_DIR/<step>.log. GGDM_CUDA_SYNC=1 in the environment makes the
 # backend synchronise after every kernel (slower; attributes an asynchronous error to its kernel).
 set -u
 cd "$(dirname "$0")/.."
-OUTDIR=${1:-${OUT:-build/gpu-check}}
+OUTDIR=${1:-build/gpu-check}
 mkdir -p "$OUTDIR"
 JOBS=$(nproc 2>/dev/null || echo 4)
 TABLE="$OUTDIR/table.txt"
@@ -50,13 +54,24 @@ conf_figure() { # the runner's summary line of a log
 }
 
 # ------------------------------------------------------------------ build
-step build 300 make -j"$JOBS" all
-if [ "$rc" -ne 0 ] || [ ! -x build/ggdm-cuda ]; then
-    row build FAILED "make all rc=$rc, ${secs} s (see $OUTDIR/build.log)"
-    cat "$TABLE"
-    exit 1
+if [ -x build-device/ggdm-cuda ]; then
+    # staged by gpu/pack-for-device.sh on a machine with the toolchain
+    B=build-device
+    LD_LIBRARY_PATH="$PWD/build-device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export LD_LIBRARY_PATH
+    step build 30 sh -c "cat build-device/COMMIT; build-device/ggdm --version && build-device/ggdm-cuda --version"
+    [ "$rc" -eq 0 ] && row build ok "staged binaries (commit $(cut -c1-12 build-device/COMMIT 2>/dev/null))" ||
+        { row build FAILED "staged binaries do not run (rc=$rc, see $OUTDIR/build.log)"; cat "$TABLE"; exit 1; }
+else
+    B=build
+    step build 300 make -j"$JOBS" all
+    if [ "$rc" -ne 0 ] || [ ! -x "$B/ggdm-cuda" ]; then
+        row build FAILED "make all rc=$rc, ${secs} s (see $OUTDIR/build.log; no toolchain here? run gpu/pack-for-device.sh first and carry build-device)"
+        cat "$TABLE"
+        exit 1
+    fi
+    row build ok "${secs} s"
 fi
-row build ok "${secs} s"
 
 # ------------------------------------------------------------------ the device
 step device 30 nvidia-smi
@@ -64,35 +79,43 @@ gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,nohea
 [ "$rc" -eq 0 ] && row device ok "${gpu:-?}" || row device FAILED "nvidia-smi rc=$rc"
 
 # ------------------------------------------------------------------ unit tests
-step unit 240 make -j"$JOBS" check
+if [ "$B" = build ]; then
+    step unit 240 make -j"$JOBS" check
+else
+    step unit 240 sh ci/run-unit.sh build-device/tests/test_*
+fi
 fig=$(grep -E '^unit: ' "$OUTDIR/unit.log" | tail -n 1)
 [ "$rc" -eq 0 ] && row unit ok "$fig" || row unit FAILED "rc=$rc $fig"
 
 # ------------------------------------------------------------------ golden vectors
-step conf-ref 120 build/ggdm conformance --vectors vectors
+step conf-ref 120 "$B/ggdm" conformance --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-ref.log")
 [ "$rc" -eq 0 ] && row conf-ref ok "$fig, ${secs} s" || row conf-ref FAILED "rc=$rc $fig"
 
-step conf-exact 240 build/ggdm-cuda conformance --mode exact --vectors vectors
+step conf-exact 240 "$B/ggdm-cuda" conformance --mode exact --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-exact.log")
 if [ "$rc" -eq 3 ]; then row conf-exact FAILED "no CUDA device (exit 3)"
 elif [ "$rc" -eq 0 ]; then row conf-exact ok "$fig, bit for bit, ${secs} s"
 else row conf-exact FAILED "rc=$rc $fig"; grep -E '^(FAIL|ERR)' "$OUTDIR/conf-exact.log" | head -n 5; fi
 
-step conf-fast 240 build/ggdm-cuda conformance --mode fast --vectors vectors
+step conf-fast 240 "$B/ggdm-cuda" conformance --mode fast --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-fast.log")
 [ "$rc" -eq 0 ] && row conf-fast ok "$fig, ${secs} s" || row conf-fast FAILED "rc=$rc $fig"
 
 # ------------------------------------------------------------------ layer traces
 T="$OUTDIR/trace"
+PYNP=python3 # a Python with NumPy (the CUDA image's python3; Debian's /usr/bin/python3 here)
+for py in python3 /usr/bin/python3; do
+    if "$py" -c "import numpy" 2>/dev/null; then PYNP=$py; break; fi
+done
 rm -rf "$T"
 mkdir -p "$T"
-if build/ggdm init --seed 2345 -o "$T/w.safetensors" > "$T/init.log" 2>&1 &&
-   /usr/bin/python3 -c "import numpy as np; np.save('$T/x.npy', np.random.default_rng(5).standard_normal((8, 64)).astype(np.float32))" \
+if "$B/ggdm" init --seed 2345 -o "$T/w.safetensors" > "$T/init.log" 2>&1 &&
+   $PYNP -c "import numpy as np; np.save('$T/x.npy', np.random.default_rng(5).standard_normal((8, 64)).astype(np.float32))" \
        > "$T/x.log" 2>&1; then
-    step trace-ref 120 build/ggdm trace -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/ref"
+    step trace-ref 120 "$B/ggdm" trace -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/ref"
     ref_ok=$rc
-    step trace-exact 120 build/ggdm-cuda trace --mode exact -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/exact"
+    step trace-exact 120 "$B/ggdm-cuda" trace --mode exact -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/exact"
     if [ "$ref_ok" -ne 0 ] || [ "$rc" -ne 0 ]; then
         row trace-exact FAILED "trace rc: ref $ref_ok, exact $rc"
     else
@@ -103,15 +126,15 @@ if build/ggdm init --seed 2345 -o "$T/w.safetensors" > "$T/init.log" 2>&1 &&
                 bad=$((bad + 1)); [ -z "$first" ] && first=$(basename "$f" .npy)
             fi
         done
-        build/ggdm diff "$T/ref" "$T/exact" > "$OUTDIR/trace-exact-diff.log" 2>&1
+        "$B/ggdm" diff "$T/ref" "$T/exact" > "$OUTDIR/trace-exact-diff.log" 2>&1
         if [ "$bad" -eq 0 ] && [ "$n" -gt 0 ]; then row trace-exact ok "$n layers byte-identical"
         else row trace-exact FAILED "$bad of $n layers differ, first: $first (see trace-exact-diff.log)"; fi
     fi
-    step trace-fast 120 build/ggdm-cuda trace --mode fast -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/fast"
+    step trace-fast 120 "$B/ggdm-cuda" trace --mode fast -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/fast"
     if [ "$ref_ok" -ne 0 ] || [ "$rc" -ne 0 ]; then
         row trace-fast FAILED "trace rc: ref $ref_ok, fast $rc"
     else
-        step trace-fast-diff 60 build/ggdm diff "$T/ref" "$T/fast"
+        step trace-fast-diff 60 "$B/ggdm" diff "$T/ref" "$T/fast"
         fig=$(grep -E '^diff: ' "$OUTDIR/trace-fast-diff.log" | tail -n 1)
         fig="$fig; largest abs error $(awk '$2 ~ /^(ok|DIFFERS)/ {for (i = 1; i <= NF; i++) if ($i == "abs") {v = $(i + 1); sub(",", "", v); if (v + 0 > m) m = v + 0}} END {print m + 0}' "$OUTDIR/trace-fast-diff.log")"
         [ "$rc" -eq 0 ] && row trace-fast ok "ggdm diff (rtol 1e-5, atol 1e-6): $fig" || row trace-fast FAILED "$fig"
@@ -122,7 +145,7 @@ else
 fi
 
 # ------------------------------------------------------------------ timings
-step bench 240 make bench-gpu
+step bench 240 sh gpu/bench.sh "$B"
 fig=$(grep -E '^(ratio|speed-up)' "$OUTDIR/bench.log" | head -n 3 | tr '\n' ';' | cut -c1-200)
 [ "$rc" -eq 0 ] && row bench ok "${fig:-see bench.log}" || row bench FAILED "rc=$rc (see $OUTDIR/bench.log)"
 grep -E ' s$| s \(|^check|^ratio|^speed-up' "$OUTDIR/bench.log" | head -n 30
@@ -132,4 +155,8 @@ echo "================ summary ($(date -u +%Y-%m-%dT%H:%MZ), ${gpu:-unknown GPU}
 printf '%-12s %-8s %s\n' check result figure
 cat "$TABLE"
 echo "($fails failed; logs in $OUTDIR/)"
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+    cp "$TABLE" "$OUT/table.txt"
+    for f in "$OUTDIR"/*.log; do echo "=================== $f"; tail -c 200000 "$f"; done > "$OUT/logs.txt" 2>/dev/null
+fi
 [ "$fails" -eq 0 ]
