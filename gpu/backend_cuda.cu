@@ -458,6 +458,17 @@ static void cu_steps(void *ctx, float *dst, const int64_t *host_t, int N)
     ck(cudaMemcpy(dst, CU.host_tmp, sizeof(float) * (size_t)N, cudaMemcpyHostToDevice), "steps: upload");
 }
 
+// Nonzero once a CUDA or cuBLAS call failed: the library then fails the network call with
+// GGDM_ERR_DEVICE instead of returning what the device left in the outputs. A pending
+// asynchronous kernel error is collected here too.
+static int cu_failed(void *ctx)
+{
+    (void)ctx;
+    if (!CU.failed)
+        ck(cudaDeviceSynchronize(), "a kernel of this call");
+    return CU.failed;
+}
+
 // The plan's workspace: one device arena, grown when a call needs more, kept until
 // shutdown. Nothing in it outlives one library call (the plan writes before it reads).
 static float *cu_workspace(void *ctx, void *host_ws, size_t bytes)
@@ -662,7 +673,7 @@ static void f_linear_backward(float *dx, float *dW, float *db, const float *dy, 
 #define SHARED_OPS_1 x_ws_forward, x_ws_backward, x_groupnorm_forward, x_groupnorm_backward, x_chnorm_forward, \
     x_chnorm_backward, x_silu_forward, x_silu_backward, x_gelu_forward, x_gelu_backward, x_scale_shift_forward,  \
     x_scale_shift_backward, x_upsample2_forward, x_upsample2_backward, x_linattn_forward, e_linattn_backward,    \
-    x_attn_forward, e_attn_backward, x_time_embedding, cu_workspace
+    x_attn_forward, e_attn_backward, x_time_embedding, cu_workspace, cu_failed
 
 static const ggdm_unet_backend exact_backend = {
     "cuda-exact", NULL, MEMORY_OPS,

@@ -92,6 +92,7 @@ static const ggdm_unet_backend cpu_backend = {
     ggdm_attn_backward,
     ggdm_time_embedding,
     NULL, /* workspace: the caller's host workspace as is */
+    NULL, /* failed: never */
 };
 
 const ggdm_unet_backend *ggdm_unet_backend_cpu(void)

@@ -339,6 +339,7 @@ static const ggdm_unet_backend elem_backend = {
     e_attn_backward,
     e_time_embedding,
     NULL, /* workspace: the caller's host workspace as is */
+    NULL, /* failed: never */
 };
 
 const ggdm_unet_backend *ggdm_unet_backend_elem(void)

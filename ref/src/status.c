@@ -11,6 +11,7 @@ const char *ggdm_status_str(ggdm_status s)
     case GGDM_ERR_FORMAT: return "malformed input";
     case GGDM_ERR_IO: return "input/output error";
     case GGDM_ERR_MISMATCH: return "result mismatch";
+    case GGDM_ERR_DEVICE: return "device failure";
     }
     return "unknown status";
 }

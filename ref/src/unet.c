@@ -916,6 +916,12 @@ static void chunk_task(void *arg, int c)
              j->dx ? j->dx + o : NULL, NULL, j->ws + j->off[c], NULL, NULL);
 }
 
+/* GGDM_ERR_DEVICE when the backend recorded a failure during the call. */
+static ggdm_status backend_status(const ggdm_unet_backend *be)
+{
+    return be->failed && be->failed(be->ctx) ? GGDM_ERR_DEVICE : GGDM_OK;
+}
+
 /* Everything the public entry points share: checks, then chunks over samples or one call. */
 static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x, const int64_t *t,
                             const float *deps, float *eps, float *dx, float *dp, int backward, void *workspace,
@@ -962,7 +968,7 @@ static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N
             j.C = C;
             j.backward = backward;
             ggdm_exec_run(ex, chunk_task, &j, C);
-            return GGDM_OK;
+            return backend_status(be);
         }
         /* a workspace sized for one call: one call, threads inside the convolutions */
     }
@@ -971,7 +977,7 @@ static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N
     run_plan(&p, prm, x, t, deps, eps, dx, dpb, (float *)workspace, trace, trace_ctx);
     if (dp)
         be->grads_end(be->ctx, dp, dpb, p.n_params);
-    return GGDM_OK;
+    return backend_status(be);
 }
 
 ggdm_status ggdm_unet_forward_ex(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x,
@@ -1248,10 +1254,10 @@ ggdm_status ggdm_unet_loss_grad_ex(const ggdm_unet_cfg *cfg, const float *params
         }
         *loss = acc / (float)nd;
         if (!dparams)
-            return GGDM_OK;
+            return backend_status(be);
         dpb = be->grads_begin(be->ctx, dparams, p.n_params);
         backward_all(&p, prm, ws, d, 1, dpb);
         be->grads_end(be->ctx, dparams, dpb, p.n_params);
+        return backend_status(be);
     }
-    return GGDM_OK;
 }

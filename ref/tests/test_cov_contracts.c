@@ -15,7 +15,8 @@
 static void test_status_names(void **state)
 {
     static const ggdm_status all[] = {GGDM_OK, GGDM_ERR_ARG, GGDM_ERR_BUFFER_TOO_SMALL, GGDM_ERR_NONFINITE,
-                                      GGDM_ERR_UNSUPPORTED, GGDM_ERR_FORMAT, GGDM_ERR_IO, GGDM_ERR_MISMATCH};
+                                      GGDM_ERR_UNSUPPORTED, GGDM_ERR_FORMAT, GGDM_ERR_IO, GGDM_ERR_MISMATCH,
+                                      GGDM_ERR_DEVICE};
     size_t i, j;
     (void)state;
     for (i = 0; i < sizeof all / sizeof all[0]; i++) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ggdm/backend.h"
 #include "ggdm/rng.h"
 #include "ggdm/unet.h"
 #include "ggdm_test.h"
@@ -307,6 +308,12 @@ static void run_scrambled(void *ctx, ggdm_task_fn task, void *arg, int ntasks)
         task(arg, ntasks % 5 ? (int)(((long)i * 5 + 3) % ntasks) : ntasks - 1 - i);
 }
 
+static int always_failed(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
 /* eps, VJP, loss and parameter gradients with an executor of 2, 3 and 5 threads equal the
  * serial results bit for bit, with workspaces sized for chunks and for one call. */
 static void test_executor(void **state)
@@ -368,6 +375,20 @@ static void test_executor(void **state)
         }
     /* too small for even one call */
     assert_int_equal(ggdm_unet_forward_ex(&cfg, w, 7, x, t, e1, ws, 64, NULL, NULL, NULL), GGDM_ERR_BUFFER_TOO_SMALL);
+    /* a backend that reports a failure (a GPU's) fails the call: its outputs are not results */
+    {
+        ggdm_unet_backend bad = *ggdm_unet_backend_cpu();
+        ggdm_exec ex = {0};
+        bad.failed = always_failed;
+        ex.unet = &bad;
+        assert_int_equal(ggdm_unet_forward_ex(&cfg, w, 7, x, t, e1, ws, wsb1, NULL, NULL, &ex), GGDM_ERR_DEVICE);
+        assert_int_equal(ggdm_unet_backward_ex(&cfg, w, 7, x, t, v, e1, g1, NULL, ws, wsb1, &ex), GGDM_ERR_DEVICE);
+        assert_int_equal(ggdm_unet_loss_grad_ex(&cfg, w, 7, x, t, v, tab_a, tab_b, 200, &loss1, dp1, ws, wl, &ex),
+                         GGDM_ERR_DEVICE);
+        bad.failed = NULL; /* and the CPU backend through a copy of its table: the same bits */
+        assert_int_equal(ggdm_unet_forward_ex(&cfg, w, 7, x, t, e1, ws, wsb1, NULL, NULL, &ex), GGDM_OK);
+        assert_memory_equal(e0, e1, sizeof e0);
+    }
     free(w);
     free(dp0);
     free(dp1);

@@ -84,6 +84,10 @@ typedef struct ggdm_unet_backend {
      * with the same host workspace is not required: nothing in it outlives one call).
      * NULL (it could not): the call fails with GGDM_ERR_BUFFER_TOO_SMALL. */
     float *(*workspace)(void *ctx, void *host_ws, size_t bytes);
+    /* Optional: nonzero once an operation has failed (operations cannot return a status);
+     * checked at the end of every network call, which then fails with GGDM_ERR_DEVICE, so a
+     * device error never passes for a result. NULL: never fails. */
+    int (*failed)(void *ctx);
 } ggdm_unet_backend;
 
 /* The reference's own backend: the library's layer functions on host memory. */

@@ -13,7 +13,8 @@ typedef enum ggdm_status {
     GGDM_ERR_UNSUPPORTED = 4,   /* valid but not supported (dtype, version, option) */
     GGDM_ERR_FORMAT = 5,        /* malformed input data (file header, manifest, ...) */
     GGDM_ERR_IO = 6,            /* reading or writing a file failed (front ends only) */
-    GGDM_ERR_MISMATCH = 7       /* a result differs from the expected one (conformance) */
+    GGDM_ERR_MISMATCH = 7,      /* a result differs from the expected one (conformance) */
+    GGDM_ERR_DEVICE = 8         /* the backend that ran the network (a GPU's) failed; it says why */
 } ggdm_status;
 
 /* A short, static, human-readable name of a status ("buffer too small", ...). */
