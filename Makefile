@@ -105,10 +105,10 @@ test: all $(TESTS)
 
 # Benchmarks (not tests): ggdm beside PyTorch on this machine, same thread count.
 # Both use the front end's thread pool (ref/cli/pool.c, built by `all`).
-$(BUILD)/bench_unet: ref/bench/bench_unet.c $(BUILD)/obj/ref/cli/pool.o $(LIB) $(FLAGS_STAMP)
+$(BUILD)/bench_unet: ref/bench/bench_unet.c ref/bench/bench_util.h $(BUILD)/obj/ref/cli/pool.o $(LIB) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -Iref/cli -o $@ $< $(BUILD)/obj/ref/cli/pool.o $(LIB) $(LDLIBS)
 
-$(BUILD)/bench_steps: ref/bench/bench_steps.c $(BUILD)/obj/ref/cli/pool.o $(LIB) $(FLAGS_STAMP)
+$(BUILD)/bench_steps: ref/bench/bench_steps.c ref/bench/bench_util.h $(BUILD)/obj/ref/cli/pool.o $(LIB) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -Iref/cli -o $@ $< $(BUILD)/obj/ref/cli/pool.o $(LIB) $(LDLIBS)
 
 bench: all $(BUILD)/bench_unet $(BUILD)/bench_steps

@@ -26,37 +26,14 @@
 #include "ggdm/schedule.h"
 #include "ggdm/unet.h"
 
+#define BENCH_NAME "bench_gpu"
+#include "bench_util.h"
+
 #define MAXR 64
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
-static double median(double *v, int R)
-{
-    qsort(v, R, sizeof v[0], cmp);
-    return R % 2 ? v[R / 2] : 0.5 * (v[R / 2 - 1] + v[R / 2]);
-}
 
-static void *xalloc(size_t bytes)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
-        fprintf(stderr, "bench_gpu: out of memory (%lu bytes)\n", (unsigned long)bytes);
-        exit(1);
-    }
-    memset(p, 0, bytes);
-    return p;
-}
 
 static void check(ggdm_status s, const char *what)
 {

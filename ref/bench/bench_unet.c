@@ -16,20 +16,11 @@
 #include "ggdm/rng.h"
 #include "ggdm/exec.h"
 #include "ggdm/unet.h"
+#define BENCH_NAME "bench_unet"
+#include "bench_util.h"
 #include "pool.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -86,9 +77,9 @@ int main(int argc, char **argv)
         ggdm_unet_backward_ex(&cfg, w, N, x, t, v, eps, dx, dp, ws, wsb, &ex);
         tp[r] = now() - a;
     }
-    qsort(tf, R, sizeof tf[0], cmp);
-    qsort(tb, R, sizeof tb[0], cmp);
-    qsort(tp, R, sizeof tp[0], cmp);
+    qsort(tf, R, sizeof tf[0], cmp_double);
+    qsort(tb, R, sizeof tb[0], cmp_double);
+    qsort(tp, R, sizeof tp[0], cmp_double);
     printf("ggdm forward N=%d: %.3f s\n", N, tf[R / 2]);
     printf("ggdm forward+vjp N=%d: %.3f s\n", N, tb[R / 2]);
     printf("ggdm forward+vjp+dparams N=%d: %.3f s\n", N, tp[R / 2]);

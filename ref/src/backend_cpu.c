@@ -1,6 +1,7 @@
 /*
  * The reference's own backend (ggdm/backend.h): the library's layer functions, on host
- * memory. Memory operations are plain copies; parameters and gradients are used in place.
+ * memory. Memory operations are plain copies; parameters and gradients are used in place
+ * (backend_host.h: shared with the elem backend).
  */
 #include "ggdm/backend.h"
 
@@ -9,38 +10,40 @@
 #include "ggdm/attention.h"
 #include "ggdm/layers.h"
 
-static const float *cpu_params(void *ctx, const float *host, uint64_t n, int changed)
+#include "backend_host.h"
+
+const float *ggdm_host_params(void *ctx, const float *host, uint64_t n, int changed)
 {
     (void)ctx, (void)n, (void)changed;
     return host;
 }
 
-static float *cpu_grads_begin(void *ctx, float *host, uint64_t n)
+float *ggdm_host_grads_begin(void *ctx, float *host, uint64_t n)
 {
     (void)ctx, (void)n;
     return host;
 }
 
-static void cpu_grads_end(void *ctx, float *host, float *dev, uint64_t n)
+void ggdm_host_grads_end(void *ctx, float *host, float *dev, uint64_t n)
 {
     (void)ctx, (void)host, (void)dev, (void)n;
 }
 
-static void cpu_copy(void *ctx, float *dst, const float *src, size_t n)
+void ggdm_host_copy(void *ctx, float *dst, const float *src, size_t n)
 {
     (void)ctx;
     if (n && dst != src)
         memmove(dst, src, sizeof(float) * n);
 }
 
-static void cpu_zero(void *ctx, float *dst, size_t n)
+void ggdm_host_zero(void *ctx, float *dst, size_t n)
 {
     (void)ctx;
     if (n)
         memset(dst, 0, sizeof(float) * n);
 }
 
-static void cpu_add_into(void *ctx, float *dst, const float *src, size_t n)
+void ggdm_host_add_into(void *ctx, float *dst, const float *src, size_t n)
 {
     size_t i;
     (void)ctx;
@@ -48,7 +51,7 @@ static void cpu_add_into(void *ctx, float *dst, const float *src, size_t n)
         dst[i] = dst[i] + src[i];
 }
 
-static void cpu_steps(void *ctx, float *dst, const int64_t *t, int N)
+void ggdm_host_steps(void *ctx, float *dst, const int64_t *t, int N)
 {
     int i;
     (void)ctx;
@@ -59,15 +62,15 @@ static void cpu_steps(void *ctx, float *dst, const int64_t *t, int N)
 static const ggdm_unet_backend cpu_backend = {
     "cpu",
     NULL,
-    cpu_params,
-    cpu_grads_begin,
-    cpu_grads_end,
-    cpu_copy, /* upload */
-    cpu_copy, /* download */
-    cpu_copy,
-    cpu_zero,
-    cpu_add_into,
-    cpu_steps,
+    ggdm_host_params,
+    ggdm_host_grads_begin,
+    ggdm_host_grads_end,
+    ggdm_host_copy, /* upload */
+    ggdm_host_copy, /* download */
+    ggdm_host_copy,
+    ggdm_host_zero,
+    ggdm_host_add_into,
+    ggdm_host_steps,
     ggdm_conv1d_forward_ex,
     ggdm_conv1d_backward_ex,
     ggdm_linear_forward,

@@ -9,58 +9,9 @@
  */
 #include "ggdm/backend.h"
 
-#include <string.h>
-
 #include "ggdm/elem.h"
 
-/* ------------------------------------------------------------------ memory */
-
-static const float *elem_params(void *ctx, const float *host, uint64_t n, int changed)
-{
-    (void)ctx, (void)n, (void)changed;
-    return host;
-}
-
-static float *elem_grads_begin(void *ctx, float *host, uint64_t n)
-{
-    (void)ctx, (void)n;
-    return host;
-}
-
-static void elem_grads_end(void *ctx, float *host, float *dev, uint64_t n)
-{
-    (void)ctx, (void)host, (void)dev, (void)n;
-}
-
-static void elem_copy(void *ctx, float *dst, const float *src, size_t n)
-{
-    (void)ctx;
-    if (n && dst != src)
-        memmove(dst, src, sizeof(float) * n);
-}
-
-static void elem_zero(void *ctx, float *dst, size_t n)
-{
-    (void)ctx;
-    if (n)
-        memset(dst, 0, sizeof(float) * n);
-}
-
-static void elem_add_into(void *ctx, float *dst, const float *src, size_t n)
-{
-    size_t i;
-    (void)ctx;
-    for (i = 0; i < n; i++)
-        dst[i] = dst[i] + src[i];
-}
-
-static void elem_steps(void *ctx, float *dst, const int64_t *t, int N)
-{
-    int i;
-    (void)ctx;
-    for (i = 0; i < N; i++)
-        dst[i] = (float)t[i];
-}
+#include "backend_host.h"
 
 /* ------------------------------------------------------------------ layers */
 
@@ -306,15 +257,15 @@ static void e_time_embedding(float *emb, const float *t, int N, int dim)
 static const ggdm_unet_backend elem_backend = {
     "elem",
     NULL,
-    elem_params,
-    elem_grads_begin,
-    elem_grads_end,
-    elem_copy, /* upload */
-    elem_copy, /* download */
-    elem_copy,
-    elem_zero,
-    elem_add_into,
-    elem_steps,
+    ggdm_host_params,
+    ggdm_host_grads_begin,
+    ggdm_host_grads_end,
+    ggdm_host_copy, /* upload */
+    ggdm_host_copy, /* download */
+    ggdm_host_copy,
+    ggdm_host_zero,
+    ggdm_host_add_into,
+    ggdm_host_steps,
     e_conv1d_forward,
     e_conv1d_backward,
     e_linear_forward,

@@ -166,49 +166,6 @@ void ggdm_conv1d_backward(float *dx, float *dw, float *db, const float *dy, cons
 }
 
 
-/* c[r*ldc + j] (r < R, j < J) <- chain over t < T of fmaf(v[t*vs + j], s[r*srs + t*sts], acc):
- * the lanes j are contiguous in v. */
-static void chains_nn(float *c, long ldc, int R, int J, const float *v, long vs, const float *s, long srs, long sts,
-                      long T, int ep, const float *e)
-{
-    int r0, j0;
-    for (j0 = 0; j0 + VL <= J; j0 += VL)
-        for (r0 = 0; r0 < R; r0 += MR)
-            tile4(c + r0 * ldc + j0, ldc, R - r0 < MR ? R - r0 : MR, v + j0, vs, s + r0 * srs, srs, sts, T, 0, ep,
-                  e ? e + j0 : NULL);
-    if (j0 < J)
-        tile_gen(c + j0, ldc, R, J - j0, v + j0, vs, 1, s, srs, sts, T, ep, e ? e + j0 : NULL);
-}
-
-/* Terms per stack panel of chains_nt (VL * TC floats, 16 KiB). */
-#define TC 256
-
-/*
- * c[r*ldc + j] (r < R, j < J) <- chain over t < T of fmaf(B[j*ldb + t], A[r*lda + t], acc), both
- * operands contiguous in t (ep EP_STORE or EP_BIAS). VL rows of B at a time are packed
- * lane-major on the stack, TC terms of their chains at a time; a chain longer than TC is
- * stored after each piece and continued from that value (exact).
- */
-static void chains_nt(float *c, long ldc, int R, int J, const float *B, long ldb, const float *A, long lda, long T,
-                      int ep, const float *e)
-{
-    float P[TC * VL];
-    int r0, j0, j;
-    long t0, t;
-    for (j0 = 0; j0 + VL <= J; j0 += VL) {
-        for (t0 = 0; t0 < T; t0 += TC) {
-            long nt = T - t0 < TC ? T - t0 : TC;
-            for (t = 0; t < nt; t++)
-                for (j = 0; j < VL; j++)
-                    P[t * VL + j] = B[(j0 + j) * ldb + t0 + t];
-            for (r0 = 0; r0 < R; r0 += MR)
-                tile4(c + r0 * ldc + j0, ldc, R - r0 < MR ? R - r0 : MR, P, VL, A + r0 * lda + t0, lda, 1, nt, t0 > 0,
-                      t0 + nt == T ? ep : EP_STORE, e ? e + j0 : NULL);
-        }
-    }
-    if (j0 < J)
-        tile_gen(c + j0, ldc, R, J - j0, B + j0 * ldb, 1, ldb, A, lda, 1, T, ep, e ? e + j0 : NULL);
-}
 
 /* ------------------------------------------------------------------ Linear */
 

@@ -1,0 +1,19 @@
+/*
+ * backend_host.h - internal to ref/src: the memory operations of a backend whose memory is
+ * the host's (the CPU and elem backends, ggdm/backend.h): plain copies, parameters and
+ * gradients used in place. Defined in backend_cpu.c.
+ */
+#ifndef GGDM_BACKEND_HOST_H
+#define GGDM_BACKEND_HOST_H
+#include <stddef.h>
+#include <stdint.h>
+
+const float *ggdm_host_params(void *ctx, const float *host, uint64_t n, int changed);
+float *ggdm_host_grads_begin(void *ctx, float *host, uint64_t n);
+void ggdm_host_grads_end(void *ctx, float *host, float *dev, uint64_t n);
+void ggdm_host_copy(void *ctx, float *dst, const float *src, size_t n); /* also upload and download */
+void ggdm_host_zero(void *ctx, float *dst, size_t n);
+void ggdm_host_add_into(void *ctx, float *dst, const float *src, size_t n);
+void ggdm_host_steps(void *ctx, float *dst, const int64_t *t, int N);
+
+#endif /* GGDM_BACKEND_HOST_H */
