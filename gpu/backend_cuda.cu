@@ -806,3 +806,40 @@ extern "C" int ggdm_cuda_backend_sync(void)
         return -1;
     return ck(cudaDeviceSynchronize(), "synchronise");
 }
+
+extern "C" double ggdm_cuda_sgemm_peak(int n, int tf32)
+{
+    cublasHandle_t h = NULL;
+    float *a = NULL, *b = NULL, *c = NULL, ms = 0.0f, best = 0.0f;
+    const float one = 1.0f, zero = 0.0f;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    size_t bytes = (size_t)n * (size_t)n * sizeof(float);
+    double tflops = 0.0;
+    int r, ok = n > 0;
+    ok = ok && cublasCreate(&h) == CUBLAS_STATUS_SUCCESS;
+    ok = ok && cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) == CUBLAS_STATUS_SUCCESS;
+    ok = ok && cudaMalloc((void **)&a, bytes) == cudaSuccess && cudaMalloc((void **)&b, bytes) == cudaSuccess &&
+         cudaMalloc((void **)&c, bytes) == cudaSuccess;
+    ok = ok && cudaMemset(a, 0, bytes) == cudaSuccess && cudaMemset(b, 0, bytes) == cudaSuccess;
+    ok = ok && cudaEventCreate(&e0) == cudaSuccess && cudaEventCreate(&e1) == cudaSuccess;
+    for (r = -1; ok && r < 5; r++) {
+        ok = cudaEventRecord(e0) == cudaSuccess &&
+             cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n) == CUBLAS_STATUS_SUCCESS &&
+             cudaEventRecord(e1) == cudaSuccess && cudaEventSynchronize(e1) == cudaSuccess &&
+             cudaEventElapsedTime(&ms, e0, e1) == cudaSuccess;
+        if (ok && r >= 0 && (best == 0.0f || ms < best))
+            best = ms;
+    }
+    if (ok && best > 0.0f)
+        tflops = 2.0 * (double)n * n * n / (best * 1e-3) / 1e12;
+    if (e0)
+        cudaEventDestroy(e0);
+    if (e1)
+        cudaEventDestroy(e1);
+    cudaFree(a);
+    cudaFree(b);
+    cudaFree(c);
+    if (h)
+        cublasDestroy(h);
+    return tflops;
+}

@@ -56,6 +56,11 @@ const char *ggdm_cuda_backend_describe(void);
 /* Waits for the device to finish the queued work (for timing); 0 on success. */
 int ggdm_cuda_backend_sync(void);
 
+/* The device's measured float32 matrix-product rate in TFLOP/s: the best of 5 timed
+ * n x n x n cublasSgemm (after a warm-up), with TF32 tensor cores when tf32 is nonzero.
+ * Works in either mode (its own cuBLAS handle and buffers); 0 on failure. */
+double ggdm_cuda_sgemm_peak(int n, int tf32);
+
 #ifdef __cplusplus
 }
 #endif

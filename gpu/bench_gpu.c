@@ -6,6 +6,14 @@
  *                  ggdm_guided_eps_ex (version NONE) + ggdm_ddpm_update  (as ref/bench/bench_steps.c)
  *   gloss-step     the same with G_loss (v2): eps + the VJP through the network + guidance + update
  *   loss-grad      the training loss and every parameter gradient (ggdm_unet_loss_grad_ex)
+ *   alg2-step      one fine-tuning step of Algorithm 2 (ggdm_train_step_ex: loss, gradients, Adam)
+ *   round-G, round-G_loss  the sampling of one optimisation round: T guided steps from x_T
+ *                  (ggdm_sample_ex with G (v1) and G_loss (v2)); measured once when the step
+ *                  times predict at most --round-limit seconds (default 120), else estimated
+ *                  as T x the step time and labelled so
+ * Each line also gives the achieved TFLOP/s (ggdm_unet_flops: one forward; a guided step
+ * counts as 2 forwards, a training step as 3), and the run starts with the device's measured
+ * cuBLAS SGEMM rate (fp32, and TF32 with --tf32) for comparison.
  * Host-device copies are included (every step returns its result to the host, as the
  * library's API does). In exact mode it also computes the first step of each kind once with
  * the reference's CPU code and says whether the GPU's result is bit-identical.
@@ -67,6 +75,7 @@ static void compare(const char *label, const float *a, const float *b, size_t n)
 int main(int argc, char **argv)
 {
     int mode = GGDM_CUDA_EXACT, tf32 = 0, R = 10, N = 32, cpu_check = 1, i, r, v, T = 200, t = 100, D, rc;
+    double round_limit = 120.0, fwd_flops = 0.0, step_s[2] = {0, 0}, peak;
     const char *name;
     char err[512];
     const ggdm_unet_backend *be;
@@ -93,8 +102,11 @@ int main(int argc, char **argv)
             N = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--no-cpu-check") == 0) {
             cpu_check = 0;
+        } else if (strcmp(argv[i], "--round-limit") == 0 && i + 1 < argc) {
+            round_limit = atof(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_gpu [--mode exact|fast] [--tf32] [--reps 1..%d] [--n N] [--no-cpu-check]\n",
+            fprintf(stderr, "usage: bench_gpu [--mode exact|fast] [--tf32] [--reps 1..%d] [--n N] [--no-cpu-check] "
+                            "[--round-limit SECONDS]\n",
                     MAXR);
             return 2;
         }
@@ -142,6 +154,12 @@ int main(int argc, char **argv)
         y[i] = 1.0f;
     printf("bench_gpu: %s; paper Unet1D, %lu parameters, N = %d, T = %d, t = %d, median of %d\n",
            ggdm_cuda_backend_describe(), (unsigned long)np, N, T, t, R);
+    check(ggdm_unet_flops(&m.cfg, N, &fwd_flops), "flops");
+    peak = ggdm_cuda_sgemm_peak(8192, 0);
+    printf("peak cuBLAS SGEMM 8192^3 fp32: %.1f TFLOP/s\n", peak);
+    if (tf32)
+        printf("peak cuBLAS SGEMM 8192^3 tf32: %.1f TFLOP/s\n", ggdm_cuda_sgemm_peak(8192, 1));
+    printf("network: %.2f GFLOP per forward at N = %d (ggdm_unet_flops)\n", fwd_flops / 1e9, N);
 
     for (v = 0; v < 2; v++) {
         ggdm_guide_cfg gc;
@@ -157,7 +175,9 @@ int main(int argc, char **argv)
             if (r >= 0)
                 tm[r] = now() - a;
         }
-        printf("%s %s N=%d: %.5f s\n", name, v ? "gloss-step" : "unguided-step", N, median(tm, R));
+        step_s[v] = median(tm, R);
+        printf("%s %s N=%d: %.5f s (%.2f TFLOP/s)\n", name, v ? "gloss-step" : "unguided-step", N, step_s[v],
+               (v ? 2.0 : 1.0) * fwd_flops / step_s[v] / 1e12);
         fflush(stdout);
         if (mode == GGDM_CUDA_EXACT && cpu_check) {
             check(ggdm_guided_eps_ex(&m, &gc, tab, T, t, N, x, v ? g : NULL, v ? y : NULL, ref, NULL, ws, wsb, &cpu),
@@ -183,7 +203,11 @@ int main(int argc, char **argv)
             if (r >= 0)
                 tm[r] = now() - a;
         }
-        printf("%s loss-grad N=%d: %.5f s (loss %.6g)\n", name, N, median(tm, R), (double)loss);
+        {
+            double lg = median(tm, R);
+            printf("%s loss-grad N=%d: %.5f s (loss %.6g, %.2f TFLOP/s)\n", name, N, lg, (double)loss,
+                   3.0 * fwd_flops / lg / 1e12);
+        }
         if (mode == GGDM_CUDA_EXACT && cpu_check) {
             float lref;
             check(ggdm_unet_loss_grad_ex(&m.cfg, w, N, x, ts, z, tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
@@ -195,6 +219,57 @@ int main(int argc, char **argv)
         }
         free(lws);
         free(ts);
+    }
+    /* Algorithm 2's fine-tuning step: loss, gradients and Adam on the device's parameters */
+    {
+        size_t twsb;
+        void *tws;
+        float *am = xalloc(sizeof(float) * np), *av = xalloc(sizeof(float) * np), *w2 = xalloc(sizeof(float) * np);
+        ggdm_adam_cfg ac;
+        ggdm_adam_state as;
+        memcpy(w2, w, sizeof(float) * np);
+        ggdm_adam_cfg_default(&ac);
+        ac.lr = 1e-6;
+        as.step = 0;
+        check(ggdm_train_workspace_bytes(&m.cfg, N, &twsb), "train workspace");
+        tws = xalloc(twsb);
+        for (r = -1; r < R; r++) {
+            double a = now();
+            check(ggdm_train_step_ex(&m.cfg, w2, grad, &ac, &as, am, av, tab, T, N, x, 7, 1, (uint32_t)(r + 1), 0,
+                                     &loss, tws, twsb, &ex),
+                  "train step");
+            if (r >= 0)
+                tm[r] = now() - a;
+        }
+        {
+            double st = median(tm, R);
+            printf("%s alg2-step N=%d: %.5f s (%.2f TFLOP/s)\n", name, N, st, 3.0 * fwd_flops / st / 1e12);
+        }
+        free(tws); free(am); free(av); free(w2);
+    }
+
+    /* the sampling of one optimisation round: T guided steps (G, then G_loss) */
+    for (v = 0; v < 2; v++) {
+        ggdm_guide_cfg gc;
+        double est = T * step_s[1], secs;
+        ggdm_guide_cfg_default(&gc);
+        gc.version = v ? GGDM_GUIDE_V2 : GGDM_GUIDE_V1;
+        if (est > round_limit) {
+            printf("%s round-%s N=%d T=%d: %.3f s (estimated: T x the G_loss step; over --round-limit %.0f s)\n", name,
+                   v ? "G_loss" : "G", N, T, est, round_limit);
+            continue;
+        }
+        check(ggdm_sample_workspace_bytes_ex(&m, N, gc.version, &ex, &wsb), "sample workspace");
+        ws = xalloc(wsb);
+        {
+            double a = now();
+            check(ggdm_sample_ex(&m, &gc, tab, T, N, 7, 1, 0, g, y, NULL, xo, NULL, ws, wsb, NULL, NULL, &ex),
+                  "sample (round)");
+            secs = now() - a;
+        }
+        printf("%s round-%s N=%d T=%d: %.3f s (%.2f TFLOP/s)\n", name, v ? "G_loss" : "G", N, T, secs,
+               (v ? 2.0 : 1.0) * T * fwd_flops / secs / 1e12);
+        free(ws);
     }
     free(w); free(tab); free(x); free(z); free(g); free(y); free(eps); free(ref); free(xo); free(grad); free(grad_ref);
     ggdm_cuda_backend_shutdown();

@@ -67,6 +67,14 @@ ggdm_status ggdm_unet_tensor(const ggdm_unet_cfg *cfg, int i, ggdm_unet_tensor_i
  */
 ggdm_status ggdm_unet_init(const ggdm_unet_cfg *cfg, uint64_t seed, float *params, uint64_t count);
 
+/*
+ * Floating-point operations of one forward pass for a batch of N, for benchmarks: twice the
+ * multiply-adds of the convolutions, linear layers and attention products (norms and
+ * activations are not counted). An input VJP costs about twice as much again (forward +
+ * input gradient), a training step (with parameter gradients) about three times.
+ */
+ggdm_status ggdm_unet_flops(const ggdm_unet_cfg *cfg, int N, double *flops);
+
 /* What a call needs its workspace for. */
 typedef enum ggdm_unet_mode {
     GGDM_UNET_FORWARD = 0,   /* eps only */
