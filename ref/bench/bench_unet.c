@@ -83,7 +83,12 @@ int main(int argc, char **argv)
     printf("ggdm forward N=%d: %.3f s\n", N, tf[R / 2]);
     printf("ggdm forward+vjp N=%d: %.3f s\n", N, tb[R / 2]);
     printf("ggdm forward+vjp+dparams N=%d: %.3f s\n", N, tp[R / 2]);
-    printf("(workspace %.1f MB, %d thread(s), median of %d)\n", wsb / 1e6, threads, R);
+    {
+        double fl = 0.0;
+        ggdm_unet_flops(&cfg, N, &fl);
+        printf("(workspace %.1f MB, %d thread(s), median of %d; %.2f GFLOP per forward: %.1f / %.1f / %.1f GFLOP/s)\n",
+               wsb / 1e6, threads, R, fl / 1e9, fl / tf[R / 2] / 1e9, 2 * fl / tb[R / 2] / 1e9, 3 * fl / tp[R / 2] / 1e9);
+    }
     free(w); free(x); free(v); free(eps); free(dx); free(dp); free(t); free(ws);
     ggdm_pool_destroy(pool);
     return 0;
