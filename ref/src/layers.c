@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "ggdm/elem.h"
 #include "ggdm/reduce.h"
 
 #include "tile_f32.h"
@@ -23,13 +24,7 @@
 
 int ggdm_conv1d_out_len(int Lin, int K, int stride, int pad)
 {
-    long span;
-    if (Lin < 1 || K < 1 || stride < 1 || pad < 0)
-        return 0;
-    span = (long)Lin + 2L * pad - K;
-    if (span < 0)
-        return 0;
-    return (int)(span / stride + 1);
+    return ggdm_elem_conv1d_out_len(Lin, K, stride, pad); /* one definition, shared with the GPU */
 }
 
 /*

@@ -728,8 +728,9 @@ static int chunk_first(int N, int C, int c)
     return (int)(((int64_t)N * c) / C);
 }
 
-/* Floats of the chunked workspace (0 on failure). */
-static size_t chunked_floats(const ggdm_unet_cfg *cfg, int N, int backward, int C)
+/* Floats of the chunked workspace (0 on failure); off (may be NULL) receives each chunk's
+ * offset in floats. */
+static size_t chunked_floats(const ggdm_unet_cfg *cfg, int N, int backward, int C, size_t *off)
 {
     size_t total = 0;
     int c;
@@ -740,6 +741,8 @@ static size_t chunked_floats(const ggdm_unet_cfg *cfg, int N, int backward, int 
             return 0;
         if (total > SIZE_MAX / 8 - p.total)
             return 0;
+        if (off)
+            off[c] = total;
         total += (p.total + 15u) & ~(size_t)15u;
     }
     return total;
@@ -757,7 +760,7 @@ ggdm_status ggdm_unet_workspace_bytes_ex(const ggdm_unet_cfg *cfg, int N, ggdm_u
     if (C <= 1)
         return GGDM_OK;
     one = *bytes;
-    chunked = chunked_floats(cfg, N, mode == GGDM_UNET_BACKWARD, C);
+    chunked = chunked_floats(cfg, N, mode == GGDM_UNET_BACKWARD, C, NULL);
     if (chunked == 0) {
         *bytes = 0;
         return GGDM_ERR_ARG;
@@ -943,7 +946,7 @@ typedef struct chunk_job {
     float *eps, *dx, *ws;
     const ggdm_unet_backend *be;
     int N, C, backward;
-    size_t off[MAX_CHUNKS + 1];
+    size_t off[MAX_CHUNKS];
 } chunk_job;
 
 static void chunk_task(void *arg, int c)
@@ -988,16 +991,8 @@ static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N
     C = n_chunks(ex, N);
     if (C > 1 && !trace && !dp && (!backward || dx)) {
         chunk_job j;
-        size_t need = 0;
-        int c;
-        for (c = 0; c < C; c++) {
-            plan q;
-            j.off[c] = need;
-            if (make_plan(cfg, chunk_first(N, C, c + 1) - chunk_first(N, C, c), backward, &q) != GGDM_OK)
-                break;
-            need += (q.total + 15u) & ~(size_t)15u;
-        }
-        if (c == C && ws_bytes / sizeof(float) >= need) {
+        size_t need = chunked_floats(cfg, N, backward, C, j.off);
+        if (need != 0 && ws_bytes / sizeof(float) >= need) {
             j.cfg = cfg;
             j.params = prm;
             j.be = be;
