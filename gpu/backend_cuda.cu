@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -81,10 +82,14 @@ static int ck(cudaError_t e, const char *what)
     return -1;
 }
 
+static void prof_mark(const char *what);
+
 static int ckb(cublasStatus_t s, const char *what)
 {
-    if (s == CUBLAS_STATUS_SUCCESS)
+    if (s == CUBLAS_STATUS_SUCCESS) {
+        prof_mark(what);
         return 0;
+    }
     record("%s: cuBLAS %s (%d)", what, cublasGetStatusString(s), (int)s);
     return -1;
 }
@@ -94,9 +99,112 @@ static int ck_launch(const char *what)
 {
     if (ck(cudaGetLastError(), what))
         return -1;
+    prof_mark(what);
     if (CU.sync_each)
         return ck(cudaDeviceSynchronize(), what);
     return 0;
+}
+
+// ------------------------------------------------------------------ profiling (ggdm_cuda_profile)
+
+#define NPROF 160
+static struct {
+    int on;
+    double last; // the end of the previous timed thing
+    int n;
+    struct {
+        const char *name;
+        double secs;
+        long calls;
+    } row[NPROF];
+} PROF;
+
+static double prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void prof_add(const char *name, double secs)
+{
+    int i;
+    for (i = 0; i < PROF.n; i++)
+        if (PROF.row[i].name == name || strcmp(PROF.row[i].name, name) == 0)
+            break;
+    if (i == PROF.n) {
+        if (PROF.n == NPROF)
+            i = NPROF - 1, name = "(other)";
+        else
+            PROF.n++;
+        PROF.row[i].name = name;
+    }
+    PROF.row[i].secs += secs;
+    PROF.row[i].calls++;
+}
+
+// At the start of a backend call: the host's time since the previous one.
+static void prof_enter(void)
+{
+    double t;
+    if (!PROF.on)
+        return;
+    t = prof_now();
+    prof_add("host (between backend calls)", t - PROF.last);
+    PROF.last = t;
+}
+
+// After a kernel, cuBLAS call or memory operation: waits for it and counts its time.
+static void prof_mark(const char *what)
+{
+    double t;
+    if (!PROF.on)
+        return;
+    cudaDeviceSynchronize();
+    t = prof_now();
+    prof_add(what, t - PROF.last);
+    PROF.last = t;
+}
+
+// A memory operation's time (from its start: the host's time before it goes to "host").
+struct prof_scope {
+    const char *name;
+    explicit prof_scope(const char *n) : name(n) { prof_enter(); }
+    ~prof_scope() { prof_mark(name); }
+};
+
+extern "C" void ggdm_cuda_profile(int on)
+{
+    if (on) {
+        cudaDeviceSynchronize();
+        memset(&PROF, 0, sizeof PROF);
+        PROF.last = prof_now();
+    }
+    PROF.on = on;
+}
+
+extern "C" void ggdm_cuda_profile_print(FILE *f)
+{
+    int i, j, idx[NPROF];
+    double total = 0.0;
+    for (i = 0; i < PROF.n; i++) {
+        idx[i] = i;
+        total += PROF.row[i].secs;
+    }
+    for (i = 1; i < PROF.n; i++) // insertion sort, largest first
+        for (j = i; j > 0 && PROF.row[idx[j]].secs > PROF.row[idx[j - 1]].secs; j--) {
+            int k = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = k;
+        }
+    fprintf(f, "profile: %-44s %10s %8s %10s %6s\n", "what", "total ms", "calls", "us/call", "share");
+    for (i = 0; i < PROF.n; i++) {
+        int r = idx[i];
+        fprintf(f, "profile: %-44s %10.3f %8ld %10.1f %5.1f%%\n", PROF.row[r].name, 1e3 * PROF.row[r].secs,
+                PROF.row[r].calls, 1e6 * PROF.row[r].secs / (double)(PROF.row[r].calls ? PROF.row[r].calls : 1),
+                total > 0 ? 100.0 * PROF.row[r].secs / total : 0.0);
+    }
+    fprintf(f, "profile: %-44s %10.3f\n", "total", 1e3 * total);
 }
 
 static unsigned grid_for(long long n)
@@ -251,6 +359,7 @@ static int grow(float **p, size_t *cap_bytes, size_t bytes, const char *what)
         long long count_;                                                                             \
         if (!Y || CU.failed)                                                                          \
             return;                                                                                   \
+        prof_enter();                                                                                 \
         count_ = (long long)ggdm_elem_##X##_##Y##_count SIZ;                                          \
         if (count_ <= 0)                                                                              \
             return;                                                                                   \
@@ -312,19 +421,23 @@ __global__ void k_add_into(float *dst, const float *src, long long n)
 
 // The parameters as device memory: one cached copy per host array (a few arrays at most),
 // uploaded when first seen, when `changed`, or when the host array's contents changed
-// since (XXH3-128 of the bytes: the library passes changed = 0 and trainers update the
-// parameters in place, so the contents, not the pointer, decide). GGDM_CUDA_PARAMS=trust
+// since (XXH3-128 of the bytes: trainers update the parameters in place, so the contents, not
+// the pointer, decide; the later steps of one sampling call pass changed < 0 and skip the
+// hash, a few ms for the paper's 14.9 M parameters). GGDM_CUDA_PARAMS=trust
 // skips the hash (a few ms for the paper's 14.9 M parameters) for callers that never
 // change a parameter array in place.
 static const float *cu_params(void *ctx, const float *host, uint64_t n, int changed)
 {
+    prof_scope ps_("params");
     param_entry *e = NULL;
     XXH128_hash_t h;
     int i;
     (void)ctx;
     if (CU.failed || !host || n == 0)
         return NULL;
-    if (CU.trust_params && !changed) // GGDM_CUDA_PARAMS=trust: the caller never changes them in place
+    // changed < 0: the library guarantees no change since the last call (a sampling loop's
+    // later steps); GGDM_CUDA_PARAMS=trust: the caller never changes them in place
+    if (changed < 0 || (CU.trust_params && !changed))
         for (i = 0; i < NPARAM_CACHE; i++)
             if (CU.prm[i].dev && CU.prm[i].host == host && CU.prm[i].n == n) {
                 CU.prm[i].used = ++CU.clock;
@@ -336,7 +449,7 @@ static const float *cu_params(void *ctx, const float *host, uint64_t n, int chan
             e = &CU.prm[i];
             break;
         }
-    if (e && !changed && XXH128_isEqual(e->hash, h)) {
+    if (e && changed <= 0 && XXH128_isEqual(e->hash, h)) {
         e->used = ++CU.clock;
         return e->dev;
     }
@@ -372,6 +485,7 @@ static const float *cu_params(void *ctx, const float *host, uint64_t n, int chan
 
 static float *cu_grads_begin(void *ctx, float *host, uint64_t n)
 {
+    prof_scope ps_("grads_begin (upload)");
     size_t cap = (size_t)CU.grads_cap * sizeof(float);
     (void)ctx;
     if (CU.failed || !host || n == 0)
@@ -388,6 +502,7 @@ static float *cu_grads_begin(void *ctx, float *host, uint64_t n)
 
 static void cu_grads_end(void *ctx, float *host, float *dev, uint64_t n)
 {
+    prof_scope ps_("grads_end (download)");
     (void)ctx;
     if (CU.failed || !host || !dev || n == 0)
         return;
@@ -399,6 +514,7 @@ static void cu_grads_end(void *ctx, float *host, float *dev, uint64_t n)
 // copies correctly.
 static void cu_upload(void *ctx, float *dst, const float *host_src, size_t n)
 {
+    prof_scope ps_("upload");
     (void)ctx;
     if (CU.failed || n == 0)
         return;
@@ -407,6 +523,7 @@ static void cu_upload(void *ctx, float *dst, const float *host_src, size_t n)
 
 static void cu_download(void *ctx, float *host_dst, const float *src, size_t n)
 {
+    prof_scope ps_("download");
     (void)ctx;
     if (CU.failed || n == 0)
         return;
@@ -415,6 +532,7 @@ static void cu_download(void *ctx, float *host_dst, const float *src, size_t n)
 
 static void cu_copy(void *ctx, float *dst, const float *src, size_t n)
 {
+    prof_scope ps_("copy");
     (void)ctx;
     if (CU.failed || n == 0 || dst == src)
         return;
@@ -423,6 +541,7 @@ static void cu_copy(void *ctx, float *dst, const float *src, size_t n)
 
 static void cu_zero(void *ctx, float *dst, size_t n)
 {
+    prof_scope ps_("zero");
     (void)ctx;
     if (CU.failed || n == 0)
         return;
@@ -431,6 +550,7 @@ static void cu_zero(void *ctx, float *dst, size_t n)
 
 static void cu_add_into(void *ctx, float *dst, const float *src, size_t n)
 {
+    prof_enter();
     (void)ctx;
     if (CU.failed || n == 0)
         return;
@@ -440,6 +560,7 @@ static void cu_add_into(void *ctx, float *dst, const float *src, size_t n)
 
 static void cu_steps(void *ctx, float *dst, const int64_t *host_t, int N)
 {
+    prof_scope ps_("steps (upload)");
     int i;
     (void)ctx;
     if (CU.failed || N <= 0)
@@ -463,6 +584,7 @@ static void cu_steps(void *ctx, float *dst, const int64_t *host_t, int N)
 // asynchronous kernel error is collected here too.
 static int cu_failed(void *ctx)
 {
+    prof_scope ps_("failed (synchronise)");
     (void)ctx;
     if (!CU.failed)
         ck(cudaDeviceSynchronize(), "a kernel of this call");
@@ -473,6 +595,7 @@ static int cu_failed(void *ctx)
 // shutdown. Nothing in it outlives one library call (the plan writes before it reads).
 static float *cu_workspace(void *ctx, void *host_ws, size_t bytes)
 {
+    prof_scope ps_("workspace");
     (void)ctx, (void)host_ws;
     if (CU.failed)
         return NULL; // the library call fails (GGDM_ERR_BUFFER_TOO_SMALL); the error is recorded
@@ -582,6 +705,7 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     int Lout = conv_out_len(Lin, K, stride, pad), CK = Cin * K;
     const float *col;
     (void)scratch, (void)ex;
+    prof_enter();
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
     if (!(col = im2col(x, N, Cin, Lin, K, stride, pad, Lout)))
@@ -604,6 +728,7 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
     int Lout = conv_out_len(Lin, K, stride, pad), CK = Cin * K, n;
     int direct = K == 1 && stride == 1 && pad == 0;
     (void)scratch, (void)ex;
+    prof_enter();
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
     if (dx) {
@@ -639,6 +764,7 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
 
 static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
+    prof_enter();
     if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
         return;
     // y [N, Out] = x [N, In] W^T [In, Out]
@@ -653,6 +779,7 @@ static void f_linear_forward(float *y, const float *x, const float *W, const flo
 static void f_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x, const float *W, int N,
                               int In, int Out)
 {
+    prof_enter();
     if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
         return;
     // dx [N, In] += dy [N, Out] W [Out, In]

@@ -20,6 +20,7 @@
 #ifndef GGDM_GPU_BACKEND_CUDA_H
 #define GGDM_GPU_BACKEND_CUDA_H
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ggdm/backend.h"
 
@@ -60,6 +61,14 @@ int ggdm_cuda_backend_sync(void);
  * n x n x n cublasSgemm (after a warm-up), with TF32 tensor cores when tf32 is nonzero.
  * Works in either mode (its own cuBLAS handle and buffers); 0 on failure. */
 double ggdm_cuda_sgemm_peak(int n, int tf32);
+
+/* Profiling (for finding where the time goes, not for timings: it synchronises after every
+ * operation). on = 1 clears the table and starts: every kernel, cuBLAS call and memory
+ * operation is timed from the end of the previous one (the host's own time between two
+ * backend calls is counted as "host"); on = 0 stops. print writes the table, largest total
+ * first, to f. */
+void ggdm_cuda_profile(int on);
+void ggdm_cuda_profile_print(FILE *f);
 
 #ifdef __cplusplus
 }

@@ -20,7 +20,7 @@ for m in "--mode exact" "--mode fast" "--mode fast --tf32"; do
     *) extra="--reps $REPS --round-limit 120" ;;
     esac
     # shellcheck disable=SC2086
-    timeout -k 5 150 "$BUILD/bench_gpu" $m $extra --n "$N" > "$one" 2>&1
+    timeout -k 5 120 "$BUILD/bench_gpu" $m $extra --n "$N" > "$one" 2>&1
     r=$?
     cat "$one"
     cat "$one" >> "$out"
@@ -33,8 +33,8 @@ done
 PY=python3
 [ -x /usr/bin/python3 ] && ! python3 -c "import torch" 2>/dev/null && PY=/usr/bin/python3
 if $PY -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
-    for tf in off on; do
-        timeout -k 5 150 $PY gpu/bench_torch.py --n "$N" --reps "$REPS" --tf32 "$tf" > "$one" 2>&1 ||
+    for tf in off on default; do
+        timeout -k 5 90 $PY gpu/bench_torch.py --n "$N" --reps "$REPS" --tf32 "$tf" > "$one" 2>&1 ||
             echo "bench-gpu: bench_torch.py --tf32 $tf failed"
         cat "$one"
         cat "$one" >> "$out"
@@ -43,21 +43,23 @@ else
     echo "bench-gpu: PyTorch with CUDA not available: no comparison (pip install torch to add one)"
 fi
 # speed-up of fast over exact; ratios torch time / ggdm time (torch-fp32 against exact and fast,
-# torch-tf32 against fast + TF32)
+# torch-tf32 against fast + TF32, and the authors' settings (torch-default: TF32 in convolutions)
+# against both fast modes)
 awk '
-    / N=[0-9]+: [0-9.]+ s/ { for (i = 1; i <= NF; i++) if ($i ~ /^N=/) { t[$1 " " $2] = $(i + 1) } }
+    / N=[0-9]+.*: [0-9.]+ s/ { if (match($0, /: [0-9.]+ s/)) t[$1 " " $2] = substr($0, RSTART + 2, RLENGTH - 4) + 0 }
+    function ratio(label, a, b) {
+        if (t[a] && t[b]) printf "%s %-13s %-16s / %-16s = %.2f\n", label, k, substr(a, 1, index(a, " ") - 1), substr(b, 1, index(b, " ") - 1), t[a] / t[b]
+    }
     END {
-        split("unguided-step gloss-step loss-grad", units, " ")
-        for (u = 1; u <= 3; u++) {
+        split("unguided-step gloss-step loss-grad round-G_loss", units, " ")
+        for (u = 1; u <= 4; u++) {
             k = units[u]
-            if (t["cuda-exact " k] && t["cuda-fast " k])
-                printf "speed-up %-13s cuda-exact / cuda-fast      = %.2f\n", k, t["cuda-exact " k] / t["cuda-fast " k]
-            if (t["torch-fp32 " k] && t["cuda-exact " k])
-                printf "ratio %-13s torch-fp32 / cuda-exact     = %.2f\n", k, t["torch-fp32 " k] / t["cuda-exact " k]
-            if (t["torch-fp32 " k] && t["cuda-fast " k])
-                printf "ratio %-13s torch-fp32 / cuda-fast      = %.2f\n", k, t["torch-fp32 " k] / t["cuda-fast " k]
-            if (t["torch-tf32 " k] && t["cuda-fast-tf32 " k])
-                printf "ratio %-13s torch-tf32 / cuda-fast-tf32 = %.2f\n", k, t["torch-tf32 " k] / t["cuda-fast-tf32 " k]
+            ratio("speed-up", "cuda-exact " k, "cuda-fast " k)
+            ratio("ratio", "torch-fp32 " k, "cuda-exact " k)
+            ratio("ratio", "torch-fp32 " k, "cuda-fast " k)
+            ratio("ratio", "torch-tf32 " k, "cuda-fast-tf32 " k)
+            ratio("ratio", "torch-default " k, "cuda-fast " k)
+            ratio("ratio", "torch-default " k, "cuda-fast-tf32 " k)
         }
     }' "$out"
 exit $rc

@@ -18,7 +18,9 @@
  * library's API does). In exact mode it also computes the first step of each kind once with
  * the reference's CPU code and says whether the GPU's result is bit-identical.
  *
- *   build/bench_gpu [--mode exact|fast] [--tf32] [--reps R] [--n N] [--no-cpu-check]
+ *   build/bench_gpu [--mode exact|fast] [--tf32] [--reps R] [--n N] [--no-cpu-check] [--profile]
+ * --profile: also one G_loss step with ggdm_cuda_profile (the time of every kernel, cuBLAS call
+ * and memory operation, synchronised after each), printed as "profile: ..." lines.
  * Prints lines "cuda-exact unguided-step N=32: 0.00123 s"; exit status 3 without a CUDA device.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -74,7 +76,7 @@ static void compare(const char *label, const float *a, const float *b, size_t n)
 
 int main(int argc, char **argv)
 {
-    int mode = GGDM_CUDA_EXACT, tf32 = 0, R = 10, N = 32, cpu_check = 1, i, r, v, T = 200, t = 100, D, rc;
+    int mode = GGDM_CUDA_EXACT, tf32 = 0, R = 10, N = 32, cpu_check = 1, profile = 0, i, r, v, T = 200, t = 100, D, rc;
     double round_limit = 120.0, fwd_flops = 0.0, step_s[2] = {0, 0}, peak;
     const char *name;
     char err[512];
@@ -100,12 +102,14 @@ int main(int argc, char **argv)
             R = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             N = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--profile") == 0) {
+            profile = 1;
         } else if (strcmp(argv[i], "--no-cpu-check") == 0) {
             cpu_check = 0;
         } else if (strcmp(argv[i], "--round-limit") == 0 && i + 1 < argc) {
             round_limit = atof(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_gpu [--mode exact|fast] [--tf32] [--reps 1..%d] [--n N] [--no-cpu-check] "
+            fprintf(stderr, "usage: bench_gpu [--mode exact|fast] [--tf32] [--reps 1..%d] [--n N] [--no-cpu-check] [--profile] "
                             "[--round-limit SECONDS]\n",
                     MAXR);
             return 2;
@@ -176,6 +180,12 @@ int main(int argc, char **argv)
                 tm[r] = now() - a;
         }
         step_s[v] = median(tm, R);
+        if (profile && v) { /* where one G_loss step's time goes (synchronised: slower) */
+            ggdm_cuda_profile(1);
+            check(ggdm_guided_eps_ex(&m, &gc, tab, T, t, N, x, g, y, eps, NULL, ws, wsb, &ex), "guided eps");
+            ggdm_cuda_profile(0);
+            ggdm_cuda_profile_print(stdout);
+        }
         printf("%s %s N=%d: %.5f s (%.2f TFLOP/s)\n", name, v ? "gloss-step" : "unguided-step", N, step_s[v],
                (v ? 2.0 : 1.0) * fwd_flops / step_s[v] / 1e12);
         fflush(stdout);

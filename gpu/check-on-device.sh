@@ -14,6 +14,7 @@
 #                byte-identical to the reference's
 #   trace-fast   the same in fast mode: `ggdm diff` with its default tolerances
 #   bench        make bench-gpu (exact, fast, fast+TF32, PyTorch when it is installed)
+#   profile      bench_gpu --profile: where the time of one fast-mode G_loss step goes
 # and ends with a table: check, result, figure. Exit status 0 when every check passed.
 #
 #   sh gpu/check-on-device.sh [OUT_DIR]      (default: build/gpu-check)
@@ -80,25 +81,25 @@ gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,nohea
 
 # ------------------------------------------------------------------ unit tests
 if [ "$B" = build ]; then
-    step unit 240 make -j"$JOBS" check
+    step unit 120 make -j"$JOBS" check
 else
-    step unit 240 sh ci/run-unit.sh build-device/tests/test_*
+    step unit 120 sh ci/run-unit.sh build-device/tests/test_*
 fi
 fig=$(grep -E '^unit: ' "$OUTDIR/unit.log" | tail -n 1)
 [ "$rc" -eq 0 ] && row unit ok "$fig" || row unit FAILED "rc=$rc $fig"
 
 # ------------------------------------------------------------------ golden vectors
-step conf-ref 120 "$B/ggdm" conformance --vectors vectors
+step conf-ref 60 "$B/ggdm" conformance --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-ref.log")
 [ "$rc" -eq 0 ] && row conf-ref ok "$fig, ${secs} s" || row conf-ref FAILED "rc=$rc $fig"
 
-step conf-exact 240 "$B/ggdm-cuda" conformance --mode exact --vectors vectors
+step conf-exact 150 "$B/ggdm-cuda" conformance --mode exact --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-exact.log")
 if [ "$rc" -eq 3 ]; then row conf-exact FAILED "no CUDA device (exit 3)"
 elif [ "$rc" -eq 0 ]; then row conf-exact ok "$fig, bit for bit, ${secs} s"
 else row conf-exact FAILED "rc=$rc $fig"; grep -E '^(FAIL|ERR)' "$OUTDIR/conf-exact.log" | head -n 5; fi
 
-step conf-fast 240 "$B/ggdm-cuda" conformance --mode fast --vectors vectors
+step conf-fast 90 "$B/ggdm-cuda" conformance --mode fast --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-fast.log")
 [ "$rc" -eq 0 ] && row conf-fast ok "$fig, ${secs} s" || row conf-fast FAILED "rc=$rc $fig"
 
@@ -113,9 +114,9 @@ mkdir -p "$T"
 if "$B/ggdm" init --seed 2345 -o "$T/w.safetensors" > "$T/init.log" 2>&1 &&
    $PYNP -c "import numpy as np; np.save('$T/x.npy', np.random.default_rng(5).standard_normal((8, 64)).astype(np.float32))" \
        > "$T/x.log" 2>&1; then
-    step trace-ref 120 "$B/ggdm" trace -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/ref"
+    step trace-ref 60 "$B/ggdm" trace -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/ref"
     ref_ok=$rc
-    step trace-exact 120 "$B/ggdm-cuda" trace --mode exact -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/exact"
+    step trace-exact 60 "$B/ggdm-cuda" trace --mode exact -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/exact"
     if [ "$ref_ok" -ne 0 ] || [ "$rc" -ne 0 ]; then
         row trace-exact FAILED "trace rc: ref $ref_ok, exact $rc"
     else
@@ -130,7 +131,7 @@ if "$B/ggdm" init --seed 2345 -o "$T/w.safetensors" > "$T/init.log" 2>&1 &&
         if [ "$bad" -eq 0 ] && [ "$n" -gt 0 ]; then row trace-exact ok "$n layers byte-identical"
         else row trace-exact FAILED "$bad of $n layers differ, first: $first (see trace-exact-diff.log)"; fi
     fi
-    step trace-fast 120 "$B/ggdm-cuda" trace --mode fast -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/fast"
+    step trace-fast 60 "$B/ggdm-cuda" trace --mode fast -w "$T/w.safetensors" -x "$T/x.npy" -t 100 -o "$T/fast"
     if [ "$ref_ok" -ne 0 ] || [ "$rc" -ne 0 ]; then
         row trace-fast FAILED "trace rc: ref $ref_ok, fast $rc"
     else
@@ -145,10 +146,17 @@ else
 fi
 
 # ------------------------------------------------------------------ timings
-step bench 240 sh gpu/bench.sh "$B"
-fig=$(grep -E '^(ratio|speed-up)' "$OUTDIR/bench.log" | head -n 3 | tr '\n' ';' | cut -c1-200)
+step bench 420 sh gpu/bench.sh "$B"
+fig=$(grep -E '^ratio round-G_loss' "$OUTDIR/bench.log" | sed 's/  */ /g' | tr '\n' ';' | cut -c1-300)
+[ -n "$fig" ] || fig=$(grep -E '^(ratio|speed-up)' "$OUTDIR/bench.log" | head -n 3 | tr '\n' ';' | cut -c1-200)
 [ "$rc" -eq 0 ] && row bench ok "${fig:-see bench.log}" || row bench FAILED "rc=$rc (see $OUTDIR/bench.log)"
-grep -E ' s$| s \(|^check|^ratio|^speed-up' "$OUTDIR/bench.log" | head -n 30
+grep -E ' s$| s \(|^check|^ratio|^speed-up' "$OUTDIR/bench.log" | head -n 60
+
+# where the time of one fast-mode G_loss step goes (synchronised after every operation)
+step profile 120 "$B/bench_gpu" --mode fast --reps 2 --no-cpu-check --round-limit 0 --profile
+[ "$rc" -eq 0 ] && row profile ok "$(grep -E '^profile: total' "$OUTDIR/profile.log" | awk '{print $3 " ms (synchronised)"}')" ||
+    row profile FAILED "rc=$rc (see $OUTDIR/profile.log)"
+grep -E '^profile:' "$OUTDIR/profile.log" | head -n 40
 
 echo
 echo "================ summary ($(date -u +%Y-%m-%dT%H:%MZ), ${gpu:-unknown GPU})"

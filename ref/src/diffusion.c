@@ -265,6 +265,7 @@ ggdm_status ggdm_sample_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const 
     int t, D, i;
     size_t nd;
     ggdm_status st;
+    ggdm_exec later; /* ex for the steps after the first: the parameters are unchanged since */
     if (!m || !tab || !x_out || T < 1)
         return GGDM_ERR_ARG;
     st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, ex, &c);
@@ -284,6 +285,11 @@ ggdm_status ggdm_sample_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const 
         st = guided_eps_c(m, gc, tab, T, t, N, c.x, g, y, c.eps, stats, &c);
         if (st != GGDM_OK)
             return st;
+        if (ex && t == T - 1) { /* a device backend verified its copy of the parameters once */
+            later = *ex;
+            later.params_unchanged = 1;
+            c.ex = &later;
+        }
         if (t > 0) {
             if (noise) {
                 z = noise + (size_t)(T - t) * nd;

@@ -987,7 +987,7 @@ static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N
     p.be = be;
     if (be->workspace && !(workspace = be->workspace(be->ctx, workspace, ws_bytes)))
         return GGDM_ERR_BUFFER_TOO_SMALL; /* the backend could not provide its workspace */
-    prm = be->params(be->ctx, params, p.n_params, 0);
+    prm = be->params(be->ctx, params, p.n_params, ex && ex->params_unchanged ? -1 : 0);
     C = n_chunks(ex, N);
     if (C > 1 && !trace && !dp && (!backward || dx)) {
         chunk_job j;
@@ -1265,7 +1265,7 @@ ggdm_status ggdm_unet_loss_grad_ex(const ggdm_unet_cfg *cfg, const float *params
         if (be->workspace && !(workspace = be->workspace(be->ctx, workspace, ws_bytes)))
             return GGDM_ERR_BUFFER_TOO_SMALL; /* the backend could not provide its workspace */
         ws = (float *)workspace;
-        prm = be->params(be->ctx, params, p.n_params, 0);
+        prm = be->params(be->ctx, params, p.n_params, ex && ex->params_unchanged ? -1 : 0);
         off = p.total * sizeof(float);
         xt = (float *)((char *)workspace + off);
         d = xt + ((nd + 15u) & ~(size_t)15u);

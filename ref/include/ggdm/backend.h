@@ -26,7 +26,9 @@ typedef struct ggdm_unet_backend {
 
     /* ---- memory (n in floats) ---- */
     /* The parameters as the backend's memory: the host array itself for the CPU; a device
-     * copy for a GPU backend (uploaded when `changed` is nonzero or first seen). */
+     * copy for a GPU backend (uploaded when `changed` is positive or first seen; when 0, a
+     * backend may verify that the host contents did not change since; when negative, the
+     * library guarantees they did not: the later steps of one sampling call). */
     const float *(*params)(void *ctx, const float *host, uint64_t n, int changed);
     /* Where parameter gradients are accumulated: host for the CPU (returned as is); a device
      * buffer for a GPU, filled from `host` (they are ADDED into) ... */

@@ -27,6 +27,11 @@ typedef struct ggdm_exec {
     int nthreads; /* >= 1: a hint for how finely to split work */
     /* where the score network's layers run (ggdm/backend.h); NULL: the reference's CPU code */
     const struct ggdm_unet_backend *unet;
+    /* Set by the library on its own copy, never by callers (leave 0): the parameter arrays
+     * are unchanged since the previous network call made through this executor within the
+     * same library call (the steps of one ggdm_sample_ex), so a device backend may use its
+     * copy without verifying it (ggdm/backend.h, params(): changed < 0). */
+    int params_unchanged;
 } ggdm_exec;
 
 /* Runs task(arg, 0 .. ntasks-1) with ex (serially when ex or ex->run is NULL). */
