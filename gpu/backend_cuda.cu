@@ -34,6 +34,7 @@
 // ------------------------------------------------------------------ state and errors
 
 #define NPARAM_CACHE 4
+#define NWS_CACHE 256
 #define THREADS 256
 
 typedef struct param_entry {
@@ -44,8 +45,16 @@ typedef struct param_entry {
     unsigned long long used;
 } param_entry;
 
+typedef struct ws_cached { // weight standardisation results of a parameter array
+    const float *w;
+    int Cout, fan;
+    unsigned long long gen;
+    float *buf; // w_hat [Cout*fan], then rstd [Cout]
+} ws_cached;
+
 static struct {
     int inited, mode, tf32, sync_each, trust_params, failed;
+    int linattn_single; // GGDM_CUDA_LINATTN=single: linattn_backward as one launch (slow; for cross-checks)
     char err[1024];
     char desc[512];
     cublasHandle_t blas;
@@ -59,6 +68,13 @@ static struct {
     size_t host_tmp_cap;
     param_entry prm[NPARAM_CACHE];
     unsigned long long clock;
+    unsigned long long param_gen; // bumped at every parameter upload (ws_cache validity)
+    float *att;                   // linattn_backward's dctx and dks
+    size_t att_cap;               // bytes
+    float *red;                   // fast mode: the norms' per-group sums
+    size_t red_cap;               // bytes
+    int n_wsc;
+    ws_cached wsc[NWS_CACHE];
 } CU;
 
 static void record(const char *fmt, ...)
@@ -395,14 +411,6 @@ static void e_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
     x_conv1d_backward(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad);
 }
 
-static void e_linattn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_q,
-                               const float *cache_k, const float *cache_ctx, int N, int H, int Dh, int L,
-                               float *scratch)
-{
-    (void)scratch;
-    x_linattn_backward(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L);
-}
-
 static void e_attn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_attn, int N, int H,
                             int Dh, int L, float *scratch)
 {
@@ -474,6 +482,7 @@ static const float *cu_params(void *ctx, const float *host, uint64_t n, int chan
     }
     e->host = host;
     e->n = n;
+    CU.param_gen++; // every cached weight standardisation is stale now
     if (ck(cudaMemcpy(e->dev, host, (size_t)n * sizeof(float), cudaMemcpyHostToDevice), "params: upload")) {
         e->host = NULL;
         return NULL;
@@ -604,6 +613,162 @@ static float *cu_workspace(void *ctx, void *host_ws, size_t bytes)
     return CU.ws;
 }
 
+// ------------------------------------------------------------------ both modes: rows, staged ops, caches
+
+// dst[r*ds + j] = dst[r*ds + j] + src[r*ss + j]
+__global__ void k_add_rows(float *dst, long long ds, const float *src, long long ss, long long rows, long long cols)
+{
+    long long total = rows * cols, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    long long step = (long long)gridDim.x * blockDim.x;
+    for (; i < total; i += step) {
+        long long r = i / cols, j = i % cols;
+        dst[r * ds + j] = dst[r * ds + j] + src[r * ss + j];
+    }
+}
+
+static void cu_copy_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                         size_t cols)
+{
+    prof_scope ps_("copy_rows");
+    (void)ctx;
+    if (CU.failed || rows == 0 || cols == 0)
+        return;
+    ck(cudaMemcpy2DAsync(dst, dst_stride * sizeof(float), src, src_stride * sizeof(float), cols * sizeof(float), rows,
+                         cudaMemcpyDefault, 0),
+       "copy_rows");
+}
+
+static void cu_add_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                        size_t cols)
+{
+    long long n = (long long)rows * (long long)cols;
+    (void)ctx;
+    if (CU.failed || n <= 0)
+        return;
+    prof_enter();
+    k_add_rows<<<grid_for(n), THREADS>>>(dst, (long long)dst_stride, src, (long long)src_stride, (long long)rows,
+                                         (long long)cols);
+    ck_launch("kernel add_rows");
+}
+
+// Grows a private device buffer (contents not kept) and returns it, NULL on failure.
+static float *private_floats(float **p, size_t *cap_bytes, size_t n, const char *what)
+{
+    return grow(p, cap_bytes, n * sizeof(float), what) ? NULL : *p;
+}
+
+// LinearAttention backward in three launches (ggdm/elem.h, ..._dqkv_staged): dctx and dks
+// stored once instead of recomputed by every k element; the same bits.
+__global__ void k_linattn_dctx(float *dctx, const float *dout, const float *cq, int N, int H, int Dh, int L,
+                               long long count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < count; i += step)
+        ggdm_elem_linattn_backward_dctx(dctx, dout, cq, N, H, Dh, L, (long)i);
+}
+
+__global__ void k_linattn_dks(float *dks, const float *dctx, const float *qkv, int N, int H, int Dh, int L,
+                              long long count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < count; i += step)
+        ggdm_elem_linattn_backward_dks(dks, dctx, qkv, N, H, Dh, L, (long)i);
+}
+
+__global__ void k_linattn_dqkv_staged(float *dqkv, const float *dout, const float *qkv, const float *cq,
+                                      const float *ckk, const float *cctx, const float *dctx, const float *dks, int N,
+                                      int H, int Dh, int L, long long count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < count; i += step)
+        ggdm_elem_linattn_backward_dqkv_staged(dqkv, dout, qkv, cq, ckk, cctx, dctx, dks, N, H, Dh, L, (long)i);
+}
+
+static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_q,
+                               const float *cache_k, const float *cache_ctx, int N, int H, int Dh, int L,
+                               float *scratch)
+{
+    long long nd = ggdm_elem_linattn_backward_dctx_count(N, H, Dh, L);
+    long long nk = ggdm_elem_linattn_backward_dks_count(N, H, Dh, L);
+    long long nq = ggdm_elem_linattn_backward_dqkv_count(N, H, Dh, L);
+    float *dc, *dk;
+    (void)scratch;
+    if (CU.failed || nq <= 0)
+        return;
+    if (CU.linattn_single) {
+        x_linattn_backward(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L);
+        return;
+    }
+    prof_enter();
+    if (!(dc = private_floats(&CU.att, &CU.att_cap, (size_t)(nd + nk), "linattn_backward: cudaMalloc")))
+        return;
+    dk = dc + nd;
+    k_linattn_dctx<<<grid_for(nd), THREADS>>>(dc, dout, cache_q, N, H, Dh, L, nd);
+    if (ck_launch("kernel linattn_backward.dctx"))
+        return;
+    k_linattn_dks<<<grid_for(nk), THREADS>>>(dk, dc, qkv, N, H, Dh, L, nk);
+    if (ck_launch("kernel linattn_backward.dks"))
+        return;
+    k_linattn_dqkv_staged<<<grid_for(nq), THREADS>>>(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, dc, dk, N, H, Dh,
+                                                     L, nq);
+    ck_launch("kernel linattn_backward.dqkv (staged)");
+}
+
+// Weight standardisation of a parameter array, cached until the parameters change (every
+// sampling step standardises the same weights): the cached w_hat and rstd are the element
+// kernels' own results, so the bits are the same; arrays outside the parameters are never
+// cached.
+static int in_params(const float *p)
+{
+    int i;
+    for (i = 0; i < NPARAM_CACHE; i++)
+        if (CU.prm[i].dev && p >= CU.prm[i].dev && p < CU.prm[i].dev + CU.prm[i].n)
+            return 1;
+    return 0;
+}
+
+static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, int fan)
+{
+    ws_cached *e = NULL;
+    size_t nw = (size_t)Cout * (size_t)fan;
+    int i, cacheable;
+    if (CU.failed || Cout <= 0 || fan <= 0)
+        return;
+    cacheable = in_params(w);
+    if (cacheable)
+        for (i = 0; i < CU.n_wsc; i++)
+            if (CU.wsc[i].w == w && CU.wsc[i].Cout == Cout && CU.wsc[i].fan == fan) {
+                e = &CU.wsc[i];
+                break;
+            }
+    if (e && e->gen == CU.param_gen) {
+        prof_scope ps_("ws_forward (cached: copies)");
+        if (!ck(cudaMemcpyAsync(w_hat, e->buf, nw * sizeof(float), cudaMemcpyDeviceToDevice, 0), "ws cache: copy"))
+            ck(cudaMemcpyAsync(rstd, e->buf + nw, (size_t)Cout * sizeof(float), cudaMemcpyDeviceToDevice, 0),
+               "ws cache: copy");
+        return;
+    }
+    x_ws_forward(w_hat, rstd, w, Cout, fan);
+    if (!cacheable || CU.failed)
+        return;
+    if (!e && CU.n_wsc < NWS_CACHE) {
+        e = &CU.wsc[CU.n_wsc];
+        if (ck(cudaMalloc((void **)&e->buf, (nw + (size_t)Cout) * sizeof(float)), "ws cache: cudaMalloc"))
+            return;
+        e->w = w;
+        e->Cout = Cout;
+        e->fan = fan;
+        CU.n_wsc++;
+    }
+    if (!e)
+        return; // the cache is full: computed every time
+    prof_scope ps_("ws_forward (caching: copies)");
+    if (!ck(cudaMemcpyAsync(e->buf, w_hat, nw * sizeof(float), cudaMemcpyDeviceToDevice, 0), "ws cache: fill") &&
+        !ck(cudaMemcpyAsync(e->buf + nw, rstd, (size_t)Cout * sizeof(float), cudaMemcpyDeviceToDevice, 0),
+            "ws cache: fill"))
+        e->gen = CU.param_gen;
+}
+
 // ------------------------------------------------------------------ fast mode (cuBLAS)
 
 // Row-major C[M, Nc] = alpha op(A)[M, K] op(B)[K, Nc] + beta C, batched with strides (a row-major
@@ -632,44 +797,72 @@ static float *scratch_floats(size_t n)
     return CU.scratch;
 }
 
-// col[n, i*K + k, l] = x[n, i, l*stride + k - pad] (0 outside), [N, Cin*K, Lout]
+// Fast Conv1d: one GEMM per convolution over the whole batch (the columns of all samples side
+// by side, P = N*Lout of them), not one small GEMM per sample:
+//   col [CK, P]:  col[(i*K + k)*P + n*Lout + l] = x[n, i, l*stride + k - pad] (0 outside)
+//   forward:      Y [Cout, P] = w [Cout, CK] col;           y[n, o, l] = Y[o, n*Lout + l] (+ b[o])
+//   backward dx:  dY [Cout, P] from dy; dcol [CK, P] = w^T dY; dx += col2im(dcol)
+//   backward dw:  dw [Cout, CK] += dY col^T                  (one GEMM instead of N)
 __global__ void k_im2col(float *col, const float *x, int N, int Cin, int Lin, int K, int stride, int pad, int Lout)
 {
-    long long total = (long long)N * Cin * K * Lout, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    long long step = (long long)gridDim.x * blockDim.x;
+    long long P = (long long)N * Lout, total = (long long)Cin * K * P;
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
     for (; i < total; i += step) {
-        int l = (int)(i % Lout);
-        long long r = i / Lout; // n * Cin*K + i*K + k
-        int k = (int)(r % K);
-        long long ni = r / K; // n * Cin + i
-        int p = l * stride + k - pad;
-        col[i] = p >= 0 && p < Lin ? x[ni * Lin + p] : 0.0f;
+        long long pc = i % P, r = i / P; // r = ci*K + k
+        int n = (int)(pc / Lout), l = (int)(pc % Lout), k = (int)(r % K), ci = (int)(r / K);
+        int pos = l * stride + k - pad;
+        col[i] = pos >= 0 && pos < Lin ? x[((long long)n * Cin + ci) * Lin + pos] : 0.0f;
     }
 }
 
-// dx[n, i, p] += sum over k of dcol[n, i*K + k, l] where l*stride = p + pad - k, 0 <= l < Lout
+// y[n, o, l] = Y[o, n*L + l] (+ b[o])
+__global__ void k_cols_to_ncl(float *y, const float *Y, const float *b, int N, int C, int L)
+{
+    long long P = (long long)N * L, total = (long long)C * P;
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < total; i += step) {
+        int l = (int)(i % L), o = (int)((i / L) % C);
+        long long n = i / ((long long)L * C);
+        float v = Y[(long long)o * P + n * L + l];
+        y[i] = b ? v + b[o] : v;
+    }
+}
+
+// Y[o, n*L + l] = y[n, o, l]
+__global__ void k_ncl_to_cols(float *Y, const float *y, int N, int C, int L)
+{
+    long long P = (long long)N * L, total = (long long)C * P;
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < total; i += step) {
+        int l = (int)(i % L), o = (int)((i / L) % C);
+        long long n = i / ((long long)L * C);
+        Y[(long long)o * P + n * L + l] = y[i];
+    }
+}
+
+// dx[n, ci, pos] += sum over k of dcol[(ci*K + k)*P + n*Lout + l] where l*stride = pos + pad - k
 __global__ void k_col2im_add(float *dx, const float *dcol, int N, int Cin, int Lin, int K, int stride, int pad,
                              int Lout)
 {
-    long long total = (long long)N * Cin * Lin, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    long long step = (long long)gridDim.x * blockDim.x;
+    long long P = (long long)N * Lout, total = (long long)N * Cin * Lin;
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
     for (; i < total; i += step) {
-        int p = (int)(i % Lin), k;
-        long long ni = i / Lin;
+        int pos = (int)(i % Lin), ci = (int)((i / Lin) % Cin), k;
+        long long n = i / ((long long)Lin * Cin);
         float acc = 0.0f;
         for (k = 0; k < K; k++) {
-            int q = p + pad - k;
+            int q = pos + pad - k;
             if (q < 0 || q % stride)
                 continue;
             q /= stride;
             if (q < Lout)
-                acc += dcol[(ni * K + k) * Lout + q];
+                acc = acc + dcol[((long long)ci * K + k) * P + n * Lout + q];
         }
         dx[i] = dx[i] + acc;
     }
 }
 
-// y[(r * inner) + l] += b[r % C] for r over rows (N*C), l < inner
+// y[(r * inner) + l] += b[r % C] for r over rows, l < inner (Linear's bias: inner = 1)
 __global__ void k_add_bias(float *y, const float *b, long long rows, int C, int inner)
 {
     long long total = rows * inner, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -678,85 +871,60 @@ __global__ void k_add_bias(float *y, const float *b, long long rows, int C, int 
         y[i] = y[i] + b[(i / inner) % C];
 }
 
-static int conv_out_len(int Lin, int K, int stride, int pad)
-{
-    long long num;
-    if (Lin < 1 || K < 1 || stride < 1 || pad < 0)
-        return 0;
-    num = (long long)Lin + 2LL * pad - K;
-    return num < 0 ? 0 : (int)(num / stride + 1);
-}
-
-static const float *im2col(const float *x, int N, int Cin, int Lin, int K, int stride, int pad, int Lout)
-{
-    long long n = (long long)N * Cin * K * Lout;
-    float *col;
-    if (K == 1 && stride == 1 && pad == 0)
-        return x; // the columns are x itself
-    if (!(col = scratch_floats((size_t)n)))
-        return NULL;
-    k_im2col<<<grid_for(n), THREADS>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
-    return ck_launch("kernel im2col") ? NULL : col;
-}
-
 static void f_conv1d_forward(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
                              int Cout, int K, int stride, int pad, float *scratch, const struct ggdm_exec *ex)
 {
-    int Lout = conv_out_len(Lin, K, stride, pad), CK = Cin * K;
-    const float *col;
+    int Lout = ggdm_elem_conv1d_out_len(Lin, K, stride, pad), CK = Cin * K;
+    long long P = (long long)N * Lout, ncol = (long long)CK * P, ny = (long long)Cout * P;
+    float *col, *Y;
     (void)scratch, (void)ex;
-    prof_enter();
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
-    if (!(col = im2col(x, N, Cin, Lin, K, stride, pad, Lout)))
+    prof_enter();
+    if (!(col = scratch_floats((size_t)(ncol + ny))))
         return;
-    // y_n [Cout, Lout] = w [Cout, CK] col_n [CK, Lout]
-    if (gemm_rm(0, 0, Cout, Lout, CK, w, CK, 0, col, Lout, (long long)CK * Lout, 0.0f, y, Lout,
-                (long long)Cout * Lout, N, "fast conv1d_forward: sgemm"))
+    Y = col + ncol;
+    k_im2col<<<grid_for(ncol), THREADS>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
+    if (ck_launch("kernel im2col"))
         return;
-    if (b) {
-        long long rows = (long long)N * Cout;
-        k_add_bias<<<grid_for(rows * Lout), THREADS>>>(y, b, rows, Cout, Lout);
-        ck_launch("kernel conv bias");
-    }
+    if (gemm_rm(0, 0, Cout, (int)P, CK, w, CK, 0, col, (int)P, 0, 0.0f, Y, (int)P, 0, 1, "fast conv1d_forward: sgemm"))
+        return;
+    k_cols_to_ncl<<<grid_for(ny), THREADS>>>(y, Y, b, N, Cout, Lout);
+    ck_launch("kernel cols_to_ncl (+ bias)");
 }
 
 static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                               int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
                               const struct ggdm_exec *ex)
 {
-    int Lout = conv_out_len(Lin, K, stride, pad), CK = Cin * K, n;
-    int direct = K == 1 && stride == 1 && pad == 0;
+    int Lout = ggdm_elem_conv1d_out_len(Lin, K, stride, pad), CK = Cin * K;
+    long long P = (long long)N * Lout, ncol = (long long)CK * P, ny = (long long)Cout * P;
+    float *dY, *col;
     (void)scratch, (void)ex;
-    prof_enter();
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
-    if (dx) {
-        if (direct) { // dx_n [Cin, L] += w^T [Cin, Cout] dy_n [Cout, L]
-            if (gemm_rm(1, 0, Cin, Lout, Cout, w, Cin, 0, dy, Lout, (long long)Cout * Lout, 1.0f, dx, Lin,
-                        (long long)Cin * Lin, N, "fast conv1d_backward dx: sgemm"))
+    prof_enter();
+    if ((dx || dw) && (dY = scratch_floats((size_t)(ny + ncol)))) {
+        col = dY + ny; // dcol for dx, then the columns of x for dw
+        k_ncl_to_cols<<<grid_for(ny), THREADS>>>(dY, dy, N, Cout, Lout);
+        if (ck_launch("kernel ncl_to_cols"))
+            return;
+        if (dx) {
+            if (gemm_rm(1, 0, CK, (int)P, Cout, w, CK, 0, dY, (int)P, 0, 0.0f, col, (int)P, 0, 1,
+                        "fast conv1d_backward dcol: sgemm"))
                 return;
-        } else { // dcol_n [CK, Lout] = w^T [CK, Cout] dy_n [Cout, Lout]; dx += col2im(dcol)
-            long long nc = (long long)N * CK * Lout, nx = (long long)N * Cin * Lin;
-            float *dcol = scratch_floats((size_t)nc);
-            if (!dcol)
-                return;
-            if (gemm_rm(1, 0, CK, Lout, Cout, w, CK, 0, dy, Lout, (long long)Cout * Lout, 0.0f, dcol, Lout,
-                        (long long)CK * Lout, N, "fast conv1d_backward dcol: sgemm"))
-                return;
-            k_col2im_add<<<grid_for(nx), THREADS>>>(dx, dcol, N, Cin, Lin, K, stride, pad, Lout);
+            k_col2im_add<<<grid_for((long long)N * Cin * Lin), THREADS>>>(dx, col, N, Cin, Lin, K, stride, pad, Lout);
             if (ck_launch("kernel col2im"))
                 return;
         }
-    }
-    if (dw) { // dw [Cout, CK] += sum over n of dy_n [Cout, Lout] col_n^T [Lout, CK]
-        const float *col = im2col(x, N, Cin, Lin, K, stride, pad, Lout);
-        if (!col)
-            return;
-        for (n = 0; n < N; n++)
-            if (gemm_rm(0, 1, Cout, CK, Lout, dy + (size_t)n * Cout * Lout, Lout, 0, col + (size_t)n * CK * Lout,
-                        Lout, 0, 1.0f, dw, CK, 0, 1, "fast conv1d_backward dw: sgemm"))
+        if (dw) {
+            k_im2col<<<grid_for(ncol), THREADS>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
+            if (ck_launch("kernel im2col"))
                 return;
+            if (gemm_rm(0, 1, Cout, CK, (int)P, dY, (int)P, 0, col, (int)P, 0, 1.0f, dw, CK, 0, 1,
+                        "fast conv1d_backward dw: sgemm"))
+                return;
+        }
     }
     if (db) // the exact element kernel (one chain per channel)
         l_conv1d_backward_db(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad);
@@ -792,26 +960,184 @@ static void f_linear_backward(float *dx, float *dW, float *db, const float *dy, 
         l_linear_backward_db(dx, dW, db, dy, x, W, N, In, Out);
 }
 
+// ------------------------------------------------------------------ fast mode: the norms' reductions
+//
+// The exact mode reduces each group with one thread (the reference's chain); fast mode sums
+// a group with a block of RED_THREADS threads (a different order: within the tolerance).
+// A group q's M values are at x[base(q) + i*s], base(q) = (q / L2) * S1 + (q % L2):
+//   GroupNorm:   q = n*G + g, L2 = 1, S1 = M = (C/G)*L, s = 1
+//   ChannelNorm: q = n*L + l, L2 = L, S1 = C*L, s = L (M = C)
+#define RED_THREADS 256
+
+__device__ static float block_sum(float v, float *red)
+{
+    int w;
+    red[threadIdx.x] = v;
+    __syncthreads();
+    for (w = RED_THREADS / 2; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w)
+            red[threadIdx.x] = red[threadIdx.x] + red[threadIdx.x + w];
+        __syncthreads();
+    }
+    v = red[0];
+    __syncthreads(); // red is reused by the caller's next block_sum
+    return v;
+}
+
+// mean[q], rstd[q] = ggdm_norm_rstd(biased variance), two passes as ggdm_mean_var_f32.
+__global__ void __launch_bounds__(RED_THREADS)
+k_fast_stats(float *mean, float *rstd, const float *x, int L2, long long S1, long long s, int M)
+{
+    __shared__ float red[RED_THREADS];
+    int q = blockIdx.x, i;
+    const float *b = x + (long long)(q / L2) * S1 + (q % L2);
+    float acc = 0.0f, m;
+    for (i = threadIdx.x; i < M; i += RED_THREADS)
+        acc = acc + b[(long long)i * s];
+    m = block_sum(acc, red) / (float)M;
+    acc = 0.0f;
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        float d = b[(long long)i * s] - m;
+        acc = fmaf(d, d, acc);
+    }
+    acc = block_sum(acc, red);
+    if (threadIdx.x == 0) {
+        mean[q] = m;
+        rstd[q] = ggdm_norm_rstd(acc / (float)M);
+    }
+}
+
+// The backward's group sums, divided by M: m1[q] = sum of dxhat, m2[q] = sum of dxhat * xhat,
+// dxhat = dy [* gamma[channel]], channel of element i = (q % G2) * Cg + i / Ldiv.
+__global__ void __launch_bounds__(RED_THREADS)
+k_fast_norm_bwd_sums(float *m12, const float *dy, const float *x, const float *mean, const float *rstd,
+                     const float *gamma, int L2, long long S1, long long s, int M, int G2, int Cg, int Ldiv)
+{
+    __shared__ float red[RED_THREADS];
+    int q = blockIdx.x, i;
+    long long base = (long long)(q / L2) * S1 + (q % L2);
+    float mq = mean[q], rq = rstd[q], s1 = 0.0f, s2 = 0.0f;
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        long long a = base + (long long)i * s;
+        float d = gamma ? dy[a] * gamma[(q % G2) * Cg + i / Ldiv] : dy[a];
+        s1 = s1 + d;
+        s2 = fmaf(d, ggdm_norm_xhat(x[a], mq, rq), s2);
+    }
+    s1 = block_sum(s1, red);
+    s2 = block_sum(s2, red);
+    if (threadIdx.x == 0) {
+        m12[2 * q] = s1 / (float)M;
+        m12[2 * q + 1] = s2 / (float)M;
+    }
+}
+
+// dx[idx] += ggdm_norm_dx(dxhat, xhat, m1, m2, rstd) for [N, C, L] with the group
+// q(idx) = GroupNorm: n*G + c/(C/G) (chn = 0); ChannelNorm: n*L + l (chn = 1).
+__global__ void k_fast_norm_bwd_dx(float *dx, const float *dy, const float *x, const float *mean, const float *rstd,
+                                   const float *gamma, const float *m12, int C, int L, int G, int chn, long long count)
+{
+    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; idx < count; idx += step) {
+        long long l = idx % L, c = (idx / L) % C, n = idx / ((long long)L * C);
+        long long q = chn ? n * L + l : n * G + c / (C / G);
+        float r = rstd[q];
+        float dh = gamma ? dy[idx] * gamma[c] : dy[idx];
+        dx[idx] = dx[idx] + ggdm_norm_dx(dh, ggdm_norm_xhat(x[idx], mean[q], r), m12[2 * q], m12[2 * q + 1], r);
+    }
+}
+
+static void f_groupnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                                const float *beta, int N, int C, int L, int G)
+{
+    int M;
+    if (CU.failed || ggdm_elem_groupnorm_forward_mean_count(N, C, L, G) <= 0)
+        return;
+    prof_enter();
+    M = (C / G) * L;
+    k_fast_stats<<<N * G, RED_THREADS>>>(mean, rstd, x, 1, (long long)M, 1, M);
+    if (ck_launch("kernel fast groupnorm stats"))
+        return;
+    l_groupnorm_forward_y(y, mean, rstd, x, gamma, beta, N, C, L, G);
+}
+
+static void f_chnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
+{
+    if (CU.failed || ggdm_elem_chnorm_forward_mean_count(N, C, L) <= 0)
+        return;
+    prof_enter();
+    k_fast_stats<<<N * L, RED_THREADS>>>(mean, rstd, x, L, (long long)C * L, L, C);
+    if (ck_launch("kernel fast chnorm stats"))
+        return;
+    l_chnorm_forward_y(y, mean, rstd, x, g, N, C, L);
+}
+
+static void f_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                                 const float *mean, const float *rstd, const float *gamma, int N, int C, int L, int G)
+{
+    long long n = ggdm_elem_groupnorm_backward_dx_count(N, C, L, G);
+    float *m12;
+    if (CU.failed || n <= 0)
+        return;
+    if (dx) {
+        int M = (C / G) * L;
+        prof_enter();
+        if (!(m12 = private_floats(&CU.red, &CU.red_cap, 2 * (size_t)N * G, "fast norm: cudaMalloc")))
+            return;
+        k_fast_norm_bwd_sums<<<N * G, RED_THREADS>>>(m12, dy, x, mean, rstd, gamma, 1, (long long)M, 1, M, G, C / G,
+                                                       L);
+        if (ck_launch("kernel fast groupnorm_backward sums"))
+            return;
+        k_fast_norm_bwd_dx<<<grid_for(n), THREADS>>>(dx, dy, x, mean, rstd, gamma, m12, C, L, G, 0, n);
+        if (ck_launch("kernel fast groupnorm_backward dx"))
+            return;
+    }
+    // the parameter gradients (training only): the exact element kernels
+    l_groupnorm_backward_dgamma(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, L, G);
+    l_groupnorm_backward_dbeta(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, L, G);
+}
+
+static void f_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,
+                              const float *rstd, const float *g, int N, int C, int L)
+{
+    long long n = ggdm_elem_chnorm_backward_dx_count(N, C, L);
+    float *m12;
+    if (CU.failed || n <= 0)
+        return;
+    if (dx) {
+        prof_enter();
+        if (!(m12 = private_floats(&CU.red, &CU.red_cap, 2 * (size_t)N * L, "fast norm: cudaMalloc")))
+            return;
+        k_fast_norm_bwd_sums<<<N * L, RED_THREADS>>>(m12, dy, x, mean, rstd, g, L, (long long)C * L, L, C, 1, 0, 1);
+        if (ck_launch("kernel fast chnorm_backward sums"))
+            return;
+        k_fast_norm_bwd_dx<<<grid_for(n), THREADS>>>(dx, dy, x, mean, rstd, g, m12, C, L, 1, 1, n);
+        if (ck_launch("kernel fast chnorm_backward dx"))
+            return;
+    }
+    l_chnorm_backward_dg(dx, dg, dy, x, mean, rstd, g, N, C, L);
+}
+
 // ------------------------------------------------------------------ the two backends
 
 #define MEMORY_OPS \
     cu_params, cu_grads_begin, cu_grads_end, cu_upload, cu_download, cu_copy, cu_zero, cu_add_into, cu_steps
 
-#define SHARED_OPS_1 x_ws_forward, x_ws_backward, x_groupnorm_forward, x_groupnorm_backward, x_chnorm_forward, \
-    x_chnorm_backward, x_silu_forward, x_silu_backward, x_gelu_forward, x_gelu_backward, x_scale_shift_forward,  \
-    x_scale_shift_backward, x_upsample2_forward, x_upsample2_backward, x_linattn_forward, e_linattn_backward,    \
-    x_attn_forward, e_attn_backward, x_time_embedding, cu_workspace, cu_failed
+#define SHARED_ELEMENTWISE x_silu_forward, x_silu_backward, x_gelu_forward, x_gelu_backward, x_scale_shift_forward, \
+    x_scale_shift_backward, x_upsample2_forward, x_upsample2_backward, x_linattn_forward, s_linattn_backward,        \
+    x_attn_forward, e_attn_backward, x_time_embedding, cu_workspace, cu_failed, cu_copy_rows, cu_add_rows
 
 static const ggdm_unet_backend exact_backend = {
     "cuda-exact", NULL, MEMORY_OPS,
     e_conv1d_forward, e_conv1d_backward, x_linear_forward, x_linear_backward,
-    SHARED_OPS_1,
+    c_ws_forward, x_ws_backward, x_groupnorm_forward, x_groupnorm_backward, x_chnorm_forward, x_chnorm_backward,
+    SHARED_ELEMENTWISE,
 };
 
 static const ggdm_unet_backend fast_backend = {
     "cuda-fast", NULL, MEMORY_OPS,
     f_conv1d_forward, f_conv1d_backward, f_linear_forward, f_linear_backward,
-    SHARED_OPS_1,
+    c_ws_forward, x_ws_backward, f_groupnorm_forward, f_groupnorm_backward, f_chnorm_forward, f_chnorm_backward,
+    SHARED_ELEMENTWISE,
 };
 
 // ------------------------------------------------------------------ public functions
@@ -861,6 +1187,8 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.tf32 = mode == GGDM_CUDA_FAST && tf32;
     env = getenv("GGDM_CUDA_SYNC");
     CU.sync_each = env && env[0] && strcmp(env, "0") != 0;
+    env = getenv("GGDM_CUDA_LINATTN");
+    CU.linattn_single = env && strcmp(env, "single") == 0;
     env = getenv("GGDM_CUDA_PARAMS");
     CU.trust_params = env && strcmp(env, "trust") == 0;
     if (mode == GGDM_CUDA_FAST) {
@@ -903,6 +1231,12 @@ extern "C" void ggdm_cuda_backend_shutdown(void)
         cudaFree(CU.grads);
     if (CU.scratch)
         cudaFree(CU.scratch);
+    if (CU.att)
+        cudaFree(CU.att);
+    if (CU.red)
+        cudaFree(CU.red);
+    for (i = 0; i < CU.n_wsc; i++)
+        cudaFree(CU.wsc[i].buf);
     if (CU.blas)
         cublasDestroy(CU.blas);
     free(CU.host_tmp);

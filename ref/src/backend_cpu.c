@@ -51,6 +51,22 @@ void ggdm_host_add_into(void *ctx, float *dst, const float *src, size_t n)
         dst[i] = dst[i] + src[i];
 }
 
+void ggdm_host_copy_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                         size_t cols)
+{
+    size_t r;
+    for (r = 0; r < rows; r++)
+        ggdm_host_copy(ctx, dst + r * dst_stride, src + r * src_stride, cols);
+}
+
+void ggdm_host_add_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                        size_t cols)
+{
+    size_t r;
+    for (r = 0; r < rows; r++)
+        ggdm_host_add_into(ctx, dst + r * dst_stride, src + r * src_stride, cols);
+}
+
 void ggdm_host_steps(void *ctx, float *dst, const int64_t *t, int N)
 {
     int i;
@@ -96,6 +112,8 @@ static const ggdm_unet_backend cpu_backend = {
     ggdm_time_embedding,
     NULL, /* workspace: the caller's host workspace as is */
     NULL, /* failed: never */
+    NULL, /* copy_rows: row by row */
+    NULL, /* add_rows: row by row */
 };
 
 const ggdm_unet_backend *ggdm_unet_backend_cpu(void)

@@ -291,6 +291,8 @@ static const ggdm_unet_backend elem_backend = {
     e_time_embedding,
     NULL, /* workspace: the caller's host workspace as is */
     NULL, /* failed: never */
+    ggdm_host_copy_rows,
+    ggdm_host_add_rows,
 };
 
 const ggdm_unet_backend *ggdm_unet_backend_elem(void)

@@ -15,5 +15,11 @@ void ggdm_host_copy(void *ctx, float *dst, const float *src, size_t n); /* also 
 void ggdm_host_zero(void *ctx, float *dst, size_t n);
 void ggdm_host_add_into(void *ctx, float *dst, const float *src, size_t n);
 void ggdm_host_steps(void *ctx, float *dst, const int64_t *t, int N);
+/* copy_rows / add_rows (the elem backend's, so that the CPU tests run the library's row
+ * path too; the CPU backend leaves them NULL and runs the per-row fallback) */
+void ggdm_host_copy_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                         size_t cols);
+void ggdm_host_add_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                        size_t cols);
 
 #endif /* GGDM_BACKEND_HOST_H */

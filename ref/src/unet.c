@@ -842,6 +842,12 @@ static void fwd_samp(const plan *p, const samp_plan *s, const float *prm, float 
 static void cat_forward(const plan *p, int N, const float *a, int Ca, const float *b, int Cb, int L, float *out)
 {
     int n;
+    size_t Lz = (size_t)L, cat = (size_t)(Ca + Cb) * Lz;
+    if (p->be->copy_rows) {
+        p->be->copy_rows(p->be->ctx, out, cat, a, (size_t)Ca * Lz, (size_t)N, (size_t)Ca * Lz);
+        p->be->copy_rows(p->be->ctx, out + (size_t)Ca * Lz, cat, b, (size_t)Cb * Lz, (size_t)N, (size_t)Cb * Lz);
+        return;
+    }
     for (n = 0; n < N; n++) {
         p->be->copy(p->be->ctx, out + (size_t)n * (Ca + Cb) * L, a + (size_t)n * Ca * L, (size_t)Ca * L);
         p->be->copy(p->be->ctx, out + ((size_t)n * (Ca + Cb) + Ca) * L, b + (size_t)n * Cb * L, (size_t)Cb * L);
@@ -1138,6 +1144,12 @@ static void bwd_samp(const plan *p, const samp_plan *s, const float *prm, float 
 static void cat_backward(const plan *p, int N, float *da, int Ca, float *db, int Cb, int L, const float *dout)
 {
     int n;
+    size_t Lz = (size_t)L, cat = (size_t)(Ca + Cb) * Lz;
+    if (p->be->add_rows) {
+        p->be->add_rows(p->be->ctx, da, (size_t)Ca * Lz, dout, cat, (size_t)N, (size_t)Ca * Lz);
+        p->be->add_rows(p->be->ctx, db, (size_t)Cb * Lz, dout + (size_t)Ca * Lz, cat, (size_t)N, (size_t)Cb * Lz);
+        return;
+    }
     for (n = 0; n < N; n++) {
         add_into(p, da + (size_t)n * Ca * L, dout + (size_t)n * (Ca + Cb) * L, (size_t)Ca * L);
         add_into(p, db + (size_t)n * Cb * L, dout + ((size_t)n * (Ca + Cb) + Ca) * L, (size_t)Cb * L);

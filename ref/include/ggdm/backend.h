@@ -90,6 +90,16 @@ typedef struct ggdm_unet_backend {
      * checked at the end of every network call, which then fails with GGDM_ERR_DEVICE, so a
      * device error never passes for a result. NULL: never fails. */
     int (*failed)(void *ctx);
+    /* Optional: `rows` blocks of `cols` floats at once (the channel concatenation of the
+     * skip connections, per sample), strides in floats:
+     *   copy_rows: dst[r*dst_stride + j] = src[r*src_stride + j]
+     *   add_rows:  dst[r*dst_stride + j] = dst[r*dst_stride + j] + src[r*src_stride + j]
+     * NULL: the library calls copy / add_into once per row (a device backend saves a launch
+     * per sample). The blocks never overlap. */
+    void (*copy_rows)(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                      size_t cols);
+    void (*add_rows)(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                     size_t cols);
 } ggdm_unet_backend;
 
 /* The reference's own backend: the library's layer functions on host memory. */

@@ -928,6 +928,78 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv(float *dqkv, const fl
     dqkv[idx] = dqkv[idx] + g;
 }
 
+/*
+ * The same dqkv in three launches, for a device that cannot afford the recomputation above
+ * (each k element of the single launch recomputes L x Dh dctx chains of L terms): the
+ * intermediates dctx and dks are stored once, as the chains above compute them (float
+ * values of the same chains), and the last launch reads them, so every dqkv element gets
+ * the bits of ggdm_elem_linattn_backward_dqkv (test_backend checks this).
+ *   dctx [N, H, Dh, Dh]: dctx[n, h, d, e] = ggdm_elem_linattn_dctx(go, qs, d, e, L)
+ *   dks  [N, H, Dh, L]:  dks[n, h, d, l]  = chain over e of fmaf(v[e,l], dctx[d,e], acc)
+ */
+GGDM_HD static inline long ggdm_elem_linattn_backward_dctx_count(int N, int H, int Dh, int L)
+{
+    return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * H * Dh * Dh : 0;
+}
+
+GGDM_HD static inline void ggdm_elem_linattn_backward_dctx(float *dctx, const float *dout, const float *cache_q, int N,
+                                                           int H, int Dh, int L, long idx)
+{
+    long e = idx % Dh, d = (idx / Dh) % Dh, h = (idx / ((long)Dh * Dh)) % H, n = idx / ((long)Dh * Dh * H);
+    GGDM_ELEM_UNUSED(N);
+    dctx[idx] = ggdm_elem_linattn_dctx(dout + ggdm_elem_head_off(n, H, Dh, L, h),
+                                       cache_q + ggdm_elem_head_off(n, H, Dh, L, h), d, e, L);
+}
+
+GGDM_HD static inline long ggdm_elem_linattn_backward_dks_count(int N, int H, int Dh, int L)
+{
+    return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * H * Dh * L : 0;
+}
+
+GGDM_HD static inline void ggdm_elem_linattn_backward_dks(float *dks, const float *dctx, const float *qkv, int N, int H,
+                                                          int Dh, int L, long idx)
+{
+    long l = idx % L, d = (idx / L) % Dh, h = (idx / ((long)L * Dh)) % H, n = idx / ((long)L * Dh * H), e;
+    const float *v = qkv + ggdm_elem_qkv_off(n, 2, H, Dh, L, h);
+    const float *dc = dctx + ggdm_elem_head_off(n, H, Dh, Dh, h) + d * Dh;
+    float acc = 0.0f;
+    GGDM_ELEM_UNUSED(N);
+    for (e = 0; e < Dh; e++)
+        acc = fmaf(v[e * L + l], dc[e], acc);
+    dks[idx] = acc;
+}
+
+/* dqkv as ggdm_elem_linattn_backward_dqkv, its k and v parts from the stored dctx and dks. */
+GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv_staged(float *dqkv, const float *dout, const float *qkv,
+                                                                  const float *cache_q, const float *cache_k,
+                                                                  const float *cache_ctx, const float *dctx,
+                                                                  const float *dks, int N, int H, int Dh, int L,
+                                                                  long idx)
+{
+    long l = idx % L, r = (idx / L) % ((long)H * Dh), part = (idx / ((long)L * H * Dh)) % 3;
+    long n = idx / ((long)L * H * Dh * 3), h = r / Dh, d = r % Dh, dd, ll;
+    const float *ks = cache_k + ggdm_elem_head_off(n, H, Dh, L, h);
+    float g;
+    if (part == 0) { /* the q part has no shared intermediate: as the single launch */
+        ggdm_elem_linattn_backward_dqkv(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L, idx);
+        return;
+    }
+    if (part == 1) {
+        const float *dk = dks + ggdm_elem_head_off(n, H, Dh, L, h) + d * L;
+        float s = 0.0f;
+        for (ll = 0; ll < L; ll++)
+            s = fmaf(ks[d * L + ll], dk[ll], s);
+        g = ks[d * L + l] * (dk[l] - s);
+    } else {
+        const float *dc = dctx + ggdm_elem_head_off(n, H, Dh, Dh, h) + d; /* e = d: column e of dctx */
+        float acc = 0.0f;
+        for (dd = 0; dd < Dh; dd++)
+            acc = fmaf(ks[dd * L + l], dc[dd * Dh], acc);
+        g = acc;
+    }
+    dqkv[idx] = dqkv[idx] + g;
+}
+
 /* ------------------------------------------------------------------ Attention */
 
 /* sim[i, j] = chain over d of fmaf(q[d,i] * scale, k[d,j], acc) (one head's q, k blocks). */
