@@ -54,6 +54,12 @@ typedef struct ws_cached { // weight standardisation results of a parameter arra
 
 static struct {
     int inited, mode, tf32, sync_each, trust_params, failed;
+    cudaStream_t stream; // every kernel, cuBLAS call and asynchronous copy (a blocking stream)
+    void *blas_ws;       // cuBLAS's workspace (set, so that cuBLAS never allocates while captured)
+    size_t blas_ws_bytes;
+    int graph_req;       // GGDM_CUDA_GRAPH=1 asked for graphs ...
+    int graph;           // ... and they are on (not while profiling or with GGDM_CUDA_SYNC): network calls replayed as CUDA graphs (see "graphs")
+    unsigned long long buf_epoch; // bumped whenever a private device buffer is (re)allocated
     int linattn_single; // GGDM_CUDA_LINATTN=single: linattn_backward as one launch (slow; for cross-checks)
     char err[1024];
     char desc[512];
@@ -99,6 +105,8 @@ static int ck(cudaError_t e, const char *what)
 }
 
 static void prof_mark(const char *what);
+static void tape_flush(void);
+static void tape_stats(FILE *f);
 
 static int ckb(cublasStatus_t s, const char *what)
 {
@@ -191,6 +199,8 @@ struct prof_scope {
 
 extern "C" void ggdm_cuda_profile(int on)
 {
+    tape_flush();
+    CU.graph = CU.graph_req && !CU.sync_each && !on; // profiling synchronises: no capture
     if (on) {
         cudaDeviceSynchronize();
         memset(&PROF, 0, sizeof PROF);
@@ -201,6 +211,7 @@ extern "C" void ggdm_cuda_profile(int on)
 
 extern "C" void ggdm_cuda_profile_print(FILE *f)
 {
+    tape_stats(f);
     int i, j, idx[NPROF];
     double total = 0.0;
     for (i = 0; i < PROF.n; i++) {
@@ -240,12 +251,206 @@ static int grow(float **p, size_t *cap_bytes, size_t bytes, const char *what)
         *p = NULL;
         *cap_bytes = 0;
     }
+    CU.buf_epoch++; // a captured graph that used the old buffer is stale
     if (ck(cudaMalloc((void **)p, bytes ? bytes : 256), what)) {
         *p = NULL;
         return -1;
     }
     *cap_bytes = bytes;
     return 0;
+}
+
+// ------------------------------------------------------------------ graphs (GGDM_CUDA_GRAPH=1)
+//
+// A sampling round calls the network T times with the same arguments (the same device
+// pointers and sizes; only the contents of x and t change), about a thousand small launches
+// each. In graph mode the backend does not launch a call's operations when the library makes
+// them: it records them on a tape (the function and its arguments, by value; uploads copy the
+// host data into pinned staging memory and record a copy from there) until the next
+// synchronisation point (a download, the parameters, the workspace, the end of the call).
+// There the tape is flushed:
+//   - the same tape as the last flush (byte for byte, with the same parameter generation and
+//     device buffers): the CUDA graph captured from it is launched (one launch);
+//   - the same tape seen a second time, no graph yet: the tape is run under stream capture,
+//     the graph instantiated and launched;
+//   - else: the tape is run as recorded (eagerly), and remembered.
+// The kernels and their arguments are the same in all three cases, so are the results (the
+// exact mode stays bit for bit). Not with GGDM_CUDA_SYNC or profiling (they synchronise).
+#include <new>
+#include <tuple>
+#include <vector>
+
+typedef void (*tape_fn)(const unsigned char *args);
+
+struct tape_entry {
+    tape_fn run;
+    size_t off, len;
+};
+
+static struct tape_state {
+    std::vector<tape_entry> ent, last_ent;
+    std::vector<unsigned char> bytes, last_bytes;
+    int running;                      // executing a tape: operations run, not recorded
+    unsigned long long last_gen, last_epoch;
+    int last_valid;
+    cudaGraphExec_t exec;             // captured from last_*
+    float *staging;                   // pinned host memory for the recorded uploads
+    size_t staging_cap, staging_used; // floats
+    unsigned long long launches, captures, eager;
+} TP;
+
+template <typename... A> struct tape_call {
+    void (*fn)(A...);
+    std::tuple<A...> args;
+};
+
+template <typename... A> static void tape_replay(const unsigned char *p)
+{
+    alignas(tape_call<A...>) unsigned char buf[sizeof(tape_call<A...>)];
+    memcpy((void *)buf, p, sizeof buf);
+    const tape_call<A...> *c = std::launder(reinterpret_cast<const tape_call<A...> *>(buf));
+    std::apply(c->fn, c->args);
+}
+
+static int taping(void)
+{
+    return CU.graph && !TP.running && !CU.failed;
+}
+
+// Runs fn(args...) now, or records it when taping.
+template <typename... A, typename... B> static void tape_or_run(void (*fn)(A...), B... b)
+{
+    if (!taping()) {
+        fn(b...);
+        return;
+    }
+    alignas(tape_call<A...>) unsigned char buf[sizeof(tape_call<A...>)];
+    memset(buf, 0, sizeof buf); // padding compares equal
+    new (buf) tape_call<A...>{fn, std::tuple<A...>(b...)};
+    tape_entry e;
+    e.run = tape_replay<A...>;
+    e.off = TP.bytes.size();
+    e.len = sizeof buf;
+    TP.bytes.insert(TP.bytes.end(), buf, buf + sizeof buf);
+    TP.ent.push_back(e);
+}
+
+template <typename F, F f> struct taped;
+template <typename... A, void (*f)(A...)> struct taped<void (*)(A...), f> {
+    static void call(A... a) { tape_or_run(f, a...); }
+};
+// The backend-table entry of operation fn: recorded in graph mode, run otherwise.
+#define TAPED(fn) (&taped<decltype(&fn), &fn>::call)
+
+static void tape_run_all(void)
+{
+    size_t i;
+    TP.running = 1;
+    for (i = 0; i < TP.ent.size() && !CU.failed; i++)
+        TP.ent[i].run(TP.bytes.data() + TP.ent[i].off);
+    TP.running = 0;
+}
+
+static int same_as_last(void)
+{
+    size_t i;
+    if (!TP.last_valid || TP.last_gen != CU.param_gen || TP.last_epoch != CU.buf_epoch ||
+        TP.ent.size() != TP.last_ent.size() || TP.bytes.size() != TP.last_bytes.size())
+        return 0;
+    for (i = 0; i < TP.ent.size(); i++)
+        if (TP.ent[i].run != TP.last_ent[i].run)
+            return 0;
+    return memcmp(TP.bytes.data(), TP.last_bytes.data(), TP.bytes.size()) == 0;
+}
+
+static void drop_graph(void)
+{
+    if (TP.exec)
+        cudaGraphExecDestroy(TP.exec);
+    TP.exec = NULL;
+}
+
+// The synchronisation point: the recorded operations run (see above); the tape is empty after.
+static void tape_flush(void)
+{
+    if (!CU.graph || TP.running || TP.ent.empty()) {
+        TP.staging_used = 0;
+        return;
+    }
+    if (!CU.failed) {
+        int same = same_as_last();
+        if (same && !TP.exec) { // second sight: capture
+            cudaGraph_t g = NULL;
+            if (!ck(cudaStreamBeginCapture(CU.stream, cudaStreamCaptureModeThreadLocal), "graph: begin capture")) {
+                cudaError_t e;
+                tape_run_all();
+                e = cudaStreamEndCapture(CU.stream, &g);
+                if (!CU.failed && !ck(e, "graph: end capture") &&
+                    !ck(cudaGraphInstantiate(&TP.exec, g, 0), "graph: instantiate"))
+                    TP.captures++;
+                if (g)
+                    cudaGraphDestroy(g);
+            }
+        }
+        if (same && TP.exec && !CU.failed) {
+            ck(cudaGraphLaunch(TP.exec, CU.stream), "graph: launch");
+            TP.launches++;
+        } else if (!CU.failed) { // first sight: as recorded, and remembered
+            drop_graph();
+            tape_run_all();
+            TP.eager++;
+            TP.last_ent.swap(TP.ent);
+            TP.last_bytes.swap(TP.bytes);
+            TP.last_gen = CU.param_gen;
+            TP.last_epoch = CU.buf_epoch;
+            TP.last_valid = 1;
+        }
+    }
+    TP.ent.clear();
+    TP.bytes.clear();
+    if (TP.staging_used && !CU.failed) // the launched copies read the staging: done before it is reused
+        ck(cudaStreamSynchronize(CU.stream), "graph: synchronise");
+    TP.staging_used = 0;
+}
+
+// Pinned staging for a recorded upload of n floats; NULL (flushed: upload synchronously) when full.
+static float *tape_stage(size_t n)
+{
+    float *p;
+    if (!taping() || !TP.staging || TP.staging_used + n > TP.staging_cap)
+        return NULL;
+    p = TP.staging + TP.staging_used;
+    TP.staging_used += (n + 15) & ~(size_t)15;
+    return p;
+}
+
+static int is_device(const void *p)
+{
+    cudaPointerAttributes a;
+    if (cudaPointerGetAttributes(&a, p) != cudaSuccess) {
+        cudaGetLastError(); // clear: an unregistered host pointer is not an error here
+        return 0;
+    }
+    return a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged;
+}
+
+static void tape_stats(FILE *f)
+{
+    if (TP.launches || TP.captures || TP.eager)
+        fprintf(f, "graphs: %llu tapes run as recorded, %llu captured, %llu graph launches\n", TP.eager, TP.captures,
+                TP.launches);
+}
+
+static void tape_reset(void)
+{
+    drop_graph();
+    TP.ent.clear();
+    TP.bytes.clear();
+    TP.last_ent.clear();
+    TP.last_bytes.clear();
+    TP.last_valid = 0;
+    TP.running = 0;
+    TP.staging_used = 0;
 }
 
 // ------------------------------------------------------------------ exact element kernels
@@ -379,7 +584,7 @@ static int grow(float **p, size_t *cap_bytes, size_t bytes, const char *what)
         count_ = (long long)ggdm_elem_##X##_##Y##_count SIZ;                                          \
         if (count_ <= 0)                                                                              \
             return;                                                                                   \
-        k_##X##_##Y<<<grid_for(count_), THREADS>>>(UNPACK ARG, count_);                               \
+        k_##X##_##Y<<<grid_for(count_), THREADS, 0, CU.stream>>>(UNPACK ARG, count_);                               \
         ck_launch("kernel " #X "." #Y);                                                               \
     }
 
@@ -436,6 +641,7 @@ __global__ void k_add_into(float *dst, const float *src, long long n)
 // change a parameter array in place.
 static const float *cu_params(void *ctx, const float *host, uint64_t n, int changed)
 {
+    tape_flush();
     prof_scope ps_("params");
     param_entry *e = NULL;
     XXH128_hash_t h;
@@ -494,6 +700,7 @@ static const float *cu_params(void *ctx, const float *host, uint64_t n, int chan
 
 static float *cu_grads_begin(void *ctx, float *host, uint64_t n)
 {
+    tape_flush();
     prof_scope ps_("grads_begin (upload)");
     size_t cap = (size_t)CU.grads_cap * sizeof(float);
     (void)ctx;
@@ -511,6 +718,7 @@ static float *cu_grads_begin(void *ctx, float *host, uint64_t n)
 
 static void cu_grads_end(void *ctx, float *host, float *dev, uint64_t n)
 {
+    tape_flush();
     prof_scope ps_("grads_end (download)");
     (void)ctx;
     if (CU.failed || !host || !dev || n == 0)
@@ -521,17 +729,33 @@ static void cu_grads_end(void *ctx, float *host, float *dev, uint64_t n)
 // cudaMemcpyDefault: the direction follows from the pointers (unified addressing), so a
 // host pointer where device memory was expected (the trace of the network's input) still
 // copies correctly.
+// From pinned staging memory (graph mode): recorded.
+static void upload_async(float *dst, const float *pinned, size_t n)
+{
+    prof_scope ps_("upload (staged)");
+    if (!CU.failed)
+        ck(cudaMemcpyAsync(dst, pinned, n * sizeof(float), cudaMemcpyHostToDevice, CU.stream), "upload (staged)");
+}
+
 static void cu_upload(void *ctx, float *dst, const float *host_src, size_t n)
 {
-    prof_scope ps_("upload");
+    float *st;
     (void)ctx;
     if (CU.failed || n == 0)
         return;
+    if (taping() && is_device(dst) && (st = tape_stage(n))) {
+        memcpy(st, host_src, n * sizeof(float));
+        tape_or_run(upload_async, dst, (const float *)st, n);
+        return;
+    }
+    tape_flush();
+    prof_scope ps_("upload");
     ck(cudaMemcpy(dst, host_src, n * sizeof(float), cudaMemcpyDefault), "upload");
 }
 
 static void cu_download(void *ctx, float *host_dst, const float *src, size_t n)
 {
+    tape_flush();
     prof_scope ps_("download");
     (void)ctx;
     if (CU.failed || n == 0)
@@ -539,12 +763,25 @@ static void cu_download(void *ctx, float *host_dst, const float *src, size_t n)
     ck(cudaMemcpy(host_dst, src, n * sizeof(float), cudaMemcpyDefault), "download");
 }
 
-static void cu_copy(void *ctx, float *dst, const float *src, size_t n)
+// Device to device on the stream (recorded in graph mode).
+static void copy_async(float *dst, const float *src, size_t n)
 {
     prof_scope ps_("copy");
+    if (!CU.failed)
+        ck(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, CU.stream), "copy");
+}
+
+static void cu_copy(void *ctx, float *dst, const float *src, size_t n)
+{
     (void)ctx;
     if (CU.failed || n == 0 || dst == src)
         return;
+    if (taping() && is_device(dst) && is_device(src)) {
+        tape_or_run(copy_async, dst, src, n);
+        return;
+    }
+    tape_flush();
+    prof_scope ps_("copy");
     ck(cudaMemcpy(dst, src, n * sizeof(float), cudaMemcpyDefault), "copy");
 }
 
@@ -554,7 +791,7 @@ static void cu_zero(void *ctx, float *dst, size_t n)
     (void)ctx;
     if (CU.failed || n == 0)
         return;
-    ck(cudaMemset(dst, 0, n * sizeof(float)), "zero");
+    ck(cudaMemsetAsync(dst, 0, n * sizeof(float), CU.stream), "zero");
 }
 
 static void cu_add_into(void *ctx, float *dst, const float *src, size_t n)
@@ -563,17 +800,25 @@ static void cu_add_into(void *ctx, float *dst, const float *src, size_t n)
     (void)ctx;
     if (CU.failed || n == 0)
         return;
-    k_add_into<<<grid_for((long long)n), THREADS>>>(dst, src, (long long)n);
+    k_add_into<<<grid_for((long long)n), THREADS, 0, CU.stream>>>(dst, src, (long long)n);
     ck_launch("kernel add_into");
 }
 
 static void cu_steps(void *ctx, float *dst, const int64_t *host_t, int N)
 {
-    prof_scope ps_("steps (upload)");
     int i;
+    float *st;
     (void)ctx;
     if (CU.failed || N <= 0)
         return;
+    if (taping() && is_device(dst) && (st = tape_stage((size_t)N))) {
+        for (i = 0; i < N; i++)
+            st[i] = (float)host_t[i];
+        tape_or_run(upload_async, dst, (const float *)st, (size_t)N);
+        return;
+    }
+    tape_flush();
+    prof_scope ps_("steps (upload)");
     if (CU.host_tmp_cap < (size_t)N) {
         float *p = (float *)realloc(CU.host_tmp, sizeof(float) * (size_t)N);
         if (!p) {
@@ -593,6 +838,7 @@ static void cu_steps(void *ctx, float *dst, const int64_t *host_t, int N)
 // asynchronous kernel error is collected here too.
 static int cu_failed(void *ctx)
 {
+    tape_flush();
     prof_scope ps_("failed (synchronise)");
     (void)ctx;
     if (!CU.failed)
@@ -604,6 +850,7 @@ static int cu_failed(void *ctx)
 // shutdown. Nothing in it outlives one library call (the plan writes before it reads).
 static float *cu_workspace(void *ctx, void *host_ws, size_t bytes)
 {
+    tape_flush();
     prof_scope ps_("workspace");
     (void)ctx, (void)host_ws;
     if (CU.failed)
@@ -634,7 +881,7 @@ static void cu_copy_rows(void *ctx, float *dst, size_t dst_stride, const float *
     if (CU.failed || rows == 0 || cols == 0)
         return;
     ck(cudaMemcpy2DAsync(dst, dst_stride * sizeof(float), src, src_stride * sizeof(float), cols * sizeof(float), rows,
-                         cudaMemcpyDefault, 0),
+                         cudaMemcpyDeviceToDevice, CU.stream),
        "copy_rows");
 }
 
@@ -646,7 +893,7 @@ static void cu_add_rows(void *ctx, float *dst, size_t dst_stride, const float *s
     if (CU.failed || n <= 0)
         return;
     prof_enter();
-    k_add_rows<<<grid_for(n), THREADS>>>(dst, (long long)dst_stride, src, (long long)src_stride, (long long)rows,
+    k_add_rows<<<grid_for(n), THREADS, 0, CU.stream>>>(dst, (long long)dst_stride, src, (long long)src_stride, (long long)rows,
                                          (long long)cols);
     ck_launch("kernel add_rows");
 }
@@ -703,13 +950,13 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
     if (!(dc = private_floats(&CU.att, &CU.att_cap, (size_t)(nd + nk), "linattn_backward: cudaMalloc")))
         return;
     dk = dc + nd;
-    k_linattn_dctx<<<grid_for(nd), THREADS>>>(dc, dout, cache_q, N, H, Dh, L, nd);
+    k_linattn_dctx<<<grid_for(nd), THREADS, 0, CU.stream>>>(dc, dout, cache_q, N, H, Dh, L, nd);
     if (ck_launch("kernel linattn_backward.dctx"))
         return;
-    k_linattn_dks<<<grid_for(nk), THREADS>>>(dk, dc, qkv, N, H, Dh, L, nk);
+    k_linattn_dks<<<grid_for(nk), THREADS, 0, CU.stream>>>(dk, dc, qkv, N, H, Dh, L, nk);
     if (ck_launch("kernel linattn_backward.dks"))
         return;
-    k_linattn_dqkv_staged<<<grid_for(nq), THREADS>>>(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, dc, dk, N, H, Dh,
+    k_linattn_dqkv_staged<<<grid_for(nq), THREADS, 0, CU.stream>>>(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, dc, dk, N, H, Dh,
                                                      L, nq);
     ck_launch("kernel linattn_backward.dqkv (staged)");
 }
@@ -743,8 +990,8 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
             }
     if (e && e->gen == CU.param_gen) {
         prof_scope ps_("ws_forward (cached: copies)");
-        if (!ck(cudaMemcpyAsync(w_hat, e->buf, nw * sizeof(float), cudaMemcpyDeviceToDevice, 0), "ws cache: copy"))
-            ck(cudaMemcpyAsync(rstd, e->buf + nw, (size_t)Cout * sizeof(float), cudaMemcpyDeviceToDevice, 0),
+        if (!ck(cudaMemcpyAsync(w_hat, e->buf, nw * sizeof(float), cudaMemcpyDeviceToDevice, CU.stream), "ws cache: copy"))
+            ck(cudaMemcpyAsync(rstd, e->buf + nw, (size_t)Cout * sizeof(float), cudaMemcpyDeviceToDevice, CU.stream),
                "ws cache: copy");
         return;
     }
@@ -763,8 +1010,8 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
     if (!e)
         return; // the cache is full: computed every time
     prof_scope ps_("ws_forward (caching: copies)");
-    if (!ck(cudaMemcpyAsync(e->buf, w_hat, nw * sizeof(float), cudaMemcpyDeviceToDevice, 0), "ws cache: fill") &&
-        !ck(cudaMemcpyAsync(e->buf + nw, rstd, (size_t)Cout * sizeof(float), cudaMemcpyDeviceToDevice, 0),
+    if (!ck(cudaMemcpyAsync(e->buf, w_hat, nw * sizeof(float), cudaMemcpyDeviceToDevice, CU.stream), "ws cache: fill") &&
+        !ck(cudaMemcpyAsync(e->buf + nw, rstd, (size_t)Cout * sizeof(float), cudaMemcpyDeviceToDevice, CU.stream),
             "ws cache: fill"))
         e->gen = CU.param_gen;
 }
@@ -884,12 +1131,12 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     if (!(col = scratch_floats((size_t)(ncol + ny))))
         return;
     Y = col + ncol;
-    k_im2col<<<grid_for(ncol), THREADS>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
+    k_im2col<<<grid_for(ncol), THREADS, 0, CU.stream>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
     if (ck_launch("kernel im2col"))
         return;
     if (gemm_rm(0, 0, Cout, (int)P, CK, w, CK, 0, col, (int)P, 0, 0.0f, Y, (int)P, 0, 1, "fast conv1d_forward: sgemm"))
         return;
-    k_cols_to_ncl<<<grid_for(ny), THREADS>>>(y, Y, b, N, Cout, Lout);
+    k_cols_to_ncl<<<grid_for(ny), THREADS, 0, CU.stream>>>(y, Y, b, N, Cout, Lout);
     ck_launch("kernel cols_to_ncl (+ bias)");
 }
 
@@ -906,19 +1153,19 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
     prof_enter();
     if ((dx || dw) && (dY = scratch_floats((size_t)(ny + ncol)))) {
         col = dY + ny; // dcol for dx, then the columns of x for dw
-        k_ncl_to_cols<<<grid_for(ny), THREADS>>>(dY, dy, N, Cout, Lout);
+        k_ncl_to_cols<<<grid_for(ny), THREADS, 0, CU.stream>>>(dY, dy, N, Cout, Lout);
         if (ck_launch("kernel ncl_to_cols"))
             return;
         if (dx) {
             if (gemm_rm(1, 0, CK, (int)P, Cout, w, CK, 0, dY, (int)P, 0, 0.0f, col, (int)P, 0, 1,
                         "fast conv1d_backward dcol: sgemm"))
                 return;
-            k_col2im_add<<<grid_for((long long)N * Cin * Lin), THREADS>>>(dx, col, N, Cin, Lin, K, stride, pad, Lout);
+            k_col2im_add<<<grid_for((long long)N * Cin * Lin), THREADS, 0, CU.stream>>>(dx, col, N, Cin, Lin, K, stride, pad, Lout);
             if (ck_launch("kernel col2im"))
                 return;
         }
         if (dw) {
-            k_im2col<<<grid_for(ncol), THREADS>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
+            k_im2col<<<grid_for(ncol), THREADS, 0, CU.stream>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
             if (ck_launch("kernel im2col"))
                 return;
             if (gemm_rm(0, 1, Cout, CK, (int)P, dY, (int)P, 0, col, (int)P, 0, 1.0f, dw, CK, 0, 1,
@@ -939,7 +1186,7 @@ static void f_linear_forward(float *y, const float *x, const float *W, const flo
     if (gemm_rm(0, 1, N, Out, In, x, In, 0, W, In, 0, 0.0f, y, Out, 0, 1, "fast linear_forward: sgemm"))
         return;
     if (b) {
-        k_add_bias<<<grid_for((long long)N * Out), THREADS>>>(y, b, (long long)N * Out, Out, 1);
+        k_add_bias<<<grid_for((long long)N * Out), THREADS, 0, CU.stream>>>(y, b, (long long)N * Out, Out, 1);
         ck_launch("kernel linear bias");
     }
 }
@@ -1054,7 +1301,7 @@ static void f_groupnorm_forward(float *y, float *mean, float *rstd, const float 
         return;
     prof_enter();
     M = (C / G) * L;
-    k_fast_stats<<<N * G, RED_THREADS>>>(mean, rstd, x, 1, (long long)M, 1, M);
+    k_fast_stats<<<N * G, RED_THREADS, 0, CU.stream>>>(mean, rstd, x, 1, (long long)M, 1, M);
     if (ck_launch("kernel fast groupnorm stats"))
         return;
     l_groupnorm_forward_y(y, mean, rstd, x, gamma, beta, N, C, L, G);
@@ -1065,7 +1312,7 @@ static void f_chnorm_forward(float *y, float *mean, float *rstd, const float *x,
     if (CU.failed || ggdm_elem_chnorm_forward_mean_count(N, C, L) <= 0)
         return;
     prof_enter();
-    k_fast_stats<<<N * L, RED_THREADS>>>(mean, rstd, x, L, (long long)C * L, L, C);
+    k_fast_stats<<<N * L, RED_THREADS, 0, CU.stream>>>(mean, rstd, x, L, (long long)C * L, L, C);
     if (ck_launch("kernel fast chnorm stats"))
         return;
     l_chnorm_forward_y(y, mean, rstd, x, g, N, C, L);
@@ -1083,11 +1330,11 @@ static void f_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const f
         prof_enter();
         if (!(m12 = private_floats(&CU.red, &CU.red_cap, 2 * (size_t)N * G, "fast norm: cudaMalloc")))
             return;
-        k_fast_norm_bwd_sums<<<N * G, RED_THREADS>>>(m12, dy, x, mean, rstd, gamma, 1, (long long)M, 1, M, G, C / G,
+        k_fast_norm_bwd_sums<<<N * G, RED_THREADS, 0, CU.stream>>>(m12, dy, x, mean, rstd, gamma, 1, (long long)M, 1, M, G, C / G,
                                                        L);
         if (ck_launch("kernel fast groupnorm_backward sums"))
             return;
-        k_fast_norm_bwd_dx<<<grid_for(n), THREADS>>>(dx, dy, x, mean, rstd, gamma, m12, C, L, G, 0, n);
+        k_fast_norm_bwd_dx<<<grid_for(n), THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, gamma, m12, C, L, G, 0, n);
         if (ck_launch("kernel fast groupnorm_backward dx"))
             return;
     }
@@ -1107,10 +1354,10 @@ static void f_chnorm_backward(float *dx, float *dg, const float *dy, const float
         prof_enter();
         if (!(m12 = private_floats(&CU.red, &CU.red_cap, 2 * (size_t)N * L, "fast norm: cudaMalloc")))
             return;
-        k_fast_norm_bwd_sums<<<N * L, RED_THREADS>>>(m12, dy, x, mean, rstd, g, L, (long long)C * L, L, C, 1, 0, 1);
+        k_fast_norm_bwd_sums<<<N * L, RED_THREADS, 0, CU.stream>>>(m12, dy, x, mean, rstd, g, L, (long long)C * L, L, C, 1, 0, 1);
         if (ck_launch("kernel fast chnorm_backward sums"))
             return;
-        k_fast_norm_bwd_dx<<<grid_for(n), THREADS>>>(dx, dy, x, mean, rstd, g, m12, C, L, 1, 1, n);
+        k_fast_norm_bwd_dx<<<grid_for(n), THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, g, m12, C, L, 1, 1, n);
         if (ck_launch("kernel fast chnorm_backward dx"))
             return;
     }
@@ -1119,24 +1366,54 @@ static void f_chnorm_backward(float *dx, float *dg, const float *dy, const float
 
 // ------------------------------------------------------------------ the two backends
 
-#define MEMORY_OPS \
-    cu_params, cu_grads_begin, cu_grads_end, cu_upload, cu_download, cu_copy, cu_zero, cu_add_into, cu_steps
+// Every operation that launches work is TAPED (recorded in graph mode, run otherwise); the
+// convolutions drop the executor pointer first (unused here; a caller's stack address would
+// make otherwise equal tapes differ).
+#define NO_EX_CONV(name, f)                                                                                         \
+    static void name(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin, int Cout,   \
+                     int K, int stride, int pad, float *scratch, const struct ggdm_exec *ex)                        \
+    {                                                                                                               \
+        (void)ex;                                                                                                   \
+        tape_or_run(f, y, x, w, b, N, Cin, Lin, Cout, K, stride, pad, scratch, (const struct ggdm_exec *)NULL);     \
+    }
+#define NO_EX_CONV_BWD(name, f)                                                                                     \
+    static void name(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N,      \
+                     int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,                        \
+                     const struct ggdm_exec *ex)                                                                    \
+    {                                                                                                               \
+        (void)ex;                                                                                                   \
+        tape_or_run(f, dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad, scratch,                           \
+                    (const struct ggdm_exec *)NULL);                                                                \
+    }
+NO_EX_CONV(t_e_conv1d_forward, e_conv1d_forward)
+NO_EX_CONV(t_f_conv1d_forward, f_conv1d_forward)
+NO_EX_CONV_BWD(t_e_conv1d_backward, e_conv1d_backward)
+NO_EX_CONV_BWD(t_f_conv1d_backward, f_conv1d_backward)
 
-#define SHARED_ELEMENTWISE x_silu_forward, x_silu_backward, x_gelu_forward, x_gelu_backward, x_scale_shift_forward, \
-    x_scale_shift_backward, x_upsample2_forward, x_upsample2_backward, x_linattn_forward, s_linattn_backward,        \
-    x_attn_forward, e_attn_backward, x_time_embedding, cu_workspace, cu_failed, cu_copy_rows, cu_add_rows
+#define MEMORY_OPS                                                                                                 \
+    cu_params, cu_grads_begin, cu_grads_end, cu_upload, cu_download, cu_copy, TAPED(cu_zero), TAPED(cu_add_into), \
+        cu_steps
+
+#define SHARED_ELEMENTWISE                                                                                          \
+    TAPED(x_silu_forward), TAPED(x_silu_backward), TAPED(x_gelu_forward), TAPED(x_gelu_backward),                  \
+        TAPED(x_scale_shift_forward), TAPED(x_scale_shift_backward), TAPED(x_upsample2_forward),                   \
+        TAPED(x_upsample2_backward), TAPED(x_linattn_forward), TAPED(s_linattn_backward), TAPED(x_attn_forward),  \
+        TAPED(e_attn_backward), TAPED(x_time_embedding), cu_workspace, cu_failed, TAPED(cu_copy_rows),             \
+        TAPED(cu_add_rows)
 
 static const ggdm_unet_backend exact_backend = {
     "cuda-exact", NULL, MEMORY_OPS,
-    e_conv1d_forward, e_conv1d_backward, x_linear_forward, x_linear_backward,
-    c_ws_forward, x_ws_backward, x_groupnorm_forward, x_groupnorm_backward, x_chnorm_forward, x_chnorm_backward,
+    t_e_conv1d_forward, t_e_conv1d_backward, TAPED(x_linear_forward), TAPED(x_linear_backward),
+    TAPED(c_ws_forward), TAPED(x_ws_backward), TAPED(x_groupnorm_forward), TAPED(x_groupnorm_backward),
+    TAPED(x_chnorm_forward), TAPED(x_chnorm_backward),
     SHARED_ELEMENTWISE,
 };
 
 static const ggdm_unet_backend fast_backend = {
     "cuda-fast", NULL, MEMORY_OPS,
-    f_conv1d_forward, f_conv1d_backward, f_linear_forward, f_linear_backward,
-    c_ws_forward, x_ws_backward, f_groupnorm_forward, f_groupnorm_backward, f_chnorm_forward, f_chnorm_backward,
+    t_f_conv1d_forward, t_f_conv1d_backward, TAPED(f_linear_forward), TAPED(f_linear_backward),
+    TAPED(c_ws_forward), TAPED(x_ws_backward), TAPED(f_groupnorm_forward), TAPED(f_groupnorm_backward),
+    TAPED(f_chnorm_forward), TAPED(f_chnorm_backward),
     SHARED_ELEMENTWISE,
 };
 
@@ -1191,6 +1468,21 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.linattn_single = env && strcmp(env, "single") == 0;
     env = getenv("GGDM_CUDA_PARAMS");
     CU.trust_params = env && strcmp(env, "trust") == 0;
+    env = getenv("GGDM_CUDA_GRAPH");
+    CU.graph_req = env && env[0] && strcmp(env, "0") != 0;
+    CU.graph = CU.graph_req && !CU.sync_each;
+    tape_reset();
+    if ((e = cudaStreamCreate(&CU.stream)) != cudaSuccess) {
+        set_err(err, errlen, "cudaStreamCreate: %s", cudaGetErrorString(e));
+        return GGDM_CUDA_FAILED;
+    }
+    if (CU.graph_req && !TP.staging) { // pinned staging for recorded uploads (kept for the process)
+        TP.staging_cap = (size_t)4 << 20; // floats: 16 MiB
+        if ((e = cudaMallocHost((void **)&TP.staging, TP.staging_cap * sizeof(float))) != cudaSuccess) {
+            TP.staging = NULL;
+            TP.staging_cap = 0;
+        }
+    }
     if (mode == GGDM_CUDA_FAST) {
         if ((s = cublasCreate(&CU.blas)) != CUBLAS_STATUS_SUCCESS) {
             set_err(err, errlen, "cublasCreate: %s", cublasGetStatusString(s));
@@ -1203,10 +1495,22 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
             CU.blas = NULL;
             return GGDM_CUDA_FAILED;
         }
+        // cuBLAS on our stream, with a workspace of its own: it never allocates while a graph is captured
+        CU.blas_ws_bytes = (size_t)32 << 20;
+        if ((e = cudaMalloc(&CU.blas_ws, CU.blas_ws_bytes)) != cudaSuccess ||
+            (s = cublasSetStream(CU.blas, CU.stream)) != CUBLAS_STATUS_SUCCESS ||
+            (s = cublasSetWorkspace(CU.blas, CU.blas_ws, CU.blas_ws_bytes)) != CUBLAS_STATUS_SUCCESS) {
+            set_err(err, errlen, "cuBLAS stream/workspace: %s", e != cudaSuccess ? cudaGetErrorString(e)
+                                                                                   : cublasGetStatusString(s));
+            cublasDestroy(CU.blas);
+            CU.blas = NULL;
+            return GGDM_CUDA_FAILED;
+        }
     }
-    snprintf(CU.desc, sizeof CU.desc, "%.200s (sm_%d%d, %d SMs, %.1f GiB), %s%s%s%s", prop.name, prop.major, prop.minor,
-             prop.multiProcessorCount, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
+    snprintf(CU.desc, sizeof CU.desc, "%.200s (sm_%d%d, %d SMs, %.1f GiB), %s%s%s%s%s", prop.name, prop.major,
+             prop.minor, prop.multiProcessorCount, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
              mode == GGDM_CUDA_FAST ? "fast" : "exact", CU.tf32 ? ", TF32" : "",
+             CU.graph ? ", CUDA graphs (GGDM_CUDA_GRAPH)" : "",
              CU.sync_each ? ", GGDM_CUDA_SYNC (synchronise after every kernel)" : "",
              CU.trust_params ? ", GGDM_CUDA_PARAMS=trust" : "");
     CU.inited = 1;
@@ -1220,6 +1524,8 @@ extern "C" void ggdm_cuda_backend_shutdown(void)
     int i;
     if (!CU.inited)
         return;
+    tape_flush();
+    tape_reset();
     if (!CU.failed)
         ck(cudaDeviceSynchronize(), "shutdown: synchronise"); // a late kernel failure is still reported
     for (i = 0; i < NPARAM_CACHE; i++)
@@ -1239,6 +1545,10 @@ extern "C" void ggdm_cuda_backend_shutdown(void)
         cudaFree(CU.wsc[i].buf);
     if (CU.blas)
         cublasDestroy(CU.blas);
+    if (CU.blas_ws)
+        cudaFree(CU.blas_ws);
+    if (CU.stream)
+        cudaStreamDestroy(CU.stream);
     free(CU.host_tmp);
     // the first error stays readable after shutdown
     {
@@ -1261,8 +1571,19 @@ extern "C" const char *ggdm_cuda_backend_describe(void)
     return CU.inited ? CU.desc : "not initialised";
 }
 
+extern "C" void ggdm_cuda_graph_stats(FILE *f)
+{
+    tape_stats(f);
+}
+
+extern "C" int ggdm_cuda_backend_graphs(void)
+{
+    return CU.inited && CU.graph;
+}
+
 extern "C" int ggdm_cuda_backend_sync(void)
 {
+    tape_flush();
     if (CU.failed)
         return -1;
     return ck(cudaDeviceSynchronize(), "synchronise");

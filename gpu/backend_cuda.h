@@ -54,6 +54,11 @@ const char *ggdm_cuda_backend_error(void);
 /* One line describing the device and the mode ("NVIDIA H100 80GB HBM3 (sm_90), exact"). */
 const char *ggdm_cuda_backend_describe(void);
 
+/* Nonzero when network calls run as CUDA graphs (GGDM_CUDA_GRAPH=1 at init). */
+int ggdm_cuda_backend_graphs(void);
+/* One line: how many tapes ran as recorded, were captured, and how many graph launches. */
+void ggdm_cuda_graph_stats(FILE *f);
+
 /* Waits for the device to finish the queued work (for timing); 0 on success. */
 int ggdm_cuda_backend_sync(void);
 

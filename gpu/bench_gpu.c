@@ -124,7 +124,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gpu: %s%s\n", rc == GGDM_CUDA_NO_DEVICE ? "no CUDA device: " : "", err);
         return rc == GGDM_CUDA_NO_DEVICE ? 3 : 1;
     }
-    name = mode == GGDM_CUDA_EXACT ? "cuda-exact" : tf32 ? "cuda-fast-tf32" : "cuda-fast";
+    name = mode == GGDM_CUDA_EXACT ? (ggdm_cuda_backend_graphs() ? "cuda-exact-graph" : "cuda-exact")
+           : tf32 ? (ggdm_cuda_backend_graphs() ? "cuda-fast-tf32-graph" : "cuda-fast-tf32")
+                  : (ggdm_cuda_backend_graphs() ? "cuda-fast-graph" : "cuda-fast");
     memset(&ex, 0, sizeof ex);
     ex.nthreads = 1; /* one host thread drives the GPU */
     ex.unet = be;
@@ -282,6 +284,7 @@ int main(int argc, char **argv)
         free(ws);
     }
     free(w); free(tab); free(x); free(z); free(g); free(y); free(eps); free(ref); free(xo); free(grad); free(grad_ref);
+    ggdm_cuda_graph_stats(stdout);
     ggdm_cuda_backend_shutdown();
     if (ggdm_cuda_backend_error()) {
         fprintf(stderr, "bench_gpu: CUDA: %s\n", ggdm_cuda_backend_error());
