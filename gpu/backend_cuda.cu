@@ -60,6 +60,7 @@ static struct {
     int graph_req;       // GGDM_CUDA_GRAPH=1 asked for graphs ...
     int graph;           // ... and they are on (not while profiling or with GGDM_CUDA_SYNC): network calls replayed as CUDA graphs (see "graphs")
     unsigned long long buf_epoch; // bumped whenever a private device buffer is (re)allocated
+    int no_wscache, params_hash, rows_loop; // debugging switches (GGDM_CUDA_WSCACHE=0, GGDM_CUDA_PARAMS=hash, GGDM_CUDA_ROWS=0)
     int linattn_single; // GGDM_CUDA_LINATTN=single: linattn_backward as one launch (slow; for cross-checks)
     char err[1024];
     char desc[512];
@@ -77,8 +78,6 @@ static struct {
     unsigned long long param_gen; // bumped at every parameter upload (ws_cache validity)
     float *att;                   // linattn_backward's dctx and dks
     size_t att_cap;               // bytes
-    float *red;                   // fast mode: the norms' per-group sums
-    size_t red_cap;               // bytes
     int n_wsc;
     ws_cached wsc[NWS_CACHE];
 } CU;
@@ -651,7 +650,7 @@ static const float *cu_params(void *ctx, const float *host, uint64_t n, int chan
         return NULL;
     // changed < 0: the library guarantees no change since the last call (a sampling loop's
     // later steps); GGDM_CUDA_PARAMS=trust: the caller never changes them in place
-    if (changed < 0 || (CU.trust_params && !changed))
+    if ((changed < 0 && !CU.params_hash) || (CU.trust_params && !changed))
         for (i = 0; i < NPARAM_CACHE; i++)
             if (CU.prm[i].dev && CU.prm[i].host == host && CU.prm[i].n == n) {
                 CU.prm[i].used = ++CU.clock;
@@ -880,6 +879,14 @@ static void cu_copy_rows(void *ctx, float *dst, size_t dst_stride, const float *
     (void)ctx;
     if (CU.failed || rows == 0 || cols == 0)
         return;
+    if (CU.rows_loop) {
+        size_t r;
+        for (r = 0; r < rows && !CU.failed; r++)
+            ck(cudaMemcpyAsync(dst + r * dst_stride, src + r * src_stride, cols * sizeof(float),
+                               cudaMemcpyDeviceToDevice, CU.stream),
+               "copy_rows (row by row)");
+        return;
+    }
     ck(cudaMemcpy2DAsync(dst, dst_stride * sizeof(float), src, src_stride * sizeof(float), cols * sizeof(float), rows,
                          cudaMemcpyDeviceToDevice, CU.stream),
        "copy_rows");
@@ -904,8 +911,9 @@ static float *private_floats(float **p, size_t *cap_bytes, size_t n, const char 
     return grow(p, cap_bytes, n * sizeof(float), what) ? NULL : *p;
 }
 
-// LinearAttention backward in three launches (ggdm/elem.h, ..._dqkv_staged): dctx and dks
-// stored once instead of recomputed by every k element; the same bits.
+// LinearAttention backward in four launches (ggdm/elem.h, ..._dqkv_staged): dctx, dks and
+// the q part's softmax values, dp and t stored once instead of recomputed by every element;
+// the same bits.
 __global__ void k_linattn_dctx(float *dctx, const float *dout, const float *cq, int N, int H, int Dh, int L,
                                long long count)
 {
@@ -922,13 +930,21 @@ __global__ void k_linattn_dks(float *dks, const float *dctx, const float *qkv, i
         ggdm_elem_linattn_backward_dks(dks, dctx, qkv, N, H, Dh, L, (long)i);
 }
 
-__global__ void k_linattn_dqkv_staged(float *dqkv, const float *dout, const float *qkv, const float *cq,
-                                      const float *ckk, const float *cctx, const float *dctx, const float *dks, int N,
-                                      int H, int Dh, int L, long long count)
+__global__ void k_linattn_qstage(float *qp, float *qg, float *qt, const float *dout, const float *qkv,
+                                 const float *cctx, int N, int H, int Dh, int L, long long count)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
     for (; i < count; i += step)
-        ggdm_elem_linattn_backward_dqkv_staged(dqkv, dout, qkv, cq, ckk, cctx, dctx, dks, N, H, Dh, L, (long)i);
+        ggdm_elem_linattn_backward_qstage(qp, qg, qt, dout, qkv, cctx, N, H, Dh, L, (long)i);
+}
+
+__global__ void k_linattn_dqkv_staged(float *dqkv, const float *ckk, const float *dctx, const float *dks,
+                                      const float *qp, const float *qg, const float *qt, int N, int H, int Dh, int L,
+                                      long long count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < count; i += step)
+        ggdm_elem_linattn_backward_dqkv_staged(dqkv, ckk, dctx, dks, qp, qg, qt, N, H, Dh, L, (long)i);
 }
 
 static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_q,
@@ -938,7 +954,8 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
     long long nd = ggdm_elem_linattn_backward_dctx_count(N, H, Dh, L);
     long long nk = ggdm_elem_linattn_backward_dks_count(N, H, Dh, L);
     long long nq = ggdm_elem_linattn_backward_dqkv_count(N, H, Dh, L);
-    float *dc, *dk;
+    long long nqs = ggdm_elem_linattn_backward_qstage_count(N, H, Dh, L), nact = nk; // [N, H*Dh, L]
+    float *dc, *dk, *qp, *qg, *qt;
     (void)scratch;
     if (CU.failed || nq <= 0)
         return;
@@ -947,17 +964,24 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
         return;
     }
     prof_enter();
-    if (!(dc = private_floats(&CU.att, &CU.att_cap, (size_t)(nd + nk), "linattn_backward: cudaMalloc")))
+    if (!(dc = private_floats(&CU.att, &CU.att_cap, (size_t)(nd + nk + 2 * nact + nqs),
+                              "linattn_backward: cudaMalloc")))
         return;
     dk = dc + nd;
+    qp = dk + nk;
+    qg = qp + nact;
+    qt = qg + nact;
     k_linattn_dctx<<<grid_for(nd), THREADS, 0, CU.stream>>>(dc, dout, cache_q, N, H, Dh, L, nd);
     if (ck_launch("kernel linattn_backward.dctx"))
         return;
     k_linattn_dks<<<grid_for(nk), THREADS, 0, CU.stream>>>(dk, dc, qkv, N, H, Dh, L, nk);
     if (ck_launch("kernel linattn_backward.dks"))
         return;
-    k_linattn_dqkv_staged<<<grid_for(nq), THREADS, 0, CU.stream>>>(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, dc, dk, N, H, Dh,
-                                                     L, nq);
+    k_linattn_qstage<<<grid_for(nqs), THREADS, 0, CU.stream>>>(qp, qg, qt, dout, qkv, cache_ctx, N, H, Dh, L, nqs);
+    if (ck_launch("kernel linattn_backward.qstage"))
+        return;
+    k_linattn_dqkv_staged<<<grid_for(nq), THREADS, 0, CU.stream>>>(dqkv, cache_k, dc, dk, qp, qg, qt, N, H, Dh, L,
+                                                                   nq);
     ck_launch("kernel linattn_backward.dqkv (staged)");
 }
 
@@ -981,7 +1005,7 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
     int i, cacheable;
     if (CU.failed || Cout <= 0 || fan <= 0)
         return;
-    cacheable = in_params(w);
+    cacheable = !CU.no_wscache && in_params(w);
     if (cacheable)
         for (i = 0; i < CU.n_wsc; i++)
             if (CU.wsc[i].w == w && CU.wsc[i].Cout == Cout && CU.wsc[i].fan == fan) {
@@ -1231,14 +1255,18 @@ __device__ static float block_sum(float v, float *red)
     return v;
 }
 
-// mean[q], rstd[q] = ggdm_norm_rstd(biased variance), two passes as ggdm_mean_var_f32.
+// mean[q], rstd[q] = ggdm_norm_rstd(biased variance), two passes as ggdm_mean_var_f32, then
+// the group's outputs y = xhat [* gamma[channel]] [+ beta[channel]] (as the element kernel
+// ..._forward_y), channel of element i = (q % G2) * Cg + i / Ldiv: one launch per norm.
 __global__ void __launch_bounds__(RED_THREADS)
-k_fast_stats(float *mean, float *rstd, const float *x, int L2, long long S1, long long s, int M)
+k_fast_norm(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int L2,
+            long long S1, long long s, int M, int G2, int Cg, int Ldiv)
 {
     __shared__ float red[RED_THREADS];
     int q = blockIdx.x, i;
-    const float *b = x + (long long)(q / L2) * S1 + (q % L2);
-    float acc = 0.0f, m;
+    long long base = (long long)(q / L2) * S1 + (q % L2);
+    const float *b = x + base;
+    float acc = 0.0f, m, r;
     for (i = threadIdx.x; i < M; i += RED_THREADS)
         acc = acc + b[(long long)i * s];
     m = block_sum(acc, red) / (float)M;
@@ -1247,18 +1275,28 @@ k_fast_stats(float *mean, float *rstd, const float *x, int L2, long long S1, lon
         float d = b[(long long)i * s] - m;
         acc = fmaf(d, d, acc);
     }
-    acc = block_sum(acc, red);
+    r = ggdm_norm_rstd(block_sum(acc, red) / (float)M);
     if (threadIdx.x == 0) {
         mean[q] = m;
-        rstd[q] = ggdm_norm_rstd(acc / (float)M);
+        rstd[q] = r;
+    }
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        int c = (q % G2) * Cg + i / Ldiv;
+        float v = ggdm_norm_xhat(b[(long long)i * s], m, r);
+        if (gamma)
+            v = v * gamma[c];
+        if (beta)
+            v = v + beta[c];
+        y[base + (long long)i * s] = v;
     }
 }
 
-// The backward's group sums, divided by M: m1[q] = sum of dxhat, m2[q] = sum of dxhat * xhat,
-// dxhat = dy [* gamma[channel]], channel of element i = (q % G2) * Cg + i / Ldiv.
+// The backward of a group: m1 = (sum of dxhat) / M, m2 = (sum of dxhat * xhat) / M over the
+// group, dxhat = dy [* gamma[channel]], then dx += ggdm_norm_dx(dxhat, xhat, m1, m2, rstd)
+// for the group's elements (as the element kernel ..._backward_dx): one launch.
 __global__ void __launch_bounds__(RED_THREADS)
-k_fast_norm_bwd_sums(float *m12, const float *dy, const float *x, const float *mean, const float *rstd,
-                     const float *gamma, int L2, long long S1, long long s, int M, int G2, int Cg, int Ldiv)
+k_fast_norm_bwd(float *dx, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma,
+                int L2, long long S1, long long s, int M, int G2, int Cg, int Ldiv)
 {
     __shared__ float red[RED_THREADS];
     int q = blockIdx.x, i;
@@ -1270,26 +1308,12 @@ k_fast_norm_bwd_sums(float *m12, const float *dy, const float *x, const float *m
         s1 = s1 + d;
         s2 = fmaf(d, ggdm_norm_xhat(x[a], mq, rq), s2);
     }
-    s1 = block_sum(s1, red);
-    s2 = block_sum(s2, red);
-    if (threadIdx.x == 0) {
-        m12[2 * q] = s1 / (float)M;
-        m12[2 * q + 1] = s2 / (float)M;
-    }
-}
-
-// dx[idx] += ggdm_norm_dx(dxhat, xhat, m1, m2, rstd) for [N, C, L] with the group
-// q(idx) = GroupNorm: n*G + c/(C/G) (chn = 0); ChannelNorm: n*L + l (chn = 1).
-__global__ void k_fast_norm_bwd_dx(float *dx, const float *dy, const float *x, const float *mean, const float *rstd,
-                                   const float *gamma, const float *m12, int C, int L, int G, int chn, long long count)
-{
-    long long idx = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
-    for (; idx < count; idx += step) {
-        long long l = idx % L, c = (idx / L) % C, n = idx / ((long long)L * C);
-        long long q = chn ? n * L + l : n * G + c / (C / G);
-        float r = rstd[q];
-        float dh = gamma ? dy[idx] * gamma[c] : dy[idx];
-        dx[idx] = dx[idx] + ggdm_norm_dx(dh, ggdm_norm_xhat(x[idx], mean[q], r), m12[2 * q], m12[2 * q + 1], r);
+    s1 = block_sum(s1, red) / (float)M;
+    s2 = block_sum(s2, red) / (float)M;
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        long long a = base + (long long)i * s;
+        float d = gamma ? dy[a] * gamma[(q % G2) * Cg + i / Ldiv] : dy[a];
+        dx[a] = dx[a] + ggdm_norm_dx(d, ggdm_norm_xhat(x[a], mq, rq), s1, s2, rq);
     }
 }
 
@@ -1301,10 +1325,9 @@ static void f_groupnorm_forward(float *y, float *mean, float *rstd, const float 
         return;
     prof_enter();
     M = (C / G) * L;
-    k_fast_stats<<<N * G, RED_THREADS, 0, CU.stream>>>(mean, rstd, x, 1, (long long)M, 1, M);
-    if (ck_launch("kernel fast groupnorm stats"))
-        return;
-    l_groupnorm_forward_y(y, mean, rstd, x, gamma, beta, N, C, L, G);
+    k_fast_norm<<<N * G, RED_THREADS, 0, CU.stream>>>(y, mean, rstd, x, gamma, beta, 1, (long long)M, 1, M, G, C / G,
+                                                      L);
+    ck_launch("kernel fast groupnorm");
 }
 
 static void f_chnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
@@ -1312,30 +1335,22 @@ static void f_chnorm_forward(float *y, float *mean, float *rstd, const float *x,
     if (CU.failed || ggdm_elem_chnorm_forward_mean_count(N, C, L) <= 0)
         return;
     prof_enter();
-    k_fast_stats<<<N * L, RED_THREADS, 0, CU.stream>>>(mean, rstd, x, L, (long long)C * L, L, C);
-    if (ck_launch("kernel fast chnorm stats"))
-        return;
-    l_chnorm_forward_y(y, mean, rstd, x, g, N, C, L);
+    k_fast_norm<<<N * L, RED_THREADS, 0, CU.stream>>>(y, mean, rstd, x, g, (const float *)NULL, L, (long long)C * L, L,
+                                                      C, 1, 0, 1);
+    ck_launch("kernel fast chnorm");
 }
 
 static void f_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                                  const float *mean, const float *rstd, const float *gamma, int N, int C, int L, int G)
 {
-    long long n = ggdm_elem_groupnorm_backward_dx_count(N, C, L, G);
-    float *m12;
-    if (CU.failed || n <= 0)
+    if (CU.failed || ggdm_elem_groupnorm_backward_dx_count(N, C, L, G) <= 0)
         return;
     if (dx) {
         int M = (C / G) * L;
         prof_enter();
-        if (!(m12 = private_floats(&CU.red, &CU.red_cap, 2 * (size_t)N * G, "fast norm: cudaMalloc")))
-            return;
-        k_fast_norm_bwd_sums<<<N * G, RED_THREADS, 0, CU.stream>>>(m12, dy, x, mean, rstd, gamma, 1, (long long)M, 1, M, G, C / G,
-                                                       L);
-        if (ck_launch("kernel fast groupnorm_backward sums"))
-            return;
-        k_fast_norm_bwd_dx<<<grid_for(n), THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, gamma, m12, C, L, G, 0, n);
-        if (ck_launch("kernel fast groupnorm_backward dx"))
+        k_fast_norm_bwd<<<N * G, RED_THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, gamma, 1, (long long)M, 1, M, G,
+                                                              C / G, L);
+        if (ck_launch("kernel fast groupnorm_backward"))
             return;
     }
     // the parameter gradients (training only): the exact element kernels
@@ -1346,19 +1361,13 @@ static void f_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const f
 static void f_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,
                               const float *rstd, const float *g, int N, int C, int L)
 {
-    long long n = ggdm_elem_chnorm_backward_dx_count(N, C, L);
-    float *m12;
-    if (CU.failed || n <= 0)
+    if (CU.failed || ggdm_elem_chnorm_backward_dx_count(N, C, L) <= 0)
         return;
     if (dx) {
         prof_enter();
-        if (!(m12 = private_floats(&CU.red, &CU.red_cap, 2 * (size_t)N * L, "fast norm: cudaMalloc")))
-            return;
-        k_fast_norm_bwd_sums<<<N * L, RED_THREADS, 0, CU.stream>>>(m12, dy, x, mean, rstd, g, L, (long long)C * L, L, C, 1, 0, 1);
-        if (ck_launch("kernel fast chnorm_backward sums"))
-            return;
-        k_fast_norm_bwd_dx<<<grid_for(n), THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, g, m12, C, L, 1, 1, n);
-        if (ck_launch("kernel fast chnorm_backward dx"))
+        k_fast_norm_bwd<<<N * L, RED_THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, g, L, (long long)C * L, L, C, 1,
+                                                              0, 1);
+        if (ck_launch("kernel fast chnorm_backward"))
             return;
     }
     l_chnorm_backward_dg(dx, dg, dy, x, mean, rstd, g, N, C, L);
@@ -1468,6 +1477,12 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.linattn_single = env && strcmp(env, "single") == 0;
     env = getenv("GGDM_CUDA_PARAMS");
     CU.trust_params = env && strcmp(env, "trust") == 0;
+    env = getenv("GGDM_CUDA_WSCACHE");
+    CU.no_wscache = env && strcmp(env, "0") == 0;
+    env = getenv("GGDM_CUDA_PARAMS");
+    CU.params_hash = env && strcmp(env, "hash") == 0;
+    env = getenv("GGDM_CUDA_ROWS");
+    CU.rows_loop = env && strcmp(env, "0") == 0;
     env = getenv("GGDM_CUDA_GRAPH");
     CU.graph_req = env && env[0] && strcmp(env, "0") != 0;
     CU.graph = CU.graph_req && !CU.sync_each;
@@ -1539,8 +1554,6 @@ extern "C" void ggdm_cuda_backend_shutdown(void)
         cudaFree(CU.scratch);
     if (CU.att)
         cudaFree(CU.att);
-    if (CU.red)
-        cudaFree(CU.red);
     for (i = 0; i < CU.n_wsc; i++)
         cudaFree(CU.wsc[i].buf);
     if (CU.blas)

@@ -929,11 +929,11 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv(float *dqkv, const fl
 }
 
 /*
- * The same dqkv in three launches, for a device that cannot afford the recomputation above
- * (each k element of the single launch recomputes L x Dh dctx chains of L terms): the
- * intermediates dctx and dks are stored once, as the chains above compute them (float
- * values of the same chains), and the last launch reads them, so every dqkv element gets
- * the bits of ggdm_elem_linattn_backward_dqkv (test_backend checks this).
+ * The same dqkv in four launches (dctx, dks, qstage, then dqkv_staged), for a device that cannot afford the recomputation above
+ * (each k element of the single launch recomputes L x Dh dctx chains of L terms, each q
+ * element Dh x Dh): the intermediates are stored once, as the chains above compute them
+ * (float values of the same chains), and the last launch reads them, so every dqkv element
+ * gets the bits of ggdm_elem_linattn_backward_dqkv (test_backend checks this).
  *   dctx [N, H, Dh, Dh]: dctx[n, h, d, e] = ggdm_elem_linattn_dctx(go, qs, d, e, L)
  *   dks  [N, H, Dh, L]:  dks[n, h, d, l]  = chain over e of fmaf(v[e,l], dctx[d,e], acc)
  */
@@ -969,22 +969,56 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_dks(float *dks, const floa
     dks[idx] = acc;
 }
 
-/* dqkv as ggdm_elem_linattn_backward_dqkv, its k and v parts from the stored dctx and dks. */
-GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv_staged(float *dqkv, const float *dout, const float *qkv,
-                                                                  const float *cache_q, const float *cache_k,
-                                                                  const float *cache_ctx, const float *dctx,
-                                                                  const float *dks, int N, int H, int Dh, int L,
+/*
+ * The q part's shared values, per (n, h, l) (one element of qt [N, H, L]), as the single
+ * launch computes them for every q element of position l: p = the softmax of q[:, l] over d
+ * (recomputed), dp[d', l] = (chain over e of fmaf(dout[e,l], ctx[d',e], acc)) * scale, and
+ * t = chain over d' of fmaf(p[d',l], dp[d',l], acc); p and dp go to qp and qg [N, H*Dh, L].
+ */
+GGDM_HD static inline long ggdm_elem_linattn_backward_qstage_count(int N, int H, int Dh, int L)
+{
+    return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * H * L : 0;
+}
+
+GGDM_HD static inline void ggdm_elem_linattn_backward_qstage(float *qp, float *qg, float *qt, const float *dout,
+                                                             const float *qkv, const float *cache_ctx, int N, int H,
+                                                             int Dh, int L, long idx)
+{
+    long l = idx % L, h = (idx / L) % H, n = idx / ((long)L * H), dd;
+    const float scale = ggdm_attn_scale(Dh);
+    const float *q = qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h);
+    const float *ctx = cache_ctx + ggdm_elem_head_off(n, H, Dh, Dh, h);
+    const float *go = dout + ggdm_elem_head_off(n, H, Dh, L, h);
+    float *P = qp + ggdm_elem_head_off(n, H, Dh, L, h), *G = qg + ggdm_elem_head_off(n, H, Dh, L, h);
+    float m, s, t = 0.0f;
+    GGDM_ELEM_UNUSED(N);
+    ggdm_elem_softmax_stats(q + l, Dh, L, &m, &s);
+    for (dd = 0; dd < Dh; dd++) {
+        float pd = ggdm_expf(q[dd * L + l] - m) / s;
+        float gd = ggdm_dot_f32(go + l, L, ctx + dd * Dh, 1, Dh) * scale;
+        t = fmaf(pd, gd, t);
+        P[dd * L + l] = pd;
+        G[dd * L + l] = gd;
+    }
+    qt[idx] = t;
+}
+
+/* dqkv as ggdm_elem_linattn_backward_dqkv, from the stored intermediates: the q part from
+ * qp, qg, qt (g = p * (dp - t)), the k part from dks, the v part from dctx. */
+GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv_staged(float *dqkv, const float *cache_k, const float *dctx,
+                                                                  const float *dks, const float *qp, const float *qg,
+                                                                  const float *qt, int N, int H, int Dh, int L,
                                                                   long idx)
 {
     long l = idx % L, r = (idx / L) % ((long)H * Dh), part = (idx / ((long)L * H * Dh)) % 3;
     long n = idx / ((long)L * H * Dh * 3), h = r / Dh, d = r % Dh, dd, ll;
     const float *ks = cache_k + ggdm_elem_head_off(n, H, Dh, L, h);
     float g;
-    if (part == 0) { /* the q part has no shared intermediate: as the single launch */
-        ggdm_elem_linattn_backward_dqkv(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L, idx);
-        return;
-    }
-    if (part == 1) {
+    GGDM_ELEM_UNUSED(N);
+    if (part == 0) {
+        long o = ggdm_elem_head_off(n, H, Dh, L, h) + d * L + l;
+        g = qp[o] * (qg[o] - qt[(n * H + h) * L + l]);
+    } else if (part == 1) {
         const float *dk = dks + ggdm_elem_head_off(n, H, Dh, L, h) + d * L;
         float s = 0.0f;
         for (ll = 0; ll < L; ll++)
