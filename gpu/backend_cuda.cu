@@ -911,7 +911,7 @@ static float *private_floats(float **p, size_t *cap_bytes, size_t n, const char 
     return grow(p, cap_bytes, n * sizeof(float), what) ? NULL : *p;
 }
 
-// LinearAttention backward in four launches (ggdm/elem.h, ..._dqkv_staged): dctx, dks and
+// LinearAttention backward in five launches (ggdm/elem.h, ..._dqkv_staged): dctx, dks and
 // the q part's softmax values, dp and t stored once instead of recomputed by every element;
 // the same bits.
 __global__ void k_linattn_dctx(float *dctx, const float *dout, const float *cq, int N, int H, int Dh, int L,
@@ -930,12 +930,19 @@ __global__ void k_linattn_dks(float *dks, const float *dctx, const float *qkv, i
         ggdm_elem_linattn_backward_dks(dks, dctx, qkv, N, H, Dh, L, (long)i);
 }
 
-__global__ void k_linattn_qstage(float *qp, float *qg, float *qt, const float *dout, const float *qkv,
-                                 const float *cctx, int N, int H, int Dh, int L, long long count)
+__global__ void k_linattn_qpg(float *qp, float *qg, const float *dout, const float *qkv, const float *cctx, int N,
+                              int H, int Dh, int L, long long count)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
     for (; i < count; i += step)
-        ggdm_elem_linattn_backward_qstage(qp, qg, qt, dout, qkv, cctx, N, H, Dh, L, (long)i);
+        ggdm_elem_linattn_backward_qpg(qp, qg, dout, qkv, cctx, N, H, Dh, L, (long)i);
+}
+
+__global__ void k_linattn_qt(float *qt, const float *qp, const float *qg, int N, int H, int Dh, int L, long long count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < count; i += step)
+        ggdm_elem_linattn_backward_qt(qt, qp, qg, N, H, Dh, L, (long)i);
 }
 
 __global__ void k_linattn_dqkv_staged(float *dqkv, const float *ckk, const float *dctx, const float *dks,
@@ -954,7 +961,7 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
     long long nd = ggdm_elem_linattn_backward_dctx_count(N, H, Dh, L);
     long long nk = ggdm_elem_linattn_backward_dks_count(N, H, Dh, L);
     long long nq = ggdm_elem_linattn_backward_dqkv_count(N, H, Dh, L);
-    long long nqs = ggdm_elem_linattn_backward_qstage_count(N, H, Dh, L), nact = nk; // [N, H*Dh, L]
+    long long nqs = ggdm_elem_linattn_backward_qt_count(N, H, Dh, L), nact = nk; // [N, H*Dh, L]
     float *dc, *dk, *qp, *qg, *qt;
     (void)scratch;
     if (CU.failed || nq <= 0)
@@ -977,8 +984,11 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
     k_linattn_dks<<<grid_for(nk), THREADS, 0, CU.stream>>>(dk, dc, qkv, N, H, Dh, L, nk);
     if (ck_launch("kernel linattn_backward.dks"))
         return;
-    k_linattn_qstage<<<grid_for(nqs), THREADS, 0, CU.stream>>>(qp, qg, qt, dout, qkv, cache_ctx, N, H, Dh, L, nqs);
-    if (ck_launch("kernel linattn_backward.qstage"))
+    k_linattn_qpg<<<grid_for(nact), THREADS, 0, CU.stream>>>(qp, qg, dout, qkv, cache_ctx, N, H, Dh, L, nact);
+    if (ck_launch("kernel linattn_backward.qpg"))
+        return;
+    k_linattn_qt<<<grid_for(nqs), THREADS, 0, CU.stream>>>(qt, qp, qg, N, H, Dh, L, nqs);
+    if (ck_launch("kernel linattn_backward.qt"))
         return;
     k_linattn_dqkv_staged<<<grid_for(nq), THREADS, 0, CU.stream>>>(dqkv, cache_k, dc, dk, qp, qg, qt, N, H, Dh, L,
                                                                    nq);

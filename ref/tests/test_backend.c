@@ -502,7 +502,8 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
         { /* the staged form (the CUDA backend's): dctx, dks, then dqkv reading them */
             long i, ndc = ggdm_elem_linattn_backward_dctx_count(N, H, Dh, L);
             long nks = ggdm_elem_linattn_backward_dks_count(N, H, Dh, L);
-            long nqs = ggdm_elem_linattn_backward_qstage_count(N, H, Dh, L);
+            long nqs = ggdm_elem_linattn_backward_qt_count(N, H, Dh, L);
+            long npg = ggdm_elem_linattn_backward_qpg_count(N, H, Dh, L);
             float *dc = buf(ndc + 1), *dk = buf(nks + 1), *g2 = rbuf(nq, 0, 1.0f), *g3 = dup(g2, nq);
             float *qp = buf(no + 1), *qg = buf(no + 1), *qt = buf(nqs + 1);
             assert_int_equal(ndc, N > 0 ? nctx : 0);
@@ -512,8 +513,11 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
             for (i = 0; i < nks; i++)
                 ggdm_elem_linattn_backward_dks(dk, dc, qkv, N, H, Dh, L, i);
             assert_int_equal(nqs, N > 0 ? (long)N * H * L : 0);
+            assert_int_equal(npg, N > 0 ? no : 0);
+            for (i = 0; i < npg; i++)
+                ggdm_elem_linattn_backward_qpg(qp, qg, dout, qkv, cc0, N, H, Dh, L, i);
             for (i = 0; i < nqs; i++)
-                ggdm_elem_linattn_backward_qstage(qp, qg, qt, dout, qkv, cc0, N, H, Dh, L, i);
+                ggdm_elem_linattn_backward_qt(qt, qp, qg, N, H, Dh, L, i);
             for (i = 0; i < ggdm_elem_linattn_backward_dqkv_count(N, H, Dh, L); i++) {
                 ggdm_elem_linattn_backward_dqkv(g2, dout, qkv, cq0, ck0, cc0, N, H, Dh, L, i);
                 ggdm_elem_linattn_backward_dqkv_staged(g3, ck0, dc, dk, qp, qg, qt, N, H, Dh, L, i);

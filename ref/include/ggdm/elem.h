@@ -929,7 +929,7 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv(float *dqkv, const fl
 }
 
 /*
- * The same dqkv in four launches (dctx, dks, qstage, then dqkv_staged), for a device that cannot afford the recomputation above
+ * The same dqkv in five launches (dctx, dks, qpg, qt, then dqkv_staged), for a device that cannot afford the recomputation above
  * (each k element of the single launch recomputes L x Dh dctx chains of L terms, each q
  * element Dh x Dh): the intermediates are stored once, as the chains above compute them
  * (float values of the same chains), and the last launch reads them, so every dqkv element
@@ -970,36 +970,45 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_dks(float *dks, const floa
 }
 
 /*
- * The q part's shared values, per (n, h, l) (one element of qt [N, H, L]), as the single
- * launch computes them for every q element of position l: p = the softmax of q[:, l] over d
- * (recomputed), dp[d', l] = (chain over e of fmaf(dout[e,l], ctx[d',e], acc)) * scale, and
- * t = chain over d' of fmaf(p[d',l], dp[d',l], acc); p and dp go to qp and qg [N, H*Dh, L].
+ * The q part's shared values, as the single launch computes them for every q element:
+ *   qp[n, h*Dh+d, l] = p[d,l], the softmax of q[:, l] over d (recomputed per element, as there),
+ *   qg[n, h*Dh+d, l] = dp[d,l] = (chain over e of fmaf(dout[e,l], ctx[d,e], acc)) * scale,
+ *   qt[n, h, l]      = t = chain over d' of fmaf(p[d',l], dp[d',l], acc) (reads qp, qg).
  */
-GGDM_HD static inline long ggdm_elem_linattn_backward_qstage_count(int N, int H, int Dh, int L)
+GGDM_HD static inline long ggdm_elem_linattn_backward_qpg_count(int N, int H, int Dh, int L)
+{
+    return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * H * Dh * L : 0;
+}
+
+GGDM_HD static inline void ggdm_elem_linattn_backward_qpg(float *qp, float *qg, const float *dout, const float *qkv,
+                                                          const float *cache_ctx, int N, int H, int Dh, int L,
+                                                          long idx)
+{
+    long l = idx % L, d = (idx / L) % Dh, h = (idx / ((long)L * Dh)) % H, n = idx / ((long)L * Dh * H);
+    const float *q = qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h);
+    float m, s;
+    GGDM_ELEM_UNUSED(N);
+    ggdm_elem_softmax_stats(q + l, Dh, L, &m, &s);
+    qp[idx] = ggdm_expf(q[d * L + l] - m) / s;
+    qg[idx] = ggdm_dot_f32(dout + ggdm_elem_head_off(n, H, Dh, L, h) + l, L,
+                           cache_ctx + ggdm_elem_head_off(n, H, Dh, Dh, h) + d * Dh, 1, Dh) *
+              ggdm_attn_scale(Dh);
+}
+
+GGDM_HD static inline long ggdm_elem_linattn_backward_qt_count(int N, int H, int Dh, int L)
 {
     return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * H * L : 0;
 }
 
-GGDM_HD static inline void ggdm_elem_linattn_backward_qstage(float *qp, float *qg, float *qt, const float *dout,
-                                                             const float *qkv, const float *cache_ctx, int N, int H,
-                                                             int Dh, int L, long idx)
+GGDM_HD static inline void ggdm_elem_linattn_backward_qt(float *qt, const float *qp, const float *qg, int N, int H,
+                                                         int Dh, int L, long idx)
 {
     long l = idx % L, h = (idx / L) % H, n = idx / ((long)L * H), dd;
-    const float scale = ggdm_attn_scale(Dh);
-    const float *q = qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h);
-    const float *ctx = cache_ctx + ggdm_elem_head_off(n, H, Dh, Dh, h);
-    const float *go = dout + ggdm_elem_head_off(n, H, Dh, L, h);
-    float *P = qp + ggdm_elem_head_off(n, H, Dh, L, h), *G = qg + ggdm_elem_head_off(n, H, Dh, L, h);
-    float m, s, t = 0.0f;
+    const float *P = qp + ggdm_elem_head_off(n, H, Dh, L, h) + l, *G = qg + ggdm_elem_head_off(n, H, Dh, L, h) + l;
+    float t = 0.0f;
     GGDM_ELEM_UNUSED(N);
-    ggdm_elem_softmax_stats(q + l, Dh, L, &m, &s);
-    for (dd = 0; dd < Dh; dd++) {
-        float pd = ggdm_expf(q[dd * L + l] - m) / s;
-        float gd = ggdm_dot_f32(go + l, L, ctx + dd * Dh, 1, Dh) * scale;
-        t = fmaf(pd, gd, t);
-        P[dd * L + l] = pd;
-        G[dd * L + l] = gd;
-    }
+    for (dd = 0; dd < Dh; dd++)
+        t = fmaf(P[dd * L], G[dd * L], t);
     qt[idx] = t;
 }
 
