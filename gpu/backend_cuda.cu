@@ -1024,6 +1024,12 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
             }
     if (e && e->gen == CU.param_gen) {
         prof_scope ps_("ws_forward (cached: copies)");
+        if (rstd == w_hat + nw) { // the plan keeps them adjacent: one copy (the cache is laid out the same)
+            ck(cudaMemcpyAsync(w_hat, e->buf, (nw + (size_t)Cout) * sizeof(float), cudaMemcpyDeviceToDevice,
+                               CU.stream),
+               "ws cache: copy");
+            return;
+        }
         if (!ck(cudaMemcpyAsync(w_hat, e->buf, nw * sizeof(float), cudaMemcpyDeviceToDevice, CU.stream), "ws cache: copy"))
             ck(cudaMemcpyAsync(rstd, e->buf + nw, (size_t)Cout * sizeof(float), cudaMemcpyDeviceToDevice, CU.stream),
                "ws cache: copy");
@@ -1213,6 +1219,12 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
 
 static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
+    // small products (the time MLPs: 32 x 256 x 1024): the element kernel, one launch with the
+    // bias, is faster than a cuBLAS call and a bias kernel
+    if ((long long)N * In * Out <= (1LL << 26)) {
+        x_linear_forward(y, x, W, b, N, In, Out);
+        return;
+    }
     prof_enter();
     if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
         return;
@@ -1383,6 +1395,110 @@ static void f_chnorm_backward(float *dx, float *dg, const float *dy, const float
     l_chnorm_backward_dg(dx, dg, dy, x, mean, rstd, g, N, C, L);
 }
 
+// A ResnetBlock half's activation path (ggdm/backend.h, gn_act_*), one block per group
+// q = n*G + gi of M = (C/G)*L contiguous values: the GroupNorm of k_fast_norm, then per
+// element the scale_shift and silu of the element kernels (ggdm/elem.h formulas).
+__global__ void __launch_bounds__(RED_THREADS)
+k_fast_gn_act(float *g, float *mean, float *rstd, float *f, float *a, const float *h, const float *gamma,
+              const float *beta, const float *ss, int C, int L, int G)
+{
+    __shared__ float red[RED_THREADS];
+    int q = blockIdx.x, i, Cg = C / G, M = Cg * L, n = q / G, gi = q % G;
+    long long base = (long long)q * M;
+    const float *b = h + base;
+    float acc = 0.0f, m, r;
+    for (i = threadIdx.x; i < M; i += RED_THREADS)
+        acc = acc + b[i];
+    m = block_sum(acc, red) / (float)M;
+    acc = 0.0f;
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        float d = b[i] - m;
+        acc = fmaf(d, d, acc);
+    }
+    r = ggdm_norm_rstd(block_sum(acc, red) / (float)M);
+    if (threadIdx.x == 0) {
+        mean[q] = m;
+        rstd[q] = r;
+    }
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        int c = gi * Cg + i / L;
+        long long o = base + i;
+        float v = ggdm_norm_xhat(b[i], m, r);
+        if (gamma)
+            v = v * gamma[c];
+        if (beta)
+            v = v + beta[c];
+        g[o] = v;
+        if (ss) {
+            v = (v * (ss[(long long)n * 2 * C + c] + 1.0f)) + ss[(long long)n * 2 * C + C + c];
+            f[o] = v;
+        }
+        a[o] = ggdm_silu(v);
+    }
+}
+
+// Its input gradient: t = da * silu'(f or g) [* (scale + 1)], then GroupNorm's backward with
+// dy = t (sums over the group, then dh); dh is written (as 0 + the value, as the separate
+// operations leave it in a zeroed dh).
+__device__ static float gn_act_t(const float *da, const float *g, const float *f, const float *ss, long long o, int n,
+                                 int c, int C)
+{
+    float t = 0.0f + da[o] * ggdm_silu_grad(ss ? f[o] : g[o]);
+    if (ss)
+        t = 0.0f + t * (ss[(long long)n * 2 * C + c] + 1.0f);
+    return t;
+}
+
+__global__ void __launch_bounds__(RED_THREADS)
+k_fast_gn_act_bwd(float *dh, const float *da, const float *h, const float *mean, const float *rstd, const float *gamma,
+                  const float *g, const float *f, const float *ss, int C, int L, int G)
+{
+    __shared__ float red[RED_THREADS];
+    int q = blockIdx.x, i, Cg = C / G, M = Cg * L, n = q / G, gi = q % G;
+    long long base = (long long)q * M;
+    float mq = mean[q], rq = rstd[q], s1 = 0.0f, s2 = 0.0f;
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        int c = gi * Cg + i / L;
+        long long o = base + i;
+        float t = gn_act_t(da, g, f, ss, o, n, c, C);
+        float d = gamma ? t * gamma[c] : t;
+        s1 = s1 + d;
+        s2 = fmaf(d, ggdm_norm_xhat(h[o], mq, rq), s2);
+    }
+    s1 = block_sum(s1, red) / (float)M;
+    s2 = block_sum(s2, red) / (float)M;
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        int c = gi * Cg + i / L;
+        long long o = base + i;
+        float t = gn_act_t(da, g, f, ss, o, n, c, C);
+        float d = gamma ? t * gamma[c] : t;
+        dh[o] = 0.0f + ggdm_norm_dx(d, ggdm_norm_xhat(h[o], mq, rq), s1, s2, rq);
+    }
+}
+
+static void f_gn_act_forward(float *g, float *mean, float *rstd, float *f, float *a, const float *h,
+                             const float *gamma, const float *beta, const float *ss, int N, int C, int L, int G)
+{
+    if (CU.failed || ggdm_elem_groupnorm_forward_mean_count(N, C, L, G) <= 0)
+        return;
+    prof_enter();
+    k_fast_gn_act<<<N * G, RED_THREADS, 0, CU.stream>>>(g, mean, rstd, f, a, h, gamma, beta, f ? ss : NULL, C, L, G);
+    ck_launch("kernel fast gn_act");
+}
+
+static void f_gn_act_backward(float *dh, float *scratch, const float *da, const float *h, const float *mean,
+                              const float *rstd, const float *gamma, const float *g, const float *f, const float *ss,
+                              int N, int C, int L, int G)
+{
+    (void)scratch; // not needed: one kernel reads da and writes dh
+    if (CU.failed || ggdm_elem_groupnorm_backward_dx_count(N, C, L, G) <= 0)
+        return;
+    prof_enter();
+    k_fast_gn_act_bwd<<<N * G, RED_THREADS, 0, CU.stream>>>(dh, da, h, mean, rstd, gamma, g, f, f ? ss : NULL, C, L,
+                                                            G);
+    ck_launch("kernel fast gn_act_backward");
+}
+
 // ------------------------------------------------------------------ the two backends
 
 // Every operation that launches work is TAPED (recorded in graph mode, run otherwise); the
@@ -1426,6 +1542,7 @@ static const ggdm_unet_backend exact_backend = {
     TAPED(c_ws_forward), TAPED(x_ws_backward), TAPED(x_groupnorm_forward), TAPED(x_groupnorm_backward),
     TAPED(x_chnorm_forward), TAPED(x_chnorm_backward),
     SHARED_ELEMENTWISE,
+    NULL, NULL, // gn_act: the separate exact operations
 };
 
 static const ggdm_unet_backend fast_backend = {
@@ -1434,6 +1551,7 @@ static const ggdm_unet_backend fast_backend = {
     TAPED(c_ws_forward), TAPED(x_ws_backward), TAPED(f_groupnorm_forward), TAPED(f_groupnorm_backward),
     TAPED(f_chnorm_forward), TAPED(f_chnorm_backward),
     SHARED_ELEMENTWISE,
+    TAPED(f_gn_act_forward), TAPED(f_gn_act_backward),
 };
 
 // ------------------------------------------------------------------ public functions
@@ -1539,8 +1657,14 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
              CU.sync_each ? ", GGDM_CUDA_SYNC (synchronise after every kernel)" : "",
              CU.trust_params ? ", GGDM_CUDA_PARAMS=trust" : "");
     CU.inited = 1;
-    if (out)
-        *out = mode == GGDM_CUDA_FAST ? &fast_backend : &exact_backend;
+    if (out) {
+        static ggdm_unet_backend fast_unfused; // GGDM_CUDA_FUSE=0: the separate operations (cross-checks)
+        env = getenv("GGDM_CUDA_FUSE");
+        fast_unfused = fast_backend;
+        fast_unfused.gn_act_forward = NULL;
+        fast_unfused.gn_act_backward = NULL;
+        *out = mode != GGDM_CUDA_FAST ? &exact_backend : env && strcmp(env, "0") == 0 ? &fast_unfused : &fast_backend;
+    }
     return GGDM_CUDA_OK;
 }
 

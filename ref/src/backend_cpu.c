@@ -114,6 +114,8 @@ static const ggdm_unet_backend cpu_backend = {
     NULL, /* failed: never */
     NULL, /* copy_rows: row by row */
     NULL, /* add_rows: row by row */
+    NULL, /* gn_act_forward: the separate operations */
+    NULL, /* gn_act_backward: the separate operations */
 };
 
 const ggdm_unet_backend *ggdm_unet_backend_cpu(void)

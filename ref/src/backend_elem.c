@@ -254,6 +254,43 @@ static void e_time_embedding(float *emb, const float *t, int N, int dim)
 #undef S_
 }
 
+/* The fused activation path as the separate operations (so that the CPU tests run the plan's
+ * fused branch, bit for bit against the CPU backend's separate one). */
+static void e_gn_act_forward(float *g, float *mean, float *rstd, float *f, float *a, const float *h, const float *gamma,
+                             const float *beta, const float *ss, int N, int C, int L, int G)
+{
+    long n = (long)N * C * L;
+    e_groupnorm_forward(g, mean, rstd, h, gamma, beta, N, C, L, G);
+    if (ss) {
+        e_scale_shift_forward(f, g, ss, N, C, L);
+        e_silu_forward(a, f, n);
+    } else {
+        e_silu_forward(a, g, n);
+    }
+}
+
+static void e_gn_act_backward(float *dh, float *scratch, const float *da, const float *h, const float *mean,
+                              const float *rstd, const float *gamma, const float *g, const float *f, const float *ss,
+                              int N, int C, int L, int G)
+{
+    long n = (long)N * C * L;
+    if (ss) { /* da may be scratch: read before scratch is written */
+        ggdm_host_zero(NULL, dh, (size_t)n);
+        e_silu_backward(dh, da, f, n);
+        ggdm_host_zero(NULL, scratch, (size_t)n);
+        e_scale_shift_backward(scratch, NULL, dh, g, ss, N, C, L);
+    } else if (da != scratch) {
+        ggdm_host_zero(NULL, scratch, (size_t)n);
+        e_silu_backward(scratch, da, g, n);
+    } else { /* the same values, by way of dh */
+        ggdm_host_zero(NULL, dh, (size_t)n);
+        e_silu_backward(dh, da, g, n);
+        ggdm_host_copy(NULL, scratch, dh, (size_t)n);
+    }
+    ggdm_host_zero(NULL, dh, (size_t)n);
+    e_groupnorm_backward(dh, NULL, NULL, scratch, h, mean, rstd, gamma, N, C, L, G);
+}
+
 static const ggdm_unet_backend elem_backend = {
     "elem",
     NULL,
@@ -293,6 +330,8 @@ static const ggdm_unet_backend elem_backend = {
     NULL, /* failed: never */
     ggdm_host_copy_rows,
     ggdm_host_add_rows,
+    e_gn_act_forward,
+    e_gn_act_backward,
 };
 
 const ggdm_unet_backend *ggdm_unet_backend_elem(void)

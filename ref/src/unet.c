@@ -74,6 +74,8 @@ typedef struct plan {
     int n_buf;
     /* time path */
     size_t tf, temb0, t1, t1g, temb, st, dst;
+    /* backward: every buffer's gradient and dst, one contiguous range [g_lo, g_hi) (zeroed at once) */
+    size_t g_lo, g_hi;
     /* scratch for backward */
     size_t sc_a, sc_b, sc_c, sc_ss, sc_wh, sc_att, sc_qkv, sc_o, sc_t1, sc_t2;
     /* scratch of the fast Conv1d (packed weights, transposed gradients), both modes */
@@ -412,7 +414,7 @@ static int new_buf(plan *p, carver *c, int C, int L)
     b->C = C;
     b->L = L;
     b->v = take(c, n);
-    b->g = p->backward ? take(c, n) : NONE;
+    b->g = NONE; /* taken after the whole stream (take_grads), so that they are contiguous */
     return p->n_buf++;
 }
 
@@ -511,7 +513,7 @@ static ggdm_status make_plan(const ggdm_unet_cfg *cfg, int N, int backward, plan
     p->t1g = take(&c, (size_t)N * tdim);
     p->temb = take(&c, (size_t)N * tdim);
     p->st = take(&c, (size_t)N * tdim);
-    p->dst = backward ? take(&c, (size_t)N * tdim) : NONE;
+    p->dst = NONE; /* with the buffers' gradients (take_grads) */
     /* the stream, in forward order */
     x = new_buf(p, &c, 1, cfg->length);
     r = new_buf(p, &c, cfg->dim, cfg->length);
@@ -594,6 +596,13 @@ static ggdm_status make_plan(const ggdm_unet_cfg *cfg, int N, int backward, plan
         add_op(p, OP_RB, cat, -1, f, rbi++, "final_res_block");
         e = new_buf(p, &c, 1, cfg->length);
         add_op(p, OP_FINAL, f, -1, e, 0, "final_conv");
+    }
+    if (backward) { /* the gradients of the buffers and dst, contiguous: zeroed with one call */
+        p->g_lo = c.off;
+        for (i = 0; i < p->n_buf; i++)
+            p->buf[i].g = take(&c, (size_t)N * (size_t)p->buf[i].C * (size_t)p->buf[i].L);
+        p->dst = take(&c, (size_t)N * tdim);
+        p->g_hi = c.off;
     }
     /* backward scratch: sized by the largest module */
     for (i = 0; i < p->n_rb; i++) {
@@ -791,15 +800,25 @@ static void fwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
     p->be->linear_forward(ws + r->ss, ws + p->st, prm + r->mlp_w, prm + r->mlp_b, N, p->tdim, 2 * r->cout);
     p->be->ws_forward(ws + r->w1h, ws + r->r1, prm + r->w1, r->cout, 3 * r->cin);
     conv_fwd(p, ws + r->h1, x, ws + r->w1h, prm + r->b1, N, r->cin, L, r->cout, 3, 1, 1, ws + p->sc_conv);
-    p->be->groupnorm_forward(ws + r->g1, ws + r->m1, ws + r->s1, ws + r->h1, prm + r->n1w, prm + r->n1b, N, r->cout,
-                           L, G);
-    p->be->scale_shift_forward(ws + r->f1, ws + r->g1, ws + r->ss, N, r->cout, L);
-    p->be->silu_forward(ws + r->a1, ws + r->f1, n);
+    if (p->be->gn_act_forward) {
+        p->be->gn_act_forward(ws + r->g1, ws + r->m1, ws + r->s1, ws + r->f1, ws + r->a1, ws + r->h1, prm + r->n1w,
+                              prm + r->n1b, ws + r->ss, N, r->cout, L, G);
+    } else {
+        p->be->groupnorm_forward(ws + r->g1, ws + r->m1, ws + r->s1, ws + r->h1, prm + r->n1w, prm + r->n1b, N,
+                                 r->cout, L, G);
+        p->be->scale_shift_forward(ws + r->f1, ws + r->g1, ws + r->ss, N, r->cout, L);
+        p->be->silu_forward(ws + r->a1, ws + r->f1, n);
+    }
     p->be->ws_forward(ws + r->w2h, ws + r->r2, prm + r->w2, r->cout, 3 * r->cout);
     conv_fwd(p, ws + r->h2, ws + r->a1, ws + r->w2h, prm + r->b2, N, r->cout, L, r->cout, 3, 1, 1, ws + p->sc_conv);
-    p->be->groupnorm_forward(ws + r->g2, ws + r->m2, ws + r->s2, ws + r->h2, prm + r->n2w, prm + r->n2b, N, r->cout,
-                           L, G);
-    p->be->silu_forward(out, ws + r->g2, n);
+    if (p->be->gn_act_forward) {
+        p->be->gn_act_forward(ws + r->g2, ws + r->m2, ws + r->s2, NULL, out, ws + r->h2, prm + r->n2w, prm + r->n2b,
+                              NULL, N, r->cout, L, G);
+    } else {
+        p->be->groupnorm_forward(ws + r->g2, ws + r->m2, ws + r->s2, ws + r->h2, prm + r->n2w, prm + r->n2b, N,
+                                 r->cout, L, G);
+        p->be->silu_forward(out, ws + r->g2, n);
+    }
     if (r->has_res) {
         conv_fwd(p, ws + r->res, x, prm + r->rw, prm + r->rbias, N, r->cin, L, r->cout, 1, 1, 0, ws + p->sc_conv);
         p->be->add_into(p->be->ctx, out, ws + r->res, (size_t)n);
@@ -1065,11 +1084,16 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
                              L, r->cout, 1, 1, 0, ws + p->sc_conv);
     else
         add_into(p, dx, dout, n);
-    zero(p, dA, n); /* dg2 */
-    p->be->silu_backward(dA, dout, ws + r->g2, (long)n);
-    zero(p, dB, n); /* dh2 */
-    p->be->groupnorm_backward(dB, dp ? dp + r->n2w : NULL, dp ? dp + r->n2b : NULL, dA, ws + r->h2, ws + r->m2,
-                            ws + r->s2, prm + r->n2w, N, r->cout, L, G);
+    if (!dp && p->be->gn_act_backward) { /* dh2, fused (input gradient only) */
+        p->be->gn_act_backward(dB, dA, dout, ws + r->h2, ws + r->m2, ws + r->s2, prm + r->n2w, ws + r->g2, NULL, NULL,
+                               N, r->cout, L, G);
+    } else {
+        zero(p, dA, n); /* dg2 */
+        p->be->silu_backward(dA, dout, ws + r->g2, (long)n);
+        zero(p, dB, n); /* dh2 */
+        p->be->groupnorm_backward(dB, dp ? dp + r->n2w : NULL, dp ? dp + r->n2b : NULL, dA, ws + r->h2, ws + r->m2,
+                                  ws + r->s2, prm + r->n2w, N, r->cout, L, G);
+    }
     zero(p, dA, n); /* da1 */
     if (dp)
         zero(p, dwh, (size_t)r->cout * r->cout * 3);
@@ -1077,15 +1101,20 @@ static void bwd_rb(const plan *p, const rb_plan *r, const float *prm, float *ws,
                          r->cout, 3, 1, 1, ws + p->sc_conv);
     if (dp)
         p->be->ws_backward(dp + r->w2, dwh, ws + r->w2h, ws + r->r2, r->cout, 3 * r->cout);
-    zero(p, dB, n); /* df1 */
-    p->be->silu_backward(dB, dA, ws + r->f1, (long)n);
-    zero(p, dA, n); /* dg1 */
-    if (dp)
-        zero(p, dss, (size_t)N * 2 * r->cout);
-    p->be->scale_shift_backward(dA, dp ? dss : NULL, dB, ws + r->g1, ws + r->ss, N, r->cout, L);
-    zero(p, dB, n); /* dh1 */
-    p->be->groupnorm_backward(dB, dp ? dp + r->n1w : NULL, dp ? dp + r->n1b : NULL, dA, ws + r->h1, ws + r->m1,
-                            ws + r->s1, prm + r->n1w, N, r->cout, L, G);
+    if (!dp && p->be->gn_act_backward) { /* dh1, fused (input gradient only); da1 is in dA */
+        p->be->gn_act_backward(dB, dA, dA, ws + r->h1, ws + r->m1, ws + r->s1, prm + r->n1w, ws + r->g1, ws + r->f1,
+                               ws + r->ss, N, r->cout, L, G);
+    } else {
+        zero(p, dB, n); /* df1 */
+        p->be->silu_backward(dB, dA, ws + r->f1, (long)n);
+        zero(p, dA, n); /* dg1 */
+        if (dp)
+            zero(p, dss, (size_t)N * 2 * r->cout);
+        p->be->scale_shift_backward(dA, dp ? dss : NULL, dB, ws + r->g1, ws + r->ss, N, r->cout, L);
+        zero(p, dB, n); /* dh1 */
+        p->be->groupnorm_backward(dB, dp ? dp + r->n1w : NULL, dp ? dp + r->n1b : NULL, dA, ws + r->h1, ws + r->m1,
+                                  ws + r->s1, prm + r->n1w, N, r->cout, L, G);
+    }
     if (dp)
         zero(p, dwh, (size_t)r->cout * r->cin * 3);
     conv_bwd(p, dx, dp ? dwh : NULL, dp ? dp + r->b1 : NULL, dB, x, ws + r->w1h, N, r->cin, L, r->cout, 3,
@@ -1161,9 +1190,7 @@ static void backward_all(const plan *p, const float *prm, float *ws, const float
 {
     const ggdm_unet_cfg *c = &p->cfg;
     int N = p->N, k;
-    for (k = 0; k < p->n_buf; k++)
-        zero(p, ws + p->buf[k].g, (size_t)N * p->buf[k].C * p->buf[k].L);
-    zero(p, ws + p->dst, (size_t)N * p->tdim);
+    zero(p, ws + p->g_lo, p->g_hi - p->g_lo); /* every buffer's gradient and dst (contiguous) */
     if (deps_in_ws)
         p->be->copy(p->be->ctx, ws + p->buf[p->op[p->n_op - 1].out].g, deps, (size_t)N * c->length);
     else

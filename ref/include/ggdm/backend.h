@@ -100,6 +100,20 @@ typedef struct ggdm_unet_backend {
                       size_t cols);
     void (*add_rows)(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
                      size_t cols);
+    /* Optional: a ResnetBlock half's activation path in one operation (a device backend saves
+     * launches; NULL: the plan runs the separate operations, and these must compute what
+     * those compute, from the same arguments):
+     *   gn_act_forward:  g = groupnorm(h) (with mean, rstd); with ss: f = scale_shift(g, ss),
+     *                    a = silu(f); ss and f NULL: a = silu(g)
+     *   gn_act_backward: the input gradient only (no parameter gradients): dh = the gradient at
+     *                    h given da, as the separate backward operations leave it in a zeroed
+     *                    dh (silu, [scale_shift,] groupnorm); scratch [N*C*L] may be clobbered
+     *                    and may be da itself; g, f, ss as in the forward. */
+    void (*gn_act_forward)(float *g, float *mean, float *rstd, float *f, float *a, const float *h,
+                           const float *gamma, const float *beta, const float *ss, int N, int C, int L, int G);
+    void (*gn_act_backward)(float *dh, float *scratch, const float *da, const float *h, const float *mean,
+                            const float *rstd, const float *gamma, const float *g, const float *f, const float *ss,
+                            int N, int C, int L, int G);
 } ggdm_unet_backend;
 
 /* The reference's own backend: the library's layer functions on host memory. */
