@@ -61,7 +61,7 @@ static struct {
     int graph;           // ... and they are on (not while profiling or with GGDM_CUDA_SYNC): network calls replayed as CUDA graphs (see "graphs")
     unsigned long long buf_epoch; // bumped whenever a private device buffer is (re)allocated
     int no_wscache, params_hash, rows_loop; // debugging switches (GGDM_CUDA_WSCACHE=0, GGDM_CUDA_PARAMS=hash, GGDM_CUDA_ROWS=0)
-    int linattn_single; // GGDM_CUDA_LINATTN=single: linattn_backward as one launch (slow; for cross-checks)
+    int unstaged; // GGDM_CUDA_STAGED=0: the attention backwards as one launch each (slow; for cross-checks)
     char err[1024];
     char desc[512];
     cublasHandle_t blas;
@@ -615,12 +615,6 @@ static void e_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
     x_conv1d_backward(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad);
 }
 
-static void e_attn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_attn, int N, int H,
-                            int Dh, int L, float *scratch)
-{
-    (void)scratch;
-    x_attn_backward(dqkv, dout, qkv, cache_attn, N, H, Dh, L);
-}
 
 // ------------------------------------------------------------------ memory operations
 
@@ -966,7 +960,7 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
     (void)scratch;
     if (CU.failed || nq <= 0)
         return;
-    if (CU.linattn_single) {
+    if (CU.unstaged) {
         x_linattn_backward(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L);
         return;
     }
@@ -993,6 +987,102 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
     k_linattn_dqkv_staged<<<grid_for(nq), THREADS, 0, CU.stream>>>(dqkv, cache_k, dc, dk, qp, qg, qt, N, H, Dh, L,
                                                                    nq);
     ck_launch("kernel linattn_backward.dqkv (staged)");
+}
+
+// LinearAttention forward with the softmax statistics stored once (ggdm/elem.h,
+// ..._cache_q_staged / _cache_k_staged), then cache_ctx and out as the element kernels; the
+// same bits.
+__global__ void k_linattn_stats(float *qst, float *kst, const float *qkv, int N, int H, int Dh, int L, long long nq,
+                                long long nk)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < nq + nk; i += step) {
+        if (i < nq)
+            ggdm_elem_linattn_forward_qstats(qst, qkv, N, H, Dh, L, (long)i);
+        else
+            ggdm_elem_linattn_forward_kstats(kst, qkv, N, H, Dh, L, (long)(i - nq));
+    }
+}
+
+__global__ void k_linattn_qk(float *cache_q, float *cache_k, const float *qkv, const float *qst, const float *kst,
+                             int N, int H, int Dh, int L, long long count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < 2 * count; i += step) {
+        if (i < count)
+            ggdm_elem_linattn_forward_cache_q_staged(cache_q, qkv, qst, N, H, Dh, L, (long)i);
+        else
+            ggdm_elem_linattn_forward_cache_k_staged(cache_k, qkv, kst, N, H, Dh, L, (long)(i - count));
+    }
+}
+
+static void s_linattn_forward(float *out, float *cache_q, float *cache_k, float *cache_ctx, const float *qkv, int N,
+                              int H, int Dh, int L)
+{
+    long long nq = ggdm_elem_linattn_forward_qstats_count(N, H, Dh, L);
+    long long nk = ggdm_elem_linattn_forward_kstats_count(N, H, Dh, L);
+    long long nc = ggdm_elem_linattn_forward_cache_q_count(N, H, Dh, L);
+    float *qst, *kst;
+    if (CU.failed || nc <= 0)
+        return;
+    if (CU.unstaged) {
+        x_linattn_forward(out, cache_q, cache_k, cache_ctx, qkv, N, H, Dh, L);
+        return;
+    }
+    prof_enter();
+    if (!(qst = private_floats(&CU.att, &CU.att_cap, (size_t)(2 * (nq + nk)), "linattn_forward: cudaMalloc")))
+        return;
+    kst = qst + 2 * nq;
+    k_linattn_stats<<<grid_for(nq + nk), THREADS, 0, CU.stream>>>(qst, kst, qkv, N, H, Dh, L, nq, nk);
+    if (ck_launch("kernel linattn_forward.stats"))
+        return;
+    k_linattn_qk<<<grid_for(2 * nc), THREADS, 0, CU.stream>>>(cache_q, cache_k, qkv, qst, kst, N, H, Dh, L, nc);
+    if (ck_launch("kernel linattn_forward.cache_q, cache_k (staged)"))
+        return;
+    // cache_ctx reads cache_k; out reads cache_q and cache_ctx (the launch order of ggdm/elem.h)
+    l_linattn_forward_cache_ctx(out, cache_q, cache_k, cache_ctx, qkv, N, H, Dh, L);
+    l_linattn_forward_out(out, cache_q, cache_k, cache_ctx, qkv, N, H, Dh, L);
+}
+
+// Attention backward in two launches (ggdm/elem.h, ..._attn_backward_dqkv_staged): dsim
+// stored once; the same bits.
+__global__ void k_attn_dsim(float *dsim, const float *dout, const float *qkv, const float *ca, int N, int H, int Dh,
+                            int L, long long count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < count; i += step)
+        ggdm_elem_attn_backward_dsim(dsim, dout, qkv, ca, N, H, Dh, L, (long)i);
+}
+
+__global__ void k_attn_dqkv_staged(float *dqkv, const float *dout, const float *qkv, const float *ca,
+                                   const float *dsim, int N, int H, int Dh, int L, long long count)
+{
+    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    for (; i < count; i += step)
+        ggdm_elem_attn_backward_dqkv_staged(dqkv, dout, qkv, ca, dsim, N, H, Dh, L, (long)i);
+}
+
+static void s_attn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_attn, int N, int H,
+                            int Dh, int L, float *scratch)
+{
+    long long nds = ggdm_elem_attn_backward_dsim_count(N, H, Dh, L);
+    long long nq = ggdm_elem_attn_backward_dqkv_count(N, H, Dh, L);
+    float *ds;
+    (void)scratch;
+    if (CU.failed || nq <= 0)
+        return;
+    if (CU.unstaged) {
+        x_attn_backward(dqkv, dout, qkv, cache_attn, N, H, Dh, L);
+        return;
+    }
+    prof_enter();
+    if (!(ds = private_floats(&CU.att, &CU.att_cap, (size_t)nds, "attn_backward: cudaMalloc")))
+        return;
+    k_attn_dsim<<<grid_for(nds), THREADS, 0, CU.stream>>>(ds, dout, qkv, cache_attn, N, H, Dh, L, nds);
+    if (ck_launch("kernel attn_backward.dsim"))
+        return;
+    k_attn_dqkv_staged<<<grid_for(nq), THREADS, 0, CU.stream>>>(dqkv, dout, qkv, cache_attn, ds, N, H, Dh, L, nq);
+    ck_launch("kernel attn_backward.dqkv (staged)");
 }
 
 // Weight standardisation of a parameter array, cached until the parameters change (every
@@ -1532,8 +1622,8 @@ NO_EX_CONV_BWD(t_f_conv1d_backward, f_conv1d_backward)
 #define SHARED_ELEMENTWISE                                                                                          \
     TAPED(x_silu_forward), TAPED(x_silu_backward), TAPED(x_gelu_forward), TAPED(x_gelu_backward),                  \
         TAPED(x_scale_shift_forward), TAPED(x_scale_shift_backward), TAPED(x_upsample2_forward),                   \
-        TAPED(x_upsample2_backward), TAPED(x_linattn_forward), TAPED(s_linattn_backward), TAPED(x_attn_forward),  \
-        TAPED(e_attn_backward), TAPED(x_time_embedding), cu_workspace, cu_failed, TAPED(cu_copy_rows),             \
+        TAPED(x_upsample2_backward), TAPED(s_linattn_forward), TAPED(s_linattn_backward), TAPED(x_attn_forward),  \
+        TAPED(s_attn_backward), TAPED(x_time_embedding), cu_workspace, cu_failed, TAPED(cu_copy_rows),             \
         TAPED(cu_add_rows)
 
 static const ggdm_unet_backend exact_backend = {
@@ -1601,8 +1691,8 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.tf32 = mode == GGDM_CUDA_FAST && tf32;
     env = getenv("GGDM_CUDA_SYNC");
     CU.sync_each = env && env[0] && strcmp(env, "0") != 0;
-    env = getenv("GGDM_CUDA_LINATTN");
-    CU.linattn_single = env && strcmp(env, "single") == 0;
+    env = getenv("GGDM_CUDA_STAGED");
+    CU.unstaged = env && strcmp(env, "0") == 0;
     env = getenv("GGDM_CUDA_PARAMS");
     CU.trust_params = env && strcmp(env, "trust") == 0;
     env = getenv("GGDM_CUDA_WSCACHE");

@@ -11,14 +11,15 @@ API returns its result to host memory).
   round-G_loss   the sampling of one optimisation round as the authors' code runs it: T = 200
                  DDPM steps, each with G_loss guidance (section 4 of the specification: eps
                  with autograd, the VJP of <x0hat, g>, beta_t, the guided eps', the update with
-                 fresh noise), x_T ~ N(0, I), on the GPU throughout; median of 3
+                 fresh noise), x_T ~ N(0, I), on the GPU throughout; median of --round-reps
+                 (default 3) after one warm-up round
 
 --tf32 off (default): torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = False (full float32,
 the comparison for ggdm's exact and fast modes); on: both True (the comparison for
 --mode fast --tf32); default: PyTorch's own defaults (TF32 in cuDNN's convolutions, not in
 matrix products), as the authors' code ran. Prints "torch-fp32 unguided-step N=32: 0.00123 s".
 
-  bench_torch.py [--n 32] [--reps 10] [--tf32 on|off]
+  bench_torch.py [--n 32] [--reps 10] [--tf32 on|off|default] [--no-rounds] [--round-reps 3]
 """
 import argparse
 import math
@@ -40,9 +41,9 @@ def sync():
         torch.cuda.synchronize()
 
 
-def timed(fn, reps):
-    fn()
-    fn()
+def timed(fn, reps, warm=2):
+    for _ in range(warm):
+        fn()
     sync()
     times = []
     for _ in range(reps):
@@ -60,6 +61,7 @@ def main():
     ap.add_argument("--tf32", choices=("on", "off", "default"), default="off")
     ap.add_argument("--device", default="cuda", help="cuda (default), or cpu to try the script out")
     ap.add_argument("--no-rounds", dest="rounds", action="store_false", help="skip round-G_loss")
+    ap.add_argument("--round-reps", type=int, default=3, help="timed rounds (after one warm-up round)")
     a = ap.parse_args()
     if a.device == "cuda" and not torch.cuda.is_available():
         print("bench_torch: torch.cuda.is_available() is False", file=sys.stderr)
@@ -133,7 +135,8 @@ def main():
     print(f"{label} gloss-step N={n}: {timed(gloss, a.reps):.5f} s", flush=True)
     print(f"{label} loss-grad N={n}: {timed(loss_grad, a.reps):.5f} s", flush=True)
     if a.rounds:
-        print(f"{label} round-G_loss N={n} T={T}: {timed(gloss_round, 3):.3f} s", flush=True)
+        print(f"{label} round-G_loss N={n} T={T}: {timed(gloss_round, a.round_reps, warm=1):.3f} s "
+              f"(median of {a.round_reps} after 1 warm-up)", flush=True)
     return 0
 
 

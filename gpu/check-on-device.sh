@@ -1,6 +1,6 @@
 #!/bin/sh
 # gpu/check-on-device.sh - everything the CUDA implementation has to show, in one run on a
-# machine with a GPU (about 8 minutes at most; every step has its own time limit):
+# machine with a GPU (about 3 minutes; every step has its own time limit):
 #
 #   build        make all (the reference, build/ggdm-cuda, build/bench_gpu), or, when the
 #                machine has no C toolchain/libraries (a bare CUDA image cannot install
@@ -10,9 +10,11 @@
 #   conf-ref     build/ggdm conformance                       (172 passed)
 #   conf-exact   build/ggdm-cuda conformance --mode exact     (172 passed: bit for bit)
 #   conf-fast    build/ggdm-cuda conformance --mode fast      (within the manifest's tolerances)
+#   conf-*-g     the same two with GGDM_CUDA_GRAPH=1 (CUDA graphs), and conf-fast-nf with
+#                GGDM_CUDA_FUSE=0 (fast mode without its fused activation kernels)
 #   trace-exact  one forward pass of the paper's Unet1D (N = 8), every layer: the GPU's files
 #                byte-identical to the reference's
-#   trace-fast   the same in fast mode: `ggdm diff` with its default tolerances
+#   trace-fast   the same in fast mode: `ggdm diff --rtol 1e-4 --atol 5e-5`
 #   bench        make bench-gpu (exact, fast, fast+TF32, PyTorch when it is installed)
 #   profile      bench_gpu --profile: where the time of one fast-mode G_loss step goes
 # and ends with a table: check, result, figure. Exit status 0 when every check passed.
@@ -103,6 +105,18 @@ step conf-fast 90 "$B/ggdm-cuda" conformance --mode fast --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-fast.log")
 [ "$rc" -eq 0 ] && row conf-fast ok "$fig, ${secs} s" || row conf-fast FAILED "rc=$rc $fig"
 
+# the same vectors in graph mode (tapes replayed as CUDA graphs; the exact mode still bit for
+# bit), and fast mode without the fused activation kernels (the separate operations)
+step conf-exact-graph 90 env GGDM_CUDA_GRAPH=1 "$B/ggdm-cuda" conformance --mode exact --vectors vectors
+fig=$(conf_figure "$OUTDIR/conf-exact-graph.log")
+[ "$rc" -eq 0 ] && row conf-exact-g ok "$fig, bit for bit, GGDM_CUDA_GRAPH=1" || row conf-exact-g FAILED "rc=$rc $fig"
+step conf-fast-graph 90 env GGDM_CUDA_GRAPH=1 "$B/ggdm-cuda" conformance --mode fast --vectors vectors
+fig=$(conf_figure "$OUTDIR/conf-fast-graph.log")
+[ "$rc" -eq 0 ] && row conf-fast-g ok "$fig, GGDM_CUDA_GRAPH=1" || row conf-fast-g FAILED "rc=$rc $fig"
+step conf-fast-unfused 90 env GGDM_CUDA_FUSE=0 "$B/ggdm-cuda" conformance --mode fast --vectors vectors
+fig=$(conf_figure "$OUTDIR/conf-fast-unfused.log")
+[ "$rc" -eq 0 ] && row conf-fast-nf ok "$fig, GGDM_CUDA_FUSE=0" || row conf-fast-nf FAILED "rc=$rc $fig"
+
 # ------------------------------------------------------------------ layer traces
 T="$OUTDIR/trace"
 PYNP=python3 # a Python with NumPy (the CUDA image's python3; Debian's /usr/bin/python3 here)
@@ -135,10 +149,12 @@ if "$B/ggdm" init --seed 2345 -o "$T/w.safetensors" > "$T/init.log" 2>&1 &&
     if [ "$ref_ok" -ne 0 ] || [ "$rc" -ne 0 ]; then
         row trace-fast FAILED "trace rc: ref $ref_ok, fast $rc"
     else
-        step trace-fast-diff 60 "$B/ggdm" diff "$T/ref" "$T/fast"
+        # fast mode reorders float32 sums (cuBLAS, block reductions): ggdm diff with the fast-mode
+        # trace tolerance of docs/conformance.md (|a - b| <= 5e-5 + 1e-4 |b|), not its defaults
+        step trace-fast-diff 60 "$B/ggdm" diff "$T/ref" "$T/fast" --rtol 1e-4 --atol 5e-5
         fig=$(grep -E '^diff: ' "$OUTDIR/trace-fast-diff.log" | tail -n 1)
         fig="$fig; largest abs error $(awk '$2 ~ /^(ok|DIFFERS)/ {for (i = 1; i <= NF; i++) if ($i == "abs") {v = $(i + 1); sub(",", "", v); if (v + 0 > m) m = v + 0}} END {print m + 0}' "$OUTDIR/trace-fast-diff.log")"
-        [ "$rc" -eq 0 ] && row trace-fast ok "ggdm diff (rtol 1e-5, atol 1e-6): $fig" || row trace-fast FAILED "$fig"
+        [ "$rc" -eq 0 ] && row trace-fast ok "ggdm diff (rtol 1e-4, atol 5e-5): $fig" || row trace-fast FAILED "$fig"
     fi
 else
     row trace-exact FAILED "could not write the weights or x.npy (python3 + numpy?): see $T/*.log"

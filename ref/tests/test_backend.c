@@ -496,6 +496,24 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
         same("linattn_forward cache_q", shape, cq0, cq1, no);
         same("linattn_forward cache_k", shape, ck0, ck1, no);
         same("linattn_forward cache_ctx", shape, cc0, cc1, nctx);
+        { /* the staged cache_q, cache_k (the CUDA backend's): statistics stored once */
+            long i, nqs = ggdm_elem_linattn_forward_qstats_count(N, H, Dh, L);
+            long nks = ggdm_elem_linattn_forward_kstats_count(N, H, Dh, L);
+            float *qs = buf(2 * nqs + 1), *ks = buf(2 * nks + 1), *q2 = buf(no + 1), *k2 = buf(no + 1);
+            assert_int_equal(nqs, N > 0 ? (long)N * H * L : 0);
+            assert_int_equal(nks, N > 0 ? (long)N * H * Dh : 0);
+            for (i = 0; i < nqs; i++)
+                ggdm_elem_linattn_forward_qstats(qs, qkv, N, H, Dh, L, i);
+            for (i = 0; i < nks; i++)
+                ggdm_elem_linattn_forward_kstats(ks, qkv, N, H, Dh, L, i);
+            for (i = 0; i < ggdm_elem_linattn_forward_cache_q_count(N, H, Dh, L); i++) {
+                ggdm_elem_linattn_forward_cache_q_staged(q2, qkv, qs, N, H, Dh, L, i);
+                ggdm_elem_linattn_forward_cache_k_staged(k2, qkv, ks, N, H, Dh, L, i);
+            }
+            same("linattn_forward cache_q staged", shape, cq0, q2, no);
+            same("linattn_forward cache_k staged", shape, ck0, k2, no);
+            free(qs), free(ks), free(q2), free(k2);
+        }
         CPU->linattn_backward(g0, dout, qkv, cq0, ck0, cc0, N, H, Dh, L, scratch);
         ELEM->linattn_backward(g1, dout, qkv, cq0, ck0, cc0, N, H, Dh, L, NULL);
         same("linattn_backward dqkv", shape, g0, g1, nq);
@@ -533,6 +551,19 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
         CPU->attn_backward(g0, dout, qkv, ca0, N, H, Dh, L, scratch);
         ELEM->attn_backward(g1, dout, qkv, ca0, N, H, Dh, L, NULL);
         same("attn_backward dqkv", shape, g0, g1, nq);
+        { /* the staged form (the CUDA backend's): dsim, then dqkv reading it */
+            long i, nds = ggdm_elem_attn_backward_dsim_count(N, H, Dh, L);
+            float *ds = buf(nds + 1), *g2 = rbuf(nq, 0, 1.0f), *g3 = dup(g2, nq);
+            assert_int_equal(nds, N > 0 ? natt : 0);
+            for (i = 0; i < nds; i++)
+                ggdm_elem_attn_backward_dsim(ds, dout, qkv, ca0, N, H, Dh, L, i);
+            for (i = 0; i < ggdm_elem_attn_backward_dqkv_count(N, H, Dh, L); i++) {
+                ggdm_elem_attn_backward_dqkv(g2, dout, qkv, ca0, N, H, Dh, L, i);
+                ggdm_elem_attn_backward_dqkv_staged(g3, dout, qkv, ca0, ds, N, H, Dh, L, i);
+            }
+            same("attn_backward dqkv staged", shape, g2, g3, nq);
+            free(ds), free(g2), free(g3);
+        }
     }
     free(qkv), free(dout), free(scratch), free(o0), free(o1), free(cq0), free(cq1), free(ck0), free(ck1);
     free(cc0), free(cc1), free(ca0), free(ca1), free(g0), free(g1);

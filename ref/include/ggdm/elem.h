@@ -854,6 +854,60 @@ GGDM_HD static inline void ggdm_elem_linattn_forward_out(float *out, float *cach
     out[idx] = ggdm_dot_f32(qs, L, ctx, Dh, Dh);
 }
 
+/*
+ * cache_q and cache_k with the softmax statistics stored once (per (n, h, l) over d for q, per
+ * (n, h, d) over l for k; ggdm_elem_softmax_stats, so the same (m, s) as every element of the
+ * single launches recomputes), for a device: qst [N*H*L][2], kst [N*H*Dh][2]; the same bits.
+ */
+GGDM_HD static inline long ggdm_elem_linattn_forward_qstats_count(int N, int H, int Dh, int L)
+{
+    return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * H * L : 0;
+}
+
+GGDM_HD static inline void ggdm_elem_linattn_forward_qstats(float *qst, const float *qkv, int N, int H, int Dh, int L,
+                                                            long idx)
+{
+    long l = idx % L, h = (idx / L) % H, n = idx / ((long)L * H);
+    GGDM_ELEM_UNUSED(N);
+    ggdm_elem_softmax_stats(qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h) + l, Dh, L, &qst[2 * idx], &qst[2 * idx + 1]);
+}
+
+GGDM_HD static inline long ggdm_elem_linattn_forward_kstats_count(int N, int H, int Dh, int L)
+{
+    return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * H * Dh : 0;
+}
+
+GGDM_HD static inline void ggdm_elem_linattn_forward_kstats(float *kst, const float *qkv, int N, int H, int Dh, int L,
+                                                            long idx)
+{
+    long d = idx % Dh, h = (idx / Dh) % H, n = idx / ((long)Dh * H);
+    GGDM_ELEM_UNUSED(N);
+    ggdm_elem_softmax_stats(qkv + ggdm_elem_qkv_off(n, 1, H, Dh, L, h) + d * L, L, 1, &kst[2 * idx],
+                            &kst[2 * idx + 1]);
+}
+
+/* cache_q[idx] as ggdm_elem_linattn_forward_cache_q, its (m, s) from qst. */
+GGDM_HD static inline void ggdm_elem_linattn_forward_cache_q_staged(float *cache_q, const float *qkv, const float *qst,
+                                                                    int N, int H, int Dh, int L, long idx)
+{
+    long l = idx % L, d = (idx / L) % Dh, h = (idx / ((long)L * Dh)) % H, n = idx / ((long)L * Dh * H);
+    long s = (n * H + h) * L + l;
+    const float *q = qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h);
+    GGDM_ELEM_UNUSED(N);
+    cache_q[idx] = (ggdm_expf(q[d * L + l] - qst[2 * s]) / qst[2 * s + 1]) * ggdm_attn_scale(Dh);
+}
+
+/* cache_k[idx] as ggdm_elem_linattn_forward_cache_k, its (m, s) from kst. */
+GGDM_HD static inline void ggdm_elem_linattn_forward_cache_k_staged(float *cache_k, const float *qkv, const float *kst,
+                                                                    int N, int H, int Dh, int L, long idx)
+{
+    long l = idx % L, d = (idx / L) % Dh, h = (idx / ((long)L * Dh)) % H, n = idx / ((long)L * Dh * H);
+    long s = (n * H + h) * Dh + d;
+    const float *kr = qkv + ggdm_elem_qkv_off(n, 1, H, Dh, L, h) + d * L;
+    GGDM_ELEM_UNUSED(N);
+    cache_k[idx] = ggdm_expf(kr[l] - kst[2 * s]) / kst[2 * s + 1];
+}
+
 GGDM_HD static inline long ggdm_elem_linattn_backward_dqkv_count(int N, int H, int Dh, int L)
 {
     return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * 3 * H * Dh * L : 0;
@@ -1154,6 +1208,58 @@ GGDM_HD static inline void ggdm_elem_attn_backward_dqkv(float *dqkv, const float
         }
         g = acc;
     } else {
+        g = ggdm_dot_f32(A + pos, L, go + d * L, 1, L);
+    }
+    dqkv[idx] = dqkv[idx] + g;
+}
+
+/*
+ * The same dqkv in two launches for a device: dsim [N, H, L, L] stored once (each element
+ * as ggdm_elem_attn_backward_dqkv computes it: attn[i,j] * (dattn[i,j] - t_i)), then the
+ * q and k parts read it; the same bits (test_backend checks this).
+ */
+GGDM_HD static inline long ggdm_elem_attn_backward_dsim_count(int N, int H, int Dh, int L)
+{
+    return ggdm_elem_attn_valid(N, H, Dh, L) ? (long)N * H * L * L : 0;
+}
+
+GGDM_HD static inline void ggdm_elem_attn_backward_dsim(float *dsim, const float *dout, const float *qkv,
+                                                        const float *cache_attn, int N, int H, int Dh, int L, long idx)
+{
+    long j = idx % L, i = (idx / L) % L, h = (idx / ((long)L * L)) % H, n = idx / ((long)L * L * H);
+    const float *v = qkv + ggdm_elem_qkv_off(n, 2, H, Dh, L, h);
+    const float *A = cache_attn + ggdm_elem_head_off(n, H, L, L, h);
+    const float *go = dout + ggdm_elem_head_off(n, H, Dh, L, h);
+    float t = ggdm_elem_attn_t(A, go, v, i, Dh, L);
+    GGDM_ELEM_UNUSED(N);
+    dsim[idx] = A[i * L + j] * (ggdm_elem_attn_dattn(go, v, i, j, Dh, L) - t);
+}
+
+GGDM_HD static inline void ggdm_elem_attn_backward_dqkv_staged(float *dqkv, const float *dout, const float *qkv,
+                                                               const float *cache_attn, const float *dsim, int N,
+                                                               int H, int Dh, int L, long idx)
+{
+    long pos = idx % L, r = (idx / L) % ((long)H * Dh), part = (idx / ((long)L * H * Dh)) % 3;
+    long n = idx / ((long)L * H * Dh * 3), h = r / Dh, d = r % Dh, i, j;
+    const float scale = ggdm_attn_scale(Dh);
+    const float *DS = dsim + ggdm_elem_head_off(n, H, L, L, h);
+    float acc = 0.0f, g;
+    GGDM_ELEM_UNUSED(N);
+    if (part == 0) {
+        const float *k = qkv + ggdm_elem_qkv_off(n, 1, H, Dh, L, h);
+        i = pos;
+        for (j = 0; j < L; j++)
+            acc = fmaf(DS[i * L + j], k[d * L + j], acc);
+        g = acc * scale;
+    } else if (part == 1) {
+        const float *q = qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h);
+        j = pos;
+        for (i = 0; i < L; i++)
+            acc = fmaf(DS[i * L + j], q[d * L + i] * scale, acc);
+        g = acc;
+    } else {
+        const float *A = cache_attn + ggdm_elem_head_off(n, H, L, L, h);
+        const float *go = dout + ggdm_elem_head_off(n, H, Dh, L, h);
         g = ggdm_dot_f32(A + pos, L, go + d * L, 1, L);
     }
     dqkv[idx] = dqkv[idx] + g;
