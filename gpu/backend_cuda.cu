@@ -3,14 +3,17 @@
 // The network's plan (ref/src/unet.c) runs unchanged; this file supplies its memory
 // operations (device memory) and its layer operations:
 //  - exact mode: one CUDA thread per output element, calling the reference's element
-//    function ggdm_elem_<op>_<output> of ggdm/elem.h, so every element is computed by the
-//    same chain as on the CPU (compiled with --fmad=false -ftz=false -prec-div=true
-//    -prec-sqrt=true, never fast math: gpu/Makefile's NVCC_EXACT);
-//  - fast mode: Conv1d (im2col / col2im around strided-batched SGEMMs) and Linear as cuBLAS
-//    SGEMMs, everything else the exact element kernels.
-// Everything runs on the legacy default stream, so one launch finishes before the next
-// starts (the order of an op's outputs matters: see EXACT_OPS below). Memory operations are
-// synchronous cudaMemcpy / cudaMemset. See gpu/README.md.
+//    function ggdm_elem_<op>_<output> of ggdm/elem.h (or its staged form, where a shared
+//    reduction is stored once), so every element is computed by the same chain as on the CPU
+//    (compiled with --fmad=false -ftz=false -prec-div=true -prec-sqrt=true, never fast
+//    math: gpu/Makefile's NVCC_EXACT);
+//  - fast mode: Conv1d (one SGEMM per convolution over the batch) and Linear as cuBLAS
+//    SGEMMs, block reductions for the norms, the ResnetBlock activation path fused; the
+//    rest the exact element kernels.
+// Everything runs on one stream (CU.stream), so one launch finishes before the next starts
+// (the order of an op's outputs matters: see EXACT_OPS below). Uploads and downloads are
+// synchronous. Graph mode (GGDM_CUDA_GRAPH=1) records a call's operations and replays
+// repeated calls as CUDA graphs ("graphs" below). See gpu/README.md.
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1309,12 +1312,6 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
 
 static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
-    // small products (the time MLPs: 32 x 256 x 1024): the element kernel, one launch with the
-    // bias, is faster than a cuBLAS call and a bias kernel
-    if ((long long)N * In * Out <= (1LL << 26)) {
-        x_linear_forward(y, x, W, b, N, In, Out);
-        return;
-    }
     prof_enter();
     if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
         return;

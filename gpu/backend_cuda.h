@@ -4,11 +4,17 @@
  * Exact mode: every layer output element is computed by one CUDA thread calling the
  * reference's element function (ggdm/elem.h), so the bits are the reference's.
  * Fast mode: Conv1d and Linear are cuBLAS SGEMMs (TF32 tensor cores with tf32 = 1), the
- * other layers are the exact element kernels; results agree within the manifest's
- * tolerances, not bit for bit.
+ * norms block reductions, the ResnetBlock activation path fused; results agree within the
+ * manifest's tolerances, not bit for bit.
  *
  * The backend is process-wide (the layer operations of ggdm/backend.h carry no context):
- * one device (the current one), the legacy default stream, synchronous memory operations.
+ * one device (the current one), one stream, synchronous uploads and downloads.
+ * Environment (read at init): GGDM_CUDA_GRAPH=1 replays repeated network calls as CUDA
+ * graphs; GGDM_CUDA_SYNC=1 synchronises after every kernel (names a failing one);
+ * GGDM_CUDA_PARAMS=trust never re-checks the host parameters (=hash: always does);
+ * GGDM_CUDA_FUSE=0, GGDM_CUDA_STAGED=0, GGDM_CUDA_WSCACHE=0, GGDM_CUDA_ROWS=0 turn off the
+ * fused activation path, the staged attention kernels, the weight-standardisation cache and
+ * the strided row copies (cross-checks).
  * It is not thread-safe: run the network from one host thread (ggdm_cli_exec does, once a
  * backend is set).
  *
