@@ -1364,6 +1364,30 @@ __device__ static float block_sum(float v, float *red)
     return v;
 }
 
+// The mean and rstd = ggdm_norm_rstd(biased variance) of b[i*s], i < M, two passes as
+// ggdm_mean_var_f32, summed by the block; thread 0 stores them to *mean, *rstd.
+__device__ static void block_stats(const float *b, long long s, int M, float *red, float *m_out, float *r_out,
+                                   float *mean, float *rstd)
+{
+    float acc = 0.0f, m, r;
+    int i;
+    for (i = threadIdx.x; i < M; i += RED_THREADS)
+        acc = acc + b[(long long)i * s];
+    m = block_sum(acc, red) / (float)M;
+    acc = 0.0f;
+    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+        float d = b[(long long)i * s] - m;
+        acc = fmaf(d, d, acc);
+    }
+    r = ggdm_norm_rstd(block_sum(acc, red) / (float)M);
+    if (threadIdx.x == 0) {
+        *mean = m;
+        *rstd = r;
+    }
+    *m_out = m;
+    *r_out = r;
+}
+
 // mean[q], rstd[q] = ggdm_norm_rstd(biased variance), two passes as ggdm_mean_var_f32, then
 // the group's outputs y = xhat [* gamma[channel]] [+ beta[channel]] (as the element kernel
 // ..._forward_y), channel of element i = (q % G2) * Cg + i / Ldiv: one launch per norm.
@@ -1375,20 +1399,8 @@ k_fast_norm(float *y, float *mean, float *rstd, const float *x, const float *gam
     int q = blockIdx.x, i;
     long long base = (long long)(q / L2) * S1 + (q % L2);
     const float *b = x + base;
-    float acc = 0.0f, m, r;
-    for (i = threadIdx.x; i < M; i += RED_THREADS)
-        acc = acc + b[(long long)i * s];
-    m = block_sum(acc, red) / (float)M;
-    acc = 0.0f;
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
-        float d = b[(long long)i * s] - m;
-        acc = fmaf(d, d, acc);
-    }
-    r = ggdm_norm_rstd(block_sum(acc, red) / (float)M);
-    if (threadIdx.x == 0) {
-        mean[q] = m;
-        rstd[q] = r;
-    }
+    float m, r;
+    block_stats(b, s, M, red, &m, &r, &mean[q], &rstd[q]);
     for (i = threadIdx.x; i < M; i += RED_THREADS) {
         int c = (q % G2) * Cg + i / Ldiv;
         float v = ggdm_norm_xhat(b[(long long)i * s], m, r);
@@ -1493,20 +1505,8 @@ k_fast_gn_act(float *g, float *mean, float *rstd, float *f, float *a, const floa
     int q = blockIdx.x, i, Cg = C / G, M = Cg * L, n = q / G, gi = q % G;
     long long base = (long long)q * M;
     const float *b = h + base;
-    float acc = 0.0f, m, r;
-    for (i = threadIdx.x; i < M; i += RED_THREADS)
-        acc = acc + b[i];
-    m = block_sum(acc, red) / (float)M;
-    acc = 0.0f;
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
-        float d = b[i] - m;
-        acc = fmaf(d, d, acc);
-    }
-    r = ggdm_norm_rstd(block_sum(acc, red) / (float)M);
-    if (threadIdx.x == 0) {
-        mean[q] = m;
-        rstd[q] = r;
-    }
+    float m, r;
+    block_stats(b, 1, M, red, &m, &r, &mean[q], &rstd[q]);
     for (i = threadIdx.x; i < M; i += RED_THREADS) {
         int c = gi * Cg + i / L;
         long long o = base + i;
