@@ -414,7 +414,7 @@ static int new_buf(plan *p, carver *c, int C, int L)
     b->C = C;
     b->L = L;
     b->v = take(c, n);
-    b->g = NONE; /* taken after the whole stream (take_grads), so that they are contiguous */
+    b->g = NONE; /* taken once the whole stream is planned (make_plan), so that they are contiguous */
     return p->n_buf++;
 }
 
@@ -513,7 +513,7 @@ static ggdm_status make_plan(const ggdm_unet_cfg *cfg, int N, int backward, plan
     p->t1g = take(&c, (size_t)N * tdim);
     p->temb = take(&c, (size_t)N * tdim);
     p->st = take(&c, (size_t)N * tdim);
-    p->dst = NONE; /* with the buffers' gradients (take_grads) */
+    p->dst = NONE; /* taken with the buffers' gradients, after the stream */
     /* the stream, in forward order */
     x = new_buf(p, &c, 1, cfg->length);
     r = new_buf(p, &c, cfg->dim, cfg->length);
