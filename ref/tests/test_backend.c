@@ -11,10 +11,12 @@
 
 #include "ggdm/attention.h"
 #include "ggdm/backend.h"
+#include "ggdm/diffusion.h"
 #include "ggdm/elem.h"
 #include "ggdm/exec.h"
 #include "ggdm/layers.h"
 #include "ggdm/rng.h"
+#include "ggdm/schedule.h"
 #include "ggdm/unet.h"
 #include "ggdm_test.h"
 
@@ -781,6 +783,82 @@ static void test_network(void **state)
            n_nan_bits);
 }
 
+/* ------------------------------------------------------------------ the parameters' announcements */
+
+/* A backend that records the `changed` argument of every params() call (the CPU backend
+ * otherwise): a device backend may skip verifying its copy only when changed < 0. */
+static int seen_changed[64], n_seen;
+
+static const float *recording_params(void *ctx, const float *host, uint64_t n, int changed)
+{
+    if (n_seen < 64)
+        seen_changed[n_seen] = changed;
+    n_seen++;
+    return ggdm_unet_backend_cpu()->params(ctx, host, n, changed);
+}
+
+static void test_params_announcements(void **state)
+{
+    ggdm_unet_backend rec = *ggdm_unet_backend_cpu();
+    ggdm_exec ex;
+    ggdm_score m;
+    ggdm_guide_cfg gc;
+    uint64_t np;
+    float *w, tab[12 * 3], x[2 * 8], g[2 * 8], eo[2 * 8], y[2] = {0.5f, -0.5f};
+    size_t wsb;
+    void *ws;
+    int v, i, T = 3;
+    (void)state;
+    rec.params = recording_params;
+    memset(&ex, 0, sizeof ex);
+    ex.nthreads = 1;
+    ex.unet = &rec;
+    memset(&m, 0, sizeof m);
+    m.kind = GGDM_SCORE_UNET;
+    ggdm_unet_cfg_default(&m.cfg);
+    m.cfg.dim = 8;
+    m.cfg.n_levels = 2;
+    m.cfg.dim_mults[0] = 1;
+    m.cfg.dim_mults[1] = 2;
+    m.cfg.groups = 2;
+    m.cfg.length = 8;
+    m.cfg.heads = 2;
+    m.cfg.dim_head = 4;
+    m.D = 8;
+    assert_int_equal(ggdm_unet_num_params(&m.cfg, &np), GGDM_OK);
+    w = buf((long)np);
+    assert_int_equal(ggdm_unet_init(&m.cfg, 5, w, np), GGDM_OK);
+    m.params = w;
+    assert_true(ggdm_schedule_count(T) <= sizeof tab / sizeof tab[0]);
+    assert_int_equal(ggdm_schedule_compute(GGDM_SCHEDULE_COSINE, T, tab, ggdm_schedule_count(T)), GGDM_OK);
+    ggdm_rng_fill_normal(3, 1, 0, g, 16);
+    for (v = 0; v < 2; v++) { /* unguided (forward calls), G_loss (forward + VJP calls) */
+        ggdm_guide_cfg_default(&gc);
+        gc.version = v ? GGDM_GUIDE_V2 : GGDM_GUIDE_NONE;
+        assert_int_equal(ggdm_sample_workspace_bytes_ex(&m, 2, gc.version, &ex, &wsb), GGDM_OK);
+        ws = buf((long)(wsb / sizeof(float)) + 1);
+        n_seen = 0;
+        assert_int_equal(ggdm_sample_ex(&m, &gc, tab, T, 2, 7, 0, 0, v ? g : NULL, v ? y : NULL, NULL, x, NULL, ws,
+                                        wsb, NULL, NULL, &ex),
+                         GGDM_OK);
+        /* one network call per step: the first verifies (0), the later ones are unchanged (-1) */
+        assert_int_equal(n_seen, T);
+        assert_int_equal(seen_changed[0], 0);
+        for (i = 1; i < T; i++)
+            assert_int_equal(seen_changed[i], -1);
+        assert_int_equal(ex.params_unchanged, 0); /* the caller's executor is left as it was */
+        /* a single guided-eps call never claims the parameters unchanged */
+        n_seen = 0;
+        assert_int_equal(ggdm_guided_eps_ex(&m, &gc, tab, T, 1, 2, x, v ? g : NULL, v ? y : NULL, eo, NULL, ws, wsb,
+                                            &ex),
+                         GGDM_OK);
+        assert_int_equal(n_seen, 1);
+        assert_int_equal(seen_changed[0], 0);
+        free(ws);
+    }
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -790,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_activations),    cmocka_unit_test(test_film_upsample),
         cmocka_unit_test(test_time_embedding), cmocka_unit_test(test_linattn),
         cmocka_unit_test(test_attn),           cmocka_unit_test(test_network),
+        cmocka_unit_test(test_params_announcements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
