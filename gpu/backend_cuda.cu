@@ -73,7 +73,7 @@ static struct {
     float *grads;        // parameter gradients (grads_begin / grads_end)
     uint64_t grads_cap;
     float *scratch;      // fast mode: im2col / col2im columns
-    size_t scratch_cap;  // floats
+    size_t scratch_cap;  // bytes
     float *host_tmp;     // steps(): the float steps before upload
     size_t host_tmp_cap;
     param_entry prm[NPARAM_CACHE];
@@ -1151,30 +1151,23 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
 
 // ------------------------------------------------------------------ fast mode (cuBLAS)
 
-// Row-major C[M, Nc] = alpha op(A)[M, K] op(B)[K, Nc] + beta C, batched with strides (a row-major
-// matrix is its transpose in column-major order: C^T = op(B)^T op(A)^T).
-static int gemm_rm(int ta, int tb, int M, int Nc, int K, const float *A, int lda, long long sA, const float *B,
-                   int ldb, long long sB, float beta, float *C, int ldc, long long sC, int batch, const char *what)
+// Row-major C[M, Nc] = op(A)[M, K] op(B)[K, Nc] + beta C (a row-major matrix is its transpose
+// in column-major order: C^T = op(B)^T op(A)^T).
+static int gemm_rm(int ta, int tb, int M, int Nc, int K, const float *A, int lda, const float *B, int ldb, float beta,
+                   float *C, int ldc, const char *what)
 {
     const float one = 1.0f;
     if (CU.failed)
         return -1;
-    if (batch == 1)
-        return ckb(cublasSgemm(CU.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc, M, K,
-                               &one, B, ldb, A, lda, &beta, C, ldc),
-                   what);
-    return ckb(cublasSgemmStridedBatched(CU.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc,
-                                         M, K, &one, B, ldb, sB, A, lda, sA, &beta, C, ldc, sC, batch),
+    return ckb(cublasSgemm(CU.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc, M, K, &one, B,
+                           ldb, A, lda, &beta, C, ldc),
                what);
 }
 
+// The convolutions' columns (im2col / col2im and the GEMM outputs around them).
 static float *scratch_floats(size_t n)
 {
-    size_t capb = CU.scratch_cap * sizeof(float);
-    if (grow(&CU.scratch, &capb, n * sizeof(float), "fast: scratch cudaMalloc"))
-        return NULL;
-    CU.scratch_cap = capb / sizeof(float);
-    return CU.scratch;
+    return private_floats(&CU.scratch, &CU.scratch_cap, n, "fast: scratch cudaMalloc");
 }
 
 // Fast Conv1d: one GEMM per convolution over the whole batch (the columns of all samples side
@@ -1267,7 +1260,7 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     k_im2col<<<grid_for(ncol), THREADS, 0, CU.stream>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
     if (ck_launch("kernel im2col"))
         return;
-    if (gemm_rm(0, 0, Cout, (int)P, CK, w, CK, 0, col, (int)P, 0, 0.0f, Y, (int)P, 0, 1, "fast conv1d_forward: sgemm"))
+    if (gemm_rm(0, 0, Cout, (int)P, CK, w, CK, col, (int)P, 0.0f, Y, (int)P, "fast conv1d_forward: sgemm"))
         return;
     k_cols_to_ncl<<<grid_for(ny), THREADS, 0, CU.stream>>>(y, Y, b, N, Cout, Lout);
     ck_launch("kernel cols_to_ncl (+ bias)");
@@ -1290,7 +1283,7 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
         if (ck_launch("kernel ncl_to_cols"))
             return;
         if (dx) {
-            if (gemm_rm(1, 0, CK, (int)P, Cout, w, CK, 0, dY, (int)P, 0, 0.0f, col, (int)P, 0, 1,
+            if (gemm_rm(1, 0, CK, (int)P, Cout, w, CK, dY, (int)P, 0.0f, col, (int)P,
                         "fast conv1d_backward dcol: sgemm"))
                 return;
             k_col2im_add<<<grid_for((long long)N * Cin * Lin), THREADS, 0, CU.stream>>>(dx, col, N, Cin, Lin, K, stride, pad, Lout);
@@ -1301,7 +1294,7 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
             k_im2col<<<grid_for(ncol), THREADS, 0, CU.stream>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
             if (ck_launch("kernel im2col"))
                 return;
-            if (gemm_rm(0, 1, Cout, CK, (int)P, dY, (int)P, 0, col, (int)P, 0, 1.0f, dw, CK, 0, 1,
+            if (gemm_rm(0, 1, Cout, CK, (int)P, dY, (int)P, col, (int)P, 1.0f, dw, CK,
                         "fast conv1d_backward dw: sgemm"))
                 return;
         }
@@ -1316,7 +1309,7 @@ static void f_linear_forward(float *y, const float *x, const float *W, const flo
     if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
         return;
     // y [N, Out] = x [N, In] W^T [In, Out]
-    if (gemm_rm(0, 1, N, Out, In, x, In, 0, W, In, 0, 0.0f, y, Out, 0, 1, "fast linear_forward: sgemm"))
+    if (gemm_rm(0, 1, N, Out, In, x, In, W, In, 0.0f, y, Out, "fast linear_forward: sgemm"))
         return;
     if (b) {
         k_add_bias<<<grid_for((long long)N * Out), THREADS, 0, CU.stream>>>(y, b, (long long)N * Out, Out, 1);
@@ -1331,10 +1324,10 @@ static void f_linear_backward(float *dx, float *dW, float *db, const float *dy, 
     if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
         return;
     // dx [N, In] += dy [N, Out] W [Out, In]
-    if (dx && gemm_rm(0, 0, N, In, Out, dy, Out, 0, W, In, 0, 1.0f, dx, In, 0, 1, "fast linear_backward dx: sgemm"))
+    if (dx && gemm_rm(0, 0, N, In, Out, dy, Out, W, In, 1.0f, dx, In, "fast linear_backward dx: sgemm"))
         return;
     // dW [Out, In] += dy^T [Out, N] x [N, In]
-    if (dW && gemm_rm(1, 0, Out, In, N, dy, Out, 0, x, In, 0, 1.0f, dW, In, 0, 1, "fast linear_backward dW: sgemm"))
+    if (dW && gemm_rm(1, 0, Out, In, N, dy, Out, x, In, 1.0f, dW, In, "fast linear_backward dW: sgemm"))
         return;
     if (db)
         l_linear_backward_db(dx, dW, db, dy, x, W, N, In, Out);

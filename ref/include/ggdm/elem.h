@@ -919,6 +919,12 @@ GGDM_HD static inline float ggdm_elem_linattn_dctx(const float *go, const float 
     return ggdm_dot_f32(go + e * L, 1, qs + d * L, 1, L);
 }
 
+/* dp[d, l] = (chain over e of fmaf(dout[e,l], ctx[d,e], acc)) * scale (one head's blocks). */
+GGDM_HD static inline float ggdm_elem_linattn_dp(const float *go, const float *ctx, long d, long l, int Dh, int L)
+{
+    return ggdm_dot_f32(go + l, L, ctx + d * Dh, 1, Dh) * ggdm_attn_scale(Dh);
+}
+
 /*
  * dqkv += the gradient of element idx of qkv [N, 3*H*Dh, L] (docs/nn.md, LinearAttention
  * backward), per head, with p the softmax of q over d (recomputed), qs = cache_q,
@@ -939,7 +945,6 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv(float *dqkv, const fl
 {
     long l = idx % L, r = (idx / L) % ((long)H * Dh), part = (idx / ((long)L * H * Dh)) % 3;
     long n = idx / ((long)L * H * Dh * 3), h = r / Dh, d = r % Dh, dd, e, ll;
-    const float scale = ggdm_attn_scale(Dh);
     const float *go = dout + ggdm_elem_head_off(n, H, Dh, L, h);
     const float *qs = cache_q + ggdm_elem_head_off(n, H, Dh, L, h);
     const float *ks = cache_k + ggdm_elem_head_off(n, H, Dh, L, h);
@@ -952,7 +957,7 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv(float *dqkv, const fl
         ggdm_elem_softmax_stats(q + l, Dh, L, &m, &s);
         for (dd = 0; dd < Dh; dd++) {
             float pd = ggdm_expf(q[dd * L + l] - m) / s;
-            float gd = ggdm_dot_f32(go + l, L, ctx + dd * Dh, 1, Dh) * scale;
+            float gd = ggdm_elem_linattn_dp(go, ctx, dd, l, Dh, L);
             t = fmaf(pd, gd, t);
             if (dd == d) {
                 p = pd;
@@ -983,8 +988,8 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_dqkv(float *dqkv, const fl
 }
 
 /*
- * The same dqkv in five launches (dctx, dks, qpg, qt, then dqkv_staged), for a device that cannot afford the recomputation above
- * (each k element of the single launch recomputes L x Dh dctx chains of L terms, each q
+ * The same dqkv in five launches (dctx, dks, qpg, qt, then dqkv_staged), for a device that
+ * cannot afford the recomputation above (each k element of the single launch recomputes L x Dh dctx chains of L terms, each q
  * element Dh x Dh): the intermediates are stored once, as the chains above compute them
  * (float values of the same chains), and the last launch reads them, so every dqkv element
  * gets the bits of ggdm_elem_linattn_backward_dqkv (test_backend checks this).
@@ -1044,9 +1049,8 @@ GGDM_HD static inline void ggdm_elem_linattn_backward_qpg(float *qp, float *qg, 
     GGDM_ELEM_UNUSED(N);
     ggdm_elem_softmax_stats(q + l, Dh, L, &m, &s);
     qp[idx] = ggdm_expf(q[d * L + l] - m) / s;
-    qg[idx] = ggdm_dot_f32(dout + ggdm_elem_head_off(n, H, Dh, L, h) + l, L,
-                           cache_ctx + ggdm_elem_head_off(n, H, Dh, Dh, h) + d * Dh, 1, Dh) *
-              ggdm_attn_scale(Dh);
+    qg[idx] = ggdm_elem_linattn_dp(dout + ggdm_elem_head_off(n, H, Dh, L, h),
+                                   cache_ctx + ggdm_elem_head_off(n, H, Dh, Dh, h), d, l, Dh, L);
 }
 
 GGDM_HD static inline long ggdm_elem_linattn_backward_qt_count(int N, int H, int Dh, int L)
