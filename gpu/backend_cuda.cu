@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <xxhash.h>
@@ -64,7 +65,13 @@ static struct {
     int graph;           // ... and they are on (not while profiling or with GGDM_CUDA_SYNC): network calls replayed as CUDA graphs (see "graphs")
     unsigned long long buf_epoch; // bumped whenever a private device buffer is (re)allocated
     int no_wscache, params_hash, rows_loop; // debugging switches (GGDM_CUDA_WSCACHE=0, GGDM_CUDA_PARAMS=hash, GGDM_CUDA_ROWS=0)
+    int conv_min_l; // fast Conv1d: the "batched" layout from this output length up (GGDM_CUDA_CONV_MINL, GGDM_CUDA_CONV=cols|batched), or -1: conv_batched's rule
+    int la_unfused; // GGDM_CUDA_LAFUSED=0: LinearAttention by the staged launches, not one block per head
     int unstaged; // GGDM_CUDA_STAGED=0: the attention backwards as one launch each (slow; for cross-checks)
+    int gemm_tuned;         // GGDM_CUDA_GEMM=tuned: matrix products through cuBLASLt, the fastest algorithm per size
+    cublasLtHandle_t lt;    // (fast mode, gemm_tuned)
+    float *tune_buf;        // a scratch output for timing the candidates
+    size_t tune_cap;        // bytes
     char err[1024];
     char desc[512];
     cublasHandle_t blas;
@@ -134,15 +141,24 @@ static int ck_launch(const char *what)
 // ------------------------------------------------------------------ profiling (ggdm_cuda_profile)
 
 #define NPROF 160
+#define NPROF_EV 4096
+#define NPROF_LABEL 96
 static struct {
-    int on;
-    double last; // the end of the previous timed thing
+    int on;       // 1: synchronised after every operation; 2: asynchronous (events on the stream)
+    double last;  // the end of the previous timed thing
     int n;
     struct {
         const char *name;
         double secs;
         long calls;
     } row[NPROF];
+    // asynchronous mode: an event after every operation, read back at the end (or when full)
+    cudaEvent_t ev[NPROF_EV + 1]; // ev[0]: the start (or the last event of the previous batch)
+    const char *ev_name[NPROF_EV + 1];
+    int n_ev, ev_made;
+    // labels with sizes ("fast conv1d_forward: sgemm 512x256x1536"), interned
+    char label[NPROF_LABEL][96];
+    int n_label;
 } PROF;
 
 static double prof_now(void)
@@ -169,23 +185,68 @@ static void prof_add(const char *name, double secs)
     PROF.row[i].calls++;
 }
 
-// At the start of a backend call: the host's time since the previous one.
+// Asynchronous mode: the time between consecutive events is the GPU's time for the operation
+// that ends at the later one (including any wait for the host to launch it).
+static void prof_drain(void)
+{
+    int i;
+    float ms;
+    if (PROF.n_ev == 0)
+        return;
+    cudaEventSynchronize(PROF.ev[PROF.n_ev]);
+    for (i = 1; i <= PROF.n_ev; i++)
+        if (cudaEventElapsedTime(&ms, PROF.ev[i - 1], PROF.ev[i]) == cudaSuccess)
+            prof_add(PROF.ev_name[i], 1e-3 * (double)ms);
+    // the last event starts the next batch
+    {
+        cudaEvent_t t = PROF.ev[0];
+        PROF.ev[0] = PROF.ev[PROF.n_ev];
+        PROF.ev[PROF.n_ev] = t;
+    }
+    PROF.n_ev = 0;
+}
+
+// A name with sizes, kept for the profile's table (the same text gives the same pointer).
+static const char *prof_label(const char *what, int a, int b, int c)
+{
+    char buf[96];
+    int i;
+    snprintf(buf, sizeof buf, "%.60s %dx%dx%d", what, a, b, c);
+    for (i = 0; i < PROF.n_label; i++)
+        if (strcmp(PROF.label[i], buf) == 0)
+            return PROF.label[i];
+    if (PROF.n_label == NPROF_LABEL)
+        return what;
+    memcpy(PROF.label[PROF.n_label], buf, sizeof buf);
+    return PROF.label[PROF.n_label++];
+}
+
+// At the start of a backend call: the host's time since the previous one (synchronised mode).
 static void prof_enter(void)
 {
     double t;
-    if (!PROF.on)
+    if (PROF.on != 1)
         return;
     t = prof_now();
     prof_add("host (between backend calls)", t - PROF.last);
     PROF.last = t;
 }
 
-// After a kernel, cuBLAS call or memory operation: waits for it and counts its time.
+// After a kernel, cuBLAS call or memory operation: waits for it and counts its time
+// (synchronised mode), or records an event after it (asynchronous mode).
 static void prof_mark(const char *what)
 {
     double t;
     if (!PROF.on)
         return;
+    if (PROF.on == 2) {
+        if (PROF.n_ev == NPROF_EV)
+            prof_drain();
+        PROF.n_ev++;
+        PROF.ev_name[PROF.n_ev] = what;
+        cudaEventRecord(PROF.ev[PROF.n_ev], CU.stream);
+        return;
+    }
     cudaDeviceSynchronize();
     t = prof_now();
     prof_add(what, t - PROF.last);
@@ -201,12 +262,31 @@ struct prof_scope {
 
 extern "C" void ggdm_cuda_profile(int on)
 {
+    int i;
     tape_flush();
-    CU.graph = CU.graph_req && !CU.sync_each && !on; // profiling synchronises: no capture
+    CU.graph = CU.graph_req && !CU.sync_each && !on; // profiling times every operation: no capture
+    if (on == 2 && !PROF.ev_made) {
+        for (i = 0; i <= NPROF_EV; i++)
+            if (cudaEventCreate(&PROF.ev[i]) != cudaSuccess)
+                break;
+        if (i <= NPROF_EV) { // could not make the events: synchronised mode instead
+            while (i-- > 0)
+                cudaEventDestroy(PROF.ev[i]);
+            on = 1;
+        } else {
+            PROF.ev_made = 1;
+        }
+    }
     if (on) {
         cudaDeviceSynchronize();
-        memset(&PROF, 0, sizeof PROF);
+        PROF.n = 0;
+        PROF.n_ev = 0;
+        memset(PROF.row, 0, sizeof PROF.row);
         PROF.last = prof_now();
+        if (on == 2)
+            cudaEventRecord(PROF.ev[0], CU.stream);
+    } else if (PROF.on == 2) {
+        prof_drain();
     }
     PROF.on = on;
 }
@@ -216,6 +296,8 @@ extern "C" void ggdm_cuda_profile_print(FILE *f)
     tape_stats(f);
     int i, j, idx[NPROF];
     double total = 0.0;
+    if (PROF.on == 2)
+        prof_drain();
     for (i = 0; i < PROF.n; i++) {
         idx[i] = i;
         total += PROF.row[i].secs;
@@ -226,14 +308,14 @@ extern "C" void ggdm_cuda_profile_print(FILE *f)
             idx[j] = idx[j - 1];
             idx[j - 1] = k;
         }
-    fprintf(f, "profile: %-44s %10s %8s %10s %6s\n", "what", "total ms", "calls", "us/call", "share");
+    fprintf(f, "profile: %-52s %10s %8s %10s %6s\n", "what", "total ms", "calls", "us/call", "share");
     for (i = 0; i < PROF.n; i++) {
         int r = idx[i];
-        fprintf(f, "profile: %-44s %10.3f %8ld %10.1f %5.1f%%\n", PROF.row[r].name, 1e3 * PROF.row[r].secs,
+        fprintf(f, "profile: %-52s %10.3f %8ld %10.1f %5.1f%%\n", PROF.row[r].name, 1e3 * PROF.row[r].secs,
                 PROF.row[r].calls, 1e6 * PROF.row[r].secs / (double)(PROF.row[r].calls ? PROF.row[r].calls : 1),
                 total > 0 ? 100.0 * PROF.row[r].secs / total : 0.0);
     }
-    fprintf(f, "profile: %-44s %10.3f\n", "total", 1e3 * total);
+    fprintf(f, "profile: %-52s %10.3f\n", "total", 1e3 * total);
 }
 
 static unsigned grid_for(long long n)
@@ -241,6 +323,16 @@ static unsigned grid_for(long long n)
     long long b = (n + THREADS - 1) / THREADS;
     return (unsigned)(b > 65535LL * 32 ? 65535LL * 32 : b); // grid-stride loops cover the rest
 }
+
+// Launches kernel<int> when every index of n elements (and the largest product the kernel
+// forms, big) fits in 32 bits, kernel<long long> otherwise.
+#define LAUNCH_I(kern, n, big, ...)                                                                          \
+    do {                                                                                                     \
+        if ((long long)(big) < 2147483647LL)                                                                 \
+            kern<int><<<grid_for((long long)(n)), THREADS, 0, CU.stream>>>(__VA_ARGS__);                     \
+        else                                                                                                 \
+            kern<long long><<<grid_for((long long)(n)), THREADS, 0, CU.stream>>>(__VA_ARGS__);               \
+    } while (0)
 
 // Grows a device buffer to at least `bytes` (contents are not kept). 0 on success.
 static int grow(float **p, size_t *cap_bytes, size_t bytes, const char *what)
@@ -621,9 +713,10 @@ static void e_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
 
 // ------------------------------------------------------------------ memory operations
 
-__global__ void k_add_into(float *dst, const float *src, long long n)
+template <typename I>
+__global__ void k_add_into(float *dst, const float *src, I n)
 {
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
     for (; i < n; i += step)
         dst[i] = dst[i] + src[i];
 }
@@ -796,7 +889,7 @@ static void cu_add_into(void *ctx, float *dst, const float *src, size_t n)
     (void)ctx;
     if (CU.failed || n == 0)
         return;
-    k_add_into<<<grid_for((long long)n), THREADS, 0, CU.stream>>>(dst, src, (long long)n);
+    LAUNCH_I(k_add_into, n, n, dst, src, (long long)n);
     ck_launch("kernel add_into");
 }
 
@@ -859,12 +952,13 @@ static float *cu_workspace(void *ctx, void *host_ws, size_t bytes)
 // ------------------------------------------------------------------ both modes: rows, staged ops, caches
 
 // dst[r*ds + j] = dst[r*ds + j] + src[r*ss + j]
-__global__ void k_add_rows(float *dst, long long ds, const float *src, long long ss, long long rows, long long cols)
+template <typename I>
+__global__ void k_add_rows(float *dst, I ds, const float *src, I ss, I rows, I cols)
 {
-    long long total = rows * cols, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    long long step = (long long)gridDim.x * blockDim.x;
+    I total = rows * cols, i = (I)blockIdx.x * blockDim.x + threadIdx.x;
+    I step = (I)gridDim.x * blockDim.x;
     for (; i < total; i += step) {
-        long long r = i / cols, j = i % cols;
+        I r = i / cols, j = i % cols;
         dst[r * ds + j] = dst[r * ds + j] + src[r * ss + j];
     }
 }
@@ -897,8 +991,8 @@ static void cu_add_rows(void *ctx, float *dst, size_t dst_stride, const float *s
     if (CU.failed || n <= 0)
         return;
     prof_enter();
-    k_add_rows<<<grid_for(n), THREADS, 0, CU.stream>>>(dst, (long long)dst_stride, src, (long long)src_stride, (long long)rows,
-                                         (long long)cols);
+    LAUNCH_I(k_add_rows, n, (long long)rows * (long long)(dst_stride > src_stride ? dst_stride : src_stride) + (long long)cols,
+             dst, (long long)dst_stride, src, (long long)src_stride, (long long)rows, (long long)cols);
     ck_launch("kernel add_rows");
 }
 
@@ -951,6 +1045,132 @@ __global__ void k_linattn_dqkv_staged(float *dqkv, const float *ckk, const float
         ggdm_elem_linattn_backward_dqkv_staged(dqkv, ckk, dctx, dks, qp, qg, qt, N, H, Dh, L, (long)i);
 }
 
+// ------------------------------------------------------------------ LinearAttention, one block per head
+//
+// The whole LinearAttention forward (and backward) of one (sample, head) in one thread block:
+// the intermediates (qs, ks, ctx; dctx, dks, p, dp, s, t) in shared memory, every value by the
+// same chain as the reference's element functions (ggdm/elem.h: ggdm_dot_f32, fmaf in the same
+// order, ggdm_elem_softmax_stats, ggdm_expf), so the results have the reference's bits; one
+// launch instead of four (forward) or five (backward), and no per-element recomputation.
+// Used when the shared memory fits (la_fused_smem <= LA_SMEM_MAX; the paper's L <= 64 needs
+// 21 KiB); GGDM_CUDA_LAFUSED=0 uses the staged launches instead.
+#define LA_THREADS 256
+#define LA_SMEM_MAX (48 * 1024)
+
+static size_t la_fwd_smem(int Dh, int L)
+{
+    return sizeof(float) * ((size_t)2 * Dh * L + (size_t)Dh * Dh);
+}
+
+static size_t la_bwd_smem(int Dh, int L)
+{
+    return sizeof(float) * ((size_t)Dh * Dh + (size_t)2 * Dh * L + (size_t)Dh + (size_t)3 * L);
+}
+
+__global__ void __launch_bounds__(LA_THREADS)
+k_linattn_fwd_fused(float *out, float *cache_q, float *cache_k, float *cache_ctx, const float *qkv, int H, int Dh,
+                    int L)
+{
+    extern __shared__ float la_sm[];
+    float *qs = la_sm, *ks = qs + Dh * L, *ctx = ks + Dh * L;
+    int n = blockIdx.x / H, h = blockIdx.x % H, tid = threadIdx.x, nt = blockDim.x, i, j;
+    const float *q = qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h), *k = qkv + ggdm_elem_qkv_off(n, 1, H, Dh, L, h);
+    const float *v = qkv + ggdm_elem_qkv_off(n, 2, H, Dh, L, h);
+    long ho = ggdm_elem_head_off(n, H, Dh, L, h), co = ggdm_elem_head_off(n, H, Dh, Dh, h);
+    float scale = ggdm_attn_scale(Dh), m, sum;
+    for (i = tid; i < L; i += nt) { // softmax of q over d, per position
+        ggdm_elem_softmax_stats(q + i, Dh, L, &m, &sum);
+        for (j = 0; j < Dh; j++) {
+            float t = (ggdm_expf(q[j * L + i] - m) / sum) * scale;
+            qs[j * L + i] = t;
+            cache_q[ho + j * L + i] = t;
+        }
+    }
+    for (i = tid; i < Dh; i += nt) { // softmax of k over l, per channel
+        ggdm_elem_softmax_stats(k + (long)i * L, L, 1, &m, &sum);
+        for (j = 0; j < L; j++) {
+            float t = ggdm_expf(k[i * L + j] - m) / sum;
+            ks[i * L + j] = t;
+            cache_k[ho + i * L + j] = t;
+        }
+    }
+    __syncthreads();
+    for (i = tid; i < Dh * Dh; i += nt) { // ctx[d, e] = chain over l of fmaf(v[e,l], ks[d,l], acc)
+        int d = i / Dh, e = i % Dh;
+        float t = ggdm_dot_f32(v + (long)e * L, 1, ks + d * L, 1, L);
+        ctx[i] = t;
+        cache_ctx[co + i] = t;
+    }
+    __syncthreads();
+    for (i = tid; i < Dh * L; i += nt) { // out[e, l] = chain over d of fmaf(qs[d,l], ctx[d,e], acc)
+        int e = i / L, l = i % L;
+        out[ho + i] = ggdm_dot_f32(qs + l, L, ctx + e, Dh, Dh);
+    }
+}
+
+__global__ void __launch_bounds__(LA_THREADS)
+k_linattn_bwd_fused(float *dqkv, const float *dout, const float *qkv, const float *cache_q, const float *cache_k,
+                    const float *cache_ctx, int H, int Dh, int L)
+{
+    extern __shared__ float la_sm[];
+    float *dctx = la_sm, *dks = dctx + Dh * Dh, *qp = dks + Dh * L, *sd = qp + Dh * L, *st = sd + Dh, *tl = st + 2 * L;
+    float *qg = dks; // dp reuses dks's space once the k part is done
+    int n = blockIdx.x / H, h = blockIdx.x % H, tid = threadIdx.x, nt = blockDim.x, i, j;
+    long ho = ggdm_elem_head_off(n, H, Dh, L, h), co = ggdm_elem_head_off(n, H, Dh, Dh, h);
+    long oq = ggdm_elem_qkv_off(n, 0, H, Dh, L, h), ok = ggdm_elem_qkv_off(n, 1, H, Dh, L, h),
+         ov = ggdm_elem_qkv_off(n, 2, H, Dh, L, h);
+    const float *go = dout + ho, *qs = cache_q + ho, *ks = cache_k + ho, *ctx = cache_ctx + co;
+    const float *q = qkv + oq, *v = qkv + ov;
+    for (i = tid; i < Dh * Dh; i += nt) // dctx[d, e] = chain over l of fmaf(dout[e,l], qs[d,l], acc)
+        dctx[i] = ggdm_elem_linattn_dctx(go, qs, i / Dh, i % Dh, L);
+    for (i = tid; i < L; i += nt) // the softmax statistics of q[:, l]
+        ggdm_elem_softmax_stats(q + i, Dh, L, &st[2 * i], &st[2 * i + 1]);
+    __syncthreads();
+    for (i = tid; i < Dh * L; i += nt) {
+        int d = i / L, l = i % L;
+        float acc = 0.0f;
+        for (j = 0; j < Dh; j++) // dks[d, l] = chain over e of fmaf(v[e,l], dctx[d,e], acc)
+            acc = fmaf(v[j * L + l], dctx[d * Dh + j], acc);
+        dks[i] = acc;
+        acc = 0.0f; // the v part, channel e = d: chain over d' of fmaf(ks[d',l], dctx[d',e], acc)
+        for (j = 0; j < Dh; j++)
+            acc = fmaf(ks[j * L + l], dctx[j * Dh + d], acc);
+        dqkv[ov + i] = dqkv[ov + i] + acc;
+    }
+    __syncthreads();
+    for (i = tid; i < Dh; i += nt) { // s[d] = chain over l of fmaf(ks[d,l], dks[d,l], acc)
+        float acc = 0.0f;
+        for (j = 0; j < L; j++)
+            acc = fmaf(ks[i * L + j], dks[i * L + j], acc);
+        sd[i] = acc;
+    }
+    __syncthreads();
+    for (i = tid; i < Dh * L; i += nt) // the k part: ks[d,l] * (dks[d,l] - s[d])
+        dqkv[ok + i] = dqkv[ok + i] + ks[i] * (dks[i] - sd[i / L]);
+    __syncthreads();
+    for (i = tid; i < Dh * L; i += nt) { // p[d, l] and dp[d, l]
+        int d = i / L, l = i % L;
+        qp[i] = ggdm_expf(q[i] - st[2 * l]) / st[2 * l + 1];
+        qg[i] = ggdm_elem_linattn_dp(go, ctx, d, l, Dh, L);
+    }
+    __syncthreads();
+    for (i = tid; i < L; i += nt) { // t[l] = chain over d of fmaf(p[d,l], dp[d,l], acc)
+        float acc = 0.0f;
+        for (j = 0; j < Dh; j++)
+            acc = fmaf(qp[j * L + i], qg[j * L + i], acc);
+        tl[i] = acc;
+    }
+    __syncthreads();
+    for (i = tid; i < Dh * L; i += nt) // the q part: p * (dp - t)
+        dqkv[oq + i] = dqkv[oq + i] + qp[i] * (qg[i] - tl[i % L]);
+}
+
+static int la_fused(int N, int H, int Dh, int L)
+{
+    return !CU.la_unfused && (long long)N * H <= 2147483647LL && la_fwd_smem(Dh, L) <= LA_SMEM_MAX &&
+           la_bwd_smem(Dh, L) <= LA_SMEM_MAX;
+}
+
 static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_q,
                                const float *cache_k, const float *cache_ctx, int N, int H, int Dh, int L,
                                float *scratch)
@@ -968,6 +1188,12 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
         return;
     }
     prof_enter();
+    if (la_fused(N, H, Dh, L)) {
+        k_linattn_bwd_fused<<<N * H, LA_THREADS, la_bwd_smem(Dh, L), CU.stream>>>(dqkv, dout, qkv, cache_q, cache_k,
+                                                                                 cache_ctx, H, Dh, L);
+        ck_launch("kernel linattn_backward (one block per head)");
+        return;
+    }
     if (!(dc = private_floats(&CU.att, &CU.att_cap, (size_t)(nd + nk + 2 * nact + nqs),
                               "linattn_backward: cudaMalloc")))
         return;
@@ -1033,6 +1259,12 @@ static void s_linattn_forward(float *out, float *cache_q, float *cache_k, float 
         return;
     }
     prof_enter();
+    if (la_fused(N, H, Dh, L)) {
+        k_linattn_fwd_fused<<<N * H, LA_THREADS, la_fwd_smem(Dh, L), CU.stream>>>(out, cache_q, cache_k, cache_ctx,
+                                                                                 qkv, H, Dh, L);
+        ck_launch("kernel linattn_forward (one block per head)");
+        return;
+    }
     if (!(qst = private_floats(&CU.att, &CU.att_cap, (size_t)(2 * (nq + nk)), "linattn_forward: cudaMalloc")))
         return;
     kst = qst + 2 * nq;
@@ -1151,6 +1383,158 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
 
 // ------------------------------------------------------------------ fast mode (cuBLAS)
 
+// ------------------------------------------------------------------ fast mode: tuned matrix products
+//
+// GGDM_CUDA_GEMM=tuned (the default with TF32; GGDM_CUDA_GEMM=blas turns it off): every
+// matrix product of a new size goes through cuBLASLt; its heuristic
+// proposes up to LT_CANDIDATES algorithms, each is timed (on a scratch output, so that
+// accumulating products are not applied twice), and the fastest is used for that size from
+// then on (like cuDNN's benchmark mode). A size first met while a CUDA graph is captured takes
+// the heuristic's first proposal. The choice is per process: two runs may pick different
+// algorithms, which sum in different orders (fast mode's results are within tolerance, not
+// bit-stable across runs with this switch).
+#define NLT 160
+#define LT_CANDIDATES 8
+typedef struct lt_entry {
+    int ta, tb, M, Nc, K, lda, ldb, ldc, beta0;
+    uint32_t al_a, al_b, al_c; // the operands' alignments (bytes, up to 256): the algorithm must allow them
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t la, lb, lc;
+    cublasLtMatmulAlgo_t algo;
+} lt_entry;
+static struct {
+    int n;
+    lt_entry e[NLT];
+} LT;
+
+static void lt_reset(void)
+{
+    int i;
+    for (i = 0; i < LT.n; i++) {
+        cublasLtMatrixLayoutDestroy(LT.e[i].la);
+        cublasLtMatrixLayoutDestroy(LT.e[i].lb);
+        cublasLtMatrixLayoutDestroy(LT.e[i].lc);
+        cublasLtMatmulDescDestroy(LT.e[i].op);
+    }
+    LT.n = 0;
+}
+
+static int ckl(cublasStatus_t s, const char *what)
+{
+    if (s == CUBLAS_STATUS_SUCCESS)
+        return 0;
+    record("%s: cuBLASLt %s (%d)", what, cublasGetStatusString(s), (int)s);
+    return -1;
+}
+
+// The largest power of two (up to 256) dividing a device address.
+static uint32_t lt_align(const void *p)
+{
+    uint32_t a = 256;
+    while (a > 4 && ((uintptr_t)p % a) != 0)
+        a /= 2;
+    return a;
+}
+
+// The column-major product the row-major one is: D[Nc, M] = op(B)[Nc, K] op(A)[K, M] (+ beta D).
+static lt_entry *lt_find(int ta, int tb, int M, int Nc, int K, int lda, int ldb, int ldc, float beta, const float *A,
+                         const float *B, float *C, const char *what)
+{
+    int i, j, nres = 0, best = -1;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasLtMatmulHeuristicResult_t res[LT_CANDIDATES];
+    cublasOperation_t oa = tb ? CUBLAS_OP_T : CUBLAS_OP_N, ob = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasComputeType_t ct = CU.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    lt_entry *e;
+    int beta0 = beta == 0.0f;
+    float best_ms = 0.0f;
+    // cuBLASLt's A is our B, its B our A
+    uint32_t al_a = lt_align(B), al_b = lt_align(A), al_c = lt_align(C);
+    for (i = 0; i < LT.n; i++) {
+        e = &LT.e[i];
+        if (e->ta == ta && e->tb == tb && e->M == M && e->Nc == Nc && e->K == K && e->lda == lda && e->ldb == ldb &&
+            e->ldc == ldc && e->beta0 == beta0 && e->al_a == al_a && e->al_b == al_b && e->al_c == al_c)
+            return e;
+    }
+    if (LT.n == NLT) {
+        record("%s: more than %d matrix-product sizes for GGDM_CUDA_GEMM=tuned", what, NLT);
+        return NULL;
+    }
+    e = &LT.e[LT.n];
+    memset(e, 0, sizeof *e);
+    e->ta = ta, e->tb = tb, e->M = M, e->Nc = Nc, e->K = K, e->lda = lda, e->ldb = ldb, e->ldc = ldc, e->beta0 = beta0;
+    e->al_a = al_a, e->al_b = al_b, e->al_c = al_c;
+    if (ckl(cublasLtMatmulDescCreate(&e->op, ct, CUDA_R_32F), what) ||
+        ckl(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSA, &oa, sizeof oa), what) ||
+        ckl(cublasLtMatmulDescSetAttribute(e->op, CUBLASLT_MATMUL_DESC_TRANSB, &ob, sizeof ob), what) ||
+        ckl(cublasLtMatrixLayoutCreate(&e->la, CUDA_R_32F, tb ? K : Nc, tb ? Nc : K, ldb), what) ||
+        ckl(cublasLtMatrixLayoutCreate(&e->lb, CUDA_R_32F, ta ? M : K, ta ? K : M, lda), what) ||
+        ckl(cublasLtMatrixLayoutCreate(&e->lc, CUDA_R_32F, Nc, M, ldc), what) ||
+        ckl(cublasLtMatmulPreferenceCreate(&pref), what) ||
+        ckl(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &CU.blas_ws_bytes,
+                                                 sizeof CU.blas_ws_bytes),
+            what) ||
+        ckl(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &al_a, sizeof al_a),
+            what) ||
+        ckl(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b),
+            what) ||
+        ckl(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_c, sizeof al_c),
+            what) ||
+        ckl(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_c, sizeof al_c),
+            what) ||
+        ckl(cublasLtMatmulAlgoGetHeuristic(CU.lt, e->op, e->la, e->lb, e->lc, e->lc, pref, LT_CANDIDATES, res, &nres),
+            what)) {
+        if (pref)
+            cublasLtMatmulPreferenceDestroy(pref);
+        return NULL;
+    }
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (nres < 1) {
+        record("%s: cuBLASLt has no algorithm for %dx%dx%d", what, M, Nc, K);
+        return NULL;
+    }
+    e->algo = res[0].algo;
+    LT.n++;
+    cudaStreamIsCapturing(CU.stream, &cap);
+    if (nres > 1 && cap == cudaStreamCaptureStatusNone) {
+        // time each candidate: one warm-up, then the best of 3, on a scratch output
+        size_t bytes = (size_t)ldc * (size_t)M * sizeof(float);
+        cudaEvent_t e0, e1;
+        const float one = 1.0f;
+        if (grow(&CU.tune_buf, &CU.tune_cap, bytes, "fast: tuning buffer"))
+            return NULL;
+        if (ck(cudaEventCreate(&e0), what))
+            return NULL;
+        if (ck(cudaEventCreate(&e1), what)) {
+            cudaEventDestroy(e0);
+            return NULL;
+        }
+        for (i = 0; i < nres; i++) {
+            float ms = 0.0f, t;
+            int ok = 1;
+            for (j = -1; ok && j < 3; j++) {
+                ok = cudaEventRecord(e0, CU.stream) == cudaSuccess &&
+                     cublasLtMatmul(CU.lt, e->op, &one, B, e->la, A, e->lb, &beta, CU.tune_buf, e->lc, CU.tune_buf,
+                                    e->lc, &res[i].algo, CU.blas_ws, CU.blas_ws_bytes,
+                                    CU.stream) == CUBLAS_STATUS_SUCCESS &&
+                     cudaEventRecord(e1, CU.stream) == cudaSuccess && cudaEventSynchronize(e1) == cudaSuccess &&
+                     cudaEventElapsedTime(&t, e0, e1) == cudaSuccess;
+                if (ok && j >= 0 && (j == 0 || t < ms))
+                    ms = t;
+            }
+            if (ok && (best < 0 || ms < best_ms))
+                best = i, best_ms = ms;
+        }
+        cudaGetLastError(); // a candidate that failed to launch is only not chosen
+        cudaEventDestroy(e0);
+        cudaEventDestroy(e1);
+        if (best >= 0)
+            e->algo = res[best].algo;
+    }
+    return e;
+}
+
 // Row-major C[M, Nc] = op(A)[M, K] op(B)[K, Nc] + beta C (a row-major matrix is its transpose
 // in column-major order: C^T = op(B)^T op(A)^T).
 static int gemm_rm(int ta, int tb, int M, int Nc, int K, const float *A, int lda, const float *B, int ldb, float beta,
@@ -1159,6 +1543,16 @@ static int gemm_rm(int ta, int tb, int M, int Nc, int K, const float *A, int lda
     const float one = 1.0f;
     if (CU.failed)
         return -1;
+    if (PROF.on)
+        what = prof_label(what, M, Nc, K);
+    if (CU.gemm_tuned) {
+        lt_entry *e = lt_find(ta, tb, M, Nc, K, lda, ldb, ldc, beta, A, B, C, what);
+        if (!e)
+            return -1;
+        return ckb(cublasLtMatmul(CU.lt, e->op, &one, B, e->la, A, e->lb, &beta, C, e->lc, C, e->lc, &e->algo,
+                                  CU.blas_ws, CU.blas_ws_bytes, CU.stream),
+                   what);
+    }
     return ckb(cublasSgemm(CU.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc, M, K, &one, B,
                            ldb, A, lda, &beta, C, ldc),
                what);
@@ -1170,58 +1564,73 @@ static float *scratch_floats(size_t n)
     return private_floats(&CU.scratch, &CU.scratch_cap, n, "fast: scratch cudaMalloc");
 }
 
-// Fast Conv1d: one GEMM per convolution over the whole batch (the columns of all samples side
-// by side, P = N*Lout of them), not one small GEMM per sample:
+// Fast Conv1d, two layouts of the columns (GGDM_CUDA_CONV picks; see conv_batched below):
+//
+// "cols": one GEMM per convolution over the whole batch, the columns of all samples side by
+// side (P = N*Lout of them):
 //   col [CK, P]:  col[(i*K + k)*P + n*Lout + l] = x[n, i, l*stride + k - pad] (0 outside)
 //   forward:      Y [Cout, P] = w [Cout, CK] col;           y[n, o, l] = Y[o, n*Lout + l] (+ b[o])
 //   backward dx:  dY [Cout, P] from dy; dcol [CK, P] = w^T dY; dx += col2im(dcol)
 //   backward dw:  dw [Cout, CK] += dY col^T                  (one GEMM instead of N)
+// "batched": the columns per sample, so that the products read and write the NCL tensors
+// themselves (a strided batch of N products, w shared): no layout kernels around the GEMMs:
+//   col_n [CK, Lout]: col[(n*CK + i*K + k)*Lout + l] (for K = 1, stride 1, pad 0: x_n itself)
+//   forward:      y_n [Cout, Lout] = w col_n + y_n, y prefilled with the bias (by the im2col launch)
+//   backward dx:  dcol_n = w^T dy_n; dx += col2im(dcol)       (K = 1, stride 1: dx_n += w^T dy_n)
+//   backward dw:  the "cols" path (a sum over the batch: one GEMM)
+// Index arithmetic in 32 bits where the sizes allow (64-bit division is slow on the GPU).
+template <typename I>
 __global__ void k_im2col(float *col, const float *x, int N, int Cin, int Lin, int K, int stride, int pad, int Lout)
 {
-    long long P = (long long)N * Lout, total = (long long)Cin * K * P;
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    I P = (I)N * Lout, total = (I)Cin * K * P;
+    I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
     for (; i < total; i += step) {
-        long long pc = i % P, r = i / P; // r = ci*K + k
+        I pc = i % P, r = i / P; // r = ci*K + k
         int n = (int)(pc / Lout), l = (int)(pc % Lout), k = (int)(r % K), ci = (int)(r / K);
         int pos = l * stride + k - pad;
-        col[i] = pos >= 0 && pos < Lin ? x[((long long)n * Cin + ci) * Lin + pos] : 0.0f;
+        col[i] = pos >= 0 && pos < Lin ? x[((I)n * Cin + ci) * Lin + pos] : 0.0f;
     }
 }
 
 // y[n, o, l] = Y[o, n*L + l] (+ b[o])
+template <typename I>
 __global__ void k_cols_to_ncl(float *y, const float *Y, const float *b, int N, int C, int L)
 {
-    long long P = (long long)N * L, total = (long long)C * P;
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    I P = (I)N * L, total = (I)C * P;
+    I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
     for (; i < total; i += step) {
         int l = (int)(i % L), o = (int)((i / L) % C);
-        long long n = i / ((long long)L * C);
-        float v = Y[(long long)o * P + n * L + l];
+        I n = i / ((I)L * C);
+        float v = Y[(I)o * P + n * L + l];
         y[i] = b ? v + b[o] : v;
     }
 }
 
 // Y[o, n*L + l] = y[n, o, l]
+template <typename I>
 __global__ void k_ncl_to_cols(float *Y, const float *y, int N, int C, int L)
 {
-    long long P = (long long)N * L, total = (long long)C * P;
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    I P = (I)N * L, total = (I)C * P;
+    I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
     for (; i < total; i += step) {
         int l = (int)(i % L), o = (int)((i / L) % C);
-        long long n = i / ((long long)L * C);
-        Y[(long long)o * P + n * L + l] = y[i];
+        I n = i / ((I)L * C);
+        Y[(I)o * P + n * L + l] = y[i];
     }
 }
 
-// dx[n, ci, pos] += sum over k of dcol[(ci*K + k)*P + n*Lout + l] where l*stride = pos + pad - k
+// dx[n, ci, pos] += sum over k of dcol[ci*K + k, column (n, l)] where l*stride = pos + pad - k;
+// the column (n, l) of sample n's row r is at dcol[(r*P + n*Lout + l] ("cols", rs = P, ns = Lout)
+// or dcol[(n*CK + r)*Lout + l] ("batched", rs = Lout, ns = CK*Lout).
+template <typename I>
 __global__ void k_col2im_add(float *dx, const float *dcol, int N, int Cin, int Lin, int K, int stride, int pad,
-                             int Lout)
+                             int Lout, I rs, I ns)
 {
-    long long P = (long long)N * Lout, total = (long long)N * Cin * Lin;
-    long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x, step = (long long)gridDim.x * blockDim.x;
+    I total = (I)N * Cin * Lin;
+    I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
     for (; i < total; i += step) {
         int pos = (int)(i % Lin), ci = (int)((i / Lin) % Cin), k;
-        long long n = i / ((long long)Lin * Cin);
+        I n = i / ((I)Lin * Cin);
         float acc = 0.0f;
         for (k = 0; k < K; k++) {
             int q = pos + pad - k;
@@ -1229,19 +1638,70 @@ __global__ void k_col2im_add(float *dx, const float *dcol, int N, int Cin, int L
                 continue;
             q /= stride;
             if (q < Lout)
-                acc = acc + dcol[((long long)ci * K + k) * P + n * Lout + q];
+                acc = acc + dcol[((I)ci * K + k) * rs + n * ns + q];
         }
         dx[i] = dx[i] + acc;
     }
 }
 
-// y[(r * inner) + l] += b[r % C] for r over rows, l < inner (Linear's bias: inner = 1)
-__global__ void k_add_bias(float *y, const float *b, long long rows, int C, int inner)
+// "batched" forward's columns, col[(n*CK + ci*K + k)*Lout + l] (unless col is NULL), and
+// y[n, o, l] = b[o] (unless b is NULL), in one launch over the larger of the two.
+template <typename I>
+__global__ void k_im2col_bias(float *col, float *y, const float *b, const float *x, int N, int Cin, int Lin, int K,
+                              int stride, int pad, int Lout, int Cout)
 {
-    long long total = rows * inner, i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    long long step = (long long)gridDim.x * blockDim.x;
+    I ncol = col ? (I)N * Cin * K * Lout : 0, ny = b ? (I)N * Cout * Lout : 0, total = ncol > ny ? ncol : ny;
+    I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
+    for (; i < total; i += step) {
+        if (i < ncol) {
+            int l = (int)(i % Lout);
+            I r = i / Lout; // n*CK + ci*K + k
+            int k = (int)(r % K);
+            I nci = r / K; // n*Cin + ci
+            int pos = l * stride + k - pad;
+            col[i] = pos >= 0 && pos < Lin ? x[nci * Lin + pos] : 0.0f;
+        }
+        if (i < ny)
+            y[i] = b[(i / Lout) % Cout];
+    }
+}
+
+// y[(r * inner) + l] += b[r % C] for r over rows, l < inner (Linear's bias: inner = 1)
+template <typename I>
+__global__ void k_add_bias(float *y, const float *b, I rows, int C, int inner)
+{
+    I total = rows * inner, i = (I)blockIdx.x * blockDim.x + threadIdx.x;
+    I step = (I)gridDim.x * blockDim.x;
     for (; i < total; i += step)
         y[i] = y[i] + b[(i / inner) % C];
+}
+
+
+// Row-major, a strided batch: C_i = op(A_i) op(B_i) + beta C_i, X_i = X + i * sX.
+static int gemm_rm_batched(int ta, int tb, int M, int Nc, int K, const float *A, int lda, long long sA,
+                           const float *B, int ldb, long long sB, float beta, float *C, int ldc, long long sC,
+                           int batch, const char *what)
+{
+    const float one = 1.0f;
+    if (CU.failed)
+        return -1;
+    if (PROF.on)
+        what = prof_label(what, M, Nc, K);
+    return ckb(cublasSgemmStridedBatched(CU.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc,
+                                         M, K, &one, B, ldb, sB, A, lda, sA, &beta, C, ldc, sC, batch),
+               what);
+}
+
+// The layout of a convolution's columns. "batched" (per sample) saves two layout launches, but
+// a short output makes narrow per-sample products: measured on an H200 (docs/performance.md),
+// it is faster from Lout = 32 up, and at Lout = 16 for small weights (Cout*Cin*K <= 65536),
+// "cols" otherwise. GGDM_CUDA_CONV=cols|batched forces one; GGDM_CUDA_CONV_MINL=L uses
+// "batched" from Lout = L up.
+static int conv_batched(int Lout, int Cout, int CK)
+{
+    if (CU.conv_min_l >= 0)
+        return Lout >= CU.conv_min_l;
+    return Lout >= 32 || (Lout >= 16 && (long long)Cout * CK <= 65536);
 }
 
 static void f_conv1d_forward(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
@@ -1249,20 +1709,36 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
 {
     int Lout = ggdm_elem_conv1d_out_len(Lin, K, stride, pad), CK = Cin * K;
     long long P = (long long)N * Lout, ncol = (long long)CK * P, ny = (long long)Cout * P;
+    long long big = (ncol > ny ? ncol : ny) + (long long)N * Cin * Lin;
     float *col, *Y;
     (void)scratch, (void)ex;
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
     prof_enter();
+    if (conv_batched(Lout, Cout, CK)) {
+        int direct = K == 1 && stride == 1 && pad == 0; // the columns are x itself
+        col = NULL;
+        if (!direct && !(col = scratch_floats((size_t)ncol)))
+            return;
+        if (col || b) {
+            LAUNCH_I(k_im2col_bias, col ? (ncol > ny ? ncol : ny) : ny, big, col, y, b, x, N, Cin, Lin, K, stride,
+                     pad, Lout, Cout);
+            if (ck_launch(col ? "kernel im2col (per sample, + bias)" : "kernel bias (per sample)"))
+                return;
+        }
+        gemm_rm_batched(0, 0, Cout, Lout, CK, w, CK, 0, direct ? x : col, Lout, direct ? (long long)Cin * Lin : (long long)CK * Lout,
+                        b ? 1.0f : 0.0f, y, Lout, (long long)Cout * Lout, N, "fast conv1d_forward: sgemm batched");
+        return;
+    }
     if (!(col = scratch_floats((size_t)(ncol + ny))))
         return;
     Y = col + ncol;
-    k_im2col<<<grid_for(ncol), THREADS, 0, CU.stream>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
+    LAUNCH_I(k_im2col, ncol, big, col, x, N, Cin, Lin, K, stride, pad, Lout);
     if (ck_launch("kernel im2col"))
         return;
     if (gemm_rm(0, 0, Cout, (int)P, CK, w, CK, col, (int)P, 0.0f, Y, (int)P, "fast conv1d_forward: sgemm"))
         return;
-    k_cols_to_ncl<<<grid_for(ny), THREADS, 0, CU.stream>>>(y, Y, b, N, Cout, Lout);
+    LAUNCH_I(k_cols_to_ncl, ny, ny, y, Y, b, N, Cout, Lout);
     ck_launch("kernel cols_to_ncl (+ bias)");
 }
 
@@ -1272,26 +1748,44 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
 {
     int Lout = ggdm_elem_conv1d_out_len(Lin, K, stride, pad), CK = Cin * K;
     long long P = (long long)N * Lout, ncol = (long long)CK * P, ny = (long long)Cout * P;
+    long long big = (ncol > ny ? ncol : ny) + (long long)N * Cin * Lin;
     float *dY, *col;
     (void)scratch, (void)ex;
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
     prof_enter();
-    if ((dx || dw) && (dY = scratch_floats((size_t)(ny + ncol)))) {
+    if (dx && !dw && conv_batched(Lout, Cout, CK)) { // the input's gradient only (a guided step's VJP)
+        if (K == 1 && stride == 1 && pad == 0) {
+            // dx_n [Cin, L] += w^T [Cin, Cout] dy_n [Cout, L]
+            if (gemm_rm_batched(1, 0, Cin, Lout, Cout, w, CK, 0, dy, Lout, (long long)Cout * Lout, 1.0f, dx, Lout,
+                                (long long)Cin * Lout, N, "fast conv1d_backward dx: sgemm batched"))
+                return;
+        } else {
+            if (!(col = scratch_floats((size_t)ncol)))
+                return;
+            if (gemm_rm_batched(1, 0, CK, Lout, Cout, w, CK, 0, dy, Lout, (long long)Cout * Lout, 0.0f, col, Lout,
+                                (long long)CK * Lout, N, "fast conv1d_backward dcol: sgemm batched"))
+                return;
+            LAUNCH_I(k_col2im_add, (long long)N * Cin * Lin, big, dx, col, N, Cin, Lin, K, stride, pad, Lout, Lout,
+                     CK * Lout);
+            if (ck_launch("kernel col2im (per sample)"))
+                return;
+        }
+    } else if ((dx || dw) && (dY = scratch_floats((size_t)(ny + ncol)))) {
         col = dY + ny; // dcol for dx, then the columns of x for dw
-        k_ncl_to_cols<<<grid_for(ny), THREADS, 0, CU.stream>>>(dY, dy, N, Cout, Lout);
+        LAUNCH_I(k_ncl_to_cols, ny, ny, dY, dy, N, Cout, Lout);
         if (ck_launch("kernel ncl_to_cols"))
             return;
         if (dx) {
             if (gemm_rm(1, 0, CK, (int)P, Cout, w, CK, dY, (int)P, 0.0f, col, (int)P,
                         "fast conv1d_backward dcol: sgemm"))
                 return;
-            k_col2im_add<<<grid_for((long long)N * Cin * Lin), THREADS, 0, CU.stream>>>(dx, col, N, Cin, Lin, K, stride, pad, Lout);
+            LAUNCH_I(k_col2im_add, (long long)N * Cin * Lin, big, dx, col, N, Cin, Lin, K, stride, pad, Lout, P, Lout);
             if (ck_launch("kernel col2im"))
                 return;
         }
         if (dw) {
-            k_im2col<<<grid_for(ncol), THREADS, 0, CU.stream>>>(col, x, N, Cin, Lin, K, stride, pad, Lout);
+            LAUNCH_I(k_im2col, ncol, big, col, x, N, Cin, Lin, K, stride, pad, Lout);
             if (ck_launch("kernel im2col"))
                 return;
             if (gemm_rm(0, 1, Cout, CK, (int)P, dY, (int)P, col, (int)P, 1.0f, dw, CK,
@@ -1312,7 +1806,7 @@ static void f_linear_forward(float *y, const float *x, const float *W, const flo
     if (gemm_rm(0, 1, N, Out, In, x, In, W, In, 0.0f, y, Out, "fast linear_forward: sgemm"))
         return;
     if (b) {
-        k_add_bias<<<grid_for((long long)N * Out), THREADS, 0, CU.stream>>>(y, b, (long long)N * Out, Out, 1);
+        LAUNCH_I(k_add_bias, (long long)N * Out, (long long)N * Out, y, b, (long long)N * Out, Out, 1);
         ck_launch("kernel linear bias");
     }
 }
@@ -1691,6 +2185,19 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.params_hash = env && strcmp(env, "hash") == 0;
     env = getenv("GGDM_CUDA_ROWS");
     CU.rows_loop = env && strcmp(env, "0") == 0;
+    env = getenv("GGDM_CUDA_LAFUSED");
+    CU.la_unfused = env && strcmp(env, "0") == 0;
+    env = getenv("GGDM_CUDA_CONV_MINL");
+    CU.conv_min_l = env && env[0] ? atoi(env) : -1; // -1: the rule of conv_batched
+    env = getenv("GGDM_CUDA_CONV");
+    if (env && strcmp(env, "cols") == 0)
+        CU.conv_min_l = 1 << 30;
+    else if (env && strcmp(env, "batched") == 0)
+        CU.conv_min_l = 0;
+    env = getenv("GGDM_CUDA_GEMM");
+    // the default: cuBLAS's own choice in float32, timed cuBLASLt algorithms with TF32 (cuBLAS's
+    // TF32 heuristic picks slow kernels for these sizes: docs/performance.md)
+    CU.gemm_tuned = mode == GGDM_CUDA_FAST && (env && env[0] ? strcmp(env, "tuned") == 0 : CU.tf32);
     env = getenv("GGDM_CUDA_GRAPH");
     CU.graph_req = env && env[0] && strcmp(env, "0") != 0;
     CU.graph = CU.graph_req && !CU.sync_each;
@@ -1729,13 +2236,20 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
             CU.blas = NULL;
             return GGDM_CUDA_FAILED;
         }
+        if (CU.gemm_tuned && (s = cublasLtCreate(&CU.lt)) != CUBLAS_STATUS_SUCCESS) {
+            set_err(err, errlen, "cublasLtCreate: %s", cublasGetStatusString(s));
+            cublasDestroy(CU.blas);
+            CU.blas = NULL;
+            return GGDM_CUDA_FAILED;
+        }
     }
-    snprintf(CU.desc, sizeof CU.desc, "%.200s (sm_%d%d, %d SMs, %.1f GiB), %s%s%s%s%s", prop.name, prop.major,
+    snprintf(CU.desc, sizeof CU.desc, "%.200s (sm_%d%d, %d SMs, %.1f GiB), %s%s%s%s%s%s", prop.name, prop.major,
              prop.minor, prop.multiProcessorCount, (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0),
              mode == GGDM_CUDA_FAST ? "fast" : "exact", CU.tf32 ? ", TF32" : "",
              CU.graph ? ", CUDA graphs (GGDM_CUDA_GRAPH)" : "",
              CU.sync_each ? ", GGDM_CUDA_SYNC (synchronise after every kernel)" : "",
-             CU.trust_params ? ", GGDM_CUDA_PARAMS=trust" : "");
+             CU.trust_params ? ", GGDM_CUDA_PARAMS=trust" : "",
+             CU.gemm_tuned ? ", GGDM_CUDA_GEMM=tuned (cuBLASLt, timed per size)" : "");
     CU.inited = 1;
     if (out) {
         static ggdm_unet_backend fast_unfused; // GGDM_CUDA_FUSE=0: the separate operations (cross-checks)
@@ -1770,6 +2284,11 @@ extern "C" void ggdm_cuda_backend_shutdown(void)
         cudaFree(CU.att);
     for (i = 0; i < CU.n_wsc; i++)
         cudaFree(CU.wsc[i].buf);
+    lt_reset();
+    if (CU.lt)
+        cublasLtDestroy(CU.lt);
+    if (CU.tune_buf)
+        cudaFree(CU.tune_buf);
     if (CU.blas)
         cublasDestroy(CU.blas);
     if (CU.blas_ws)

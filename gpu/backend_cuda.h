@@ -73,11 +73,14 @@ int ggdm_cuda_backend_sync(void);
  * Works in either mode (its own cuBLAS handle and buffers); 0 on failure. */
 double ggdm_cuda_sgemm_peak(int n, int tf32);
 
-/* Profiling (for finding where the time goes, not for timings: it synchronises after every
- * operation). on = 1 clears the table and starts: every kernel, cuBLAS call and memory
- * operation is timed from the end of the previous one (the host's own time between two
- * backend calls is counted as "host"); on = 0 stops. print writes the table, largest total
- * first, to f. */
+/* Profiling (for finding where the time goes, not for timings). on = 1 clears the table and
+ * starts the synchronised profile: it synchronises after every operation, and every kernel,
+ * cuBLAS call and memory operation is timed from the end of the previous one (the host's own
+ * time between two backend calls is counted as "host"). on = 2 starts the asynchronous
+ * profile: a CUDA event is recorded after every operation, nothing waits, and an operation's
+ * time is the GPU's time from the previous event to its own (what a real run spends, launch
+ * gaps included). Matrix products are listed per size (M x N x K). on = 0 stops. print writes
+ * the table, largest total first, to f. */
 void ggdm_cuda_profile(int on);
 void ggdm_cuda_profile_print(FILE *f);
 

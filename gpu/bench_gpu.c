@@ -19,8 +19,11 @@
  * the reference's CPU code and says whether the GPU's result is bit-identical.
  *
  *   build/bench_gpu [--mode exact|fast] [--tf32] [--reps R] [--n N] [--no-cpu-check] [--profile]
+ *                   [--profile-async]
  * --profile: also one G_loss step with ggdm_cuda_profile (the time of every kernel, cuBLAS call
  * and memory operation, synchronised after each), printed as "profile: ..." lines.
+ * --profile-async: five G_loss steps, each operation timed by CUDA events on the stream, without
+ * synchronising (the GPU's real timeline: the time from one operation's end to the next's).
  * Prints lines "cuda-exact unguided-step N=32: 0.00123 s"; exit status 3 without a CUDA device.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -104,13 +107,15 @@ int main(int argc, char **argv)
             N = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--profile") == 0) {
             profile = 1;
+        } else if (strcmp(argv[i], "--profile-async") == 0) {
+            profile = 2;
         } else if (strcmp(argv[i], "--no-cpu-check") == 0) {
             cpu_check = 0;
         } else if (strcmp(argv[i], "--round-limit") == 0 && i + 1 < argc) {
             round_limit = atof(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_gpu [--mode exact|fast] [--tf32] [--reps 1..%d] [--n N] [--no-cpu-check] [--profile] "
-                            "[--round-limit SECONDS]\n",
+                            "[--profile-async] [--round-limit SECONDS]\n",
                     MAXR);
             return 2;
         }
@@ -182,10 +187,14 @@ int main(int argc, char **argv)
                 tm[r] = now() - a;
         }
         step_s[v] = median(tm, R);
-        if (profile && v) { /* where one G_loss step's time goes (synchronised: slower) */
-            ggdm_cuda_profile(1);
-            check(ggdm_guided_eps_ex(&m, &gc, tab, T, t, N, x, g, y, eps, NULL, ws, wsb, &ex), "guided eps");
+        if (profile && v) { /* where one G_loss step's time goes (--profile: synchronised, slower) */
+            int k, nrep = profile == 2 ? 5 : 1; /* asynchronous: the sum of 5 steps */
+            ggdm_cuda_profile(profile);
+            for (k = 0; k < nrep; k++)
+                check(ggdm_guided_eps_ex(&m, &gc, tab, T, t, N, x, g, y, eps, NULL, ws, wsb, &ex), "guided eps");
             ggdm_cuda_profile(0);
+            if (profile == 2)
+                printf("profile: the GPU's time between consecutive operations, summed over %d G_loss steps\n", nrep);
             ggdm_cuda_profile_print(stdout);
         }
         printf("%s %s N=%d: %.5f s (%.2f TFLOP/s)\n", name, v ? "gloss-step" : "unguided-step", N, step_s[v],

@@ -12,11 +12,14 @@
 #   conf-fast    build/ggdm-cuda conformance --mode fast      (within the manifest's tolerances)
 #   conf-*-g     the same two with GGDM_CUDA_GRAPH=1 (CUDA graphs), and conf-fast-nf with
 #                GGDM_CUDA_FUSE=0 (fast mode without its fused activation kernels)
+#   conf-exact-s exact mode with the staged LinearAttention launches (GGDM_CUDA_LAFUSED=0)
+#   conf-f-*     fast mode with each convolution layout forced (GGDM_CUDA_CONV=cols|batched) and
+#                with the timed cuBLASLt products (GGDM_CUDA_GEMM=tuned)
 #   trace-exact  one forward pass of the paper's Unet1D (N = 8), every layer: the GPU's files
 #                byte-identical to the reference's
 #   trace-fast   the same in fast mode: `ggdm diff --rtol 1e-4 --atol 5e-5`
 #   bench        make bench-gpu (exact, fast, fast+TF32, PyTorch when it is installed)
-#   profile      bench_gpu --profile: where the time of one fast-mode G_loss step goes
+#   profile      bench_gpu --profile-async: where the time of fast-mode G_loss steps goes
 # and ends with a table: check, result, figure. Exit status 0 when every check passed.
 #
 #   sh gpu/check-on-device.sh [OUT_DIR]      (default: build/gpu-check)
@@ -116,6 +119,16 @@ fig=$(conf_figure "$OUTDIR/conf-fast-graph.log")
 step conf-fast-unfused 90 env GGDM_CUDA_FUSE=0 "$B/ggdm-cuda" conformance --mode fast --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-fast-unfused.log")
 [ "$rc" -eq 0 ] && row conf-fast-nf ok "$fig, GGDM_CUDA_FUSE=0" || row conf-fast-nf FAILED "rc=$rc $fig"
+# the other code paths behind the switches: the staged LinearAttention launches (exact mode, bit
+# for bit), fast mode's two convolution layouts forced everywhere, and the timed cuBLASLt products
+step conf-exact-staged 150 env GGDM_CUDA_LAFUSED=0 "$B/ggdm-cuda" conformance --mode exact --vectors vectors
+fig=$(conf_figure "$OUTDIR/conf-exact-staged.log")
+[ "$rc" -eq 0 ] && row conf-exact-s ok "$fig, bit for bit, GGDM_CUDA_LAFUSED=0" || row conf-exact-s FAILED "rc=$rc $fig"
+for v in CONV=cols CONV=batched GEMM=tuned; do
+    step "conf-fast-$v" 90 env "GGDM_CUDA_$v" "$B/ggdm-cuda" conformance --mode fast --vectors vectors
+    fig=$(conf_figure "$OUTDIR/conf-fast-$v.log")
+    [ "$rc" -eq 0 ] && row "conf-f-${v#*=}" ok "$fig, GGDM_CUDA_$v" || row "conf-f-${v#*=}" FAILED "rc=$rc $fig"
+done
 
 # ------------------------------------------------------------------ layer traces
 T="$OUTDIR/trace"
@@ -168,9 +181,9 @@ fig=$(grep -E '^ratio round-G_loss' "$OUTDIR/bench.log" | sed 's/  */ /g' | tr '
 [ "$rc" -eq 0 ] && row bench ok "${fig:-see bench.log}" || row bench FAILED "rc=$rc (see $OUTDIR/bench.log)"
 grep -E ' s$| s \(|^check|^ratio|^speed-up' "$OUTDIR/bench.log" | head -n 60
 
-# where the time of one fast-mode G_loss step goes (synchronised after every operation)
-step profile 120 "$B/bench_gpu" --mode fast --reps 2 --no-cpu-check --round-limit 0 --profile
-[ "$rc" -eq 0 ] && row profile ok "$(grep -E '^profile: total' "$OUTDIR/profile.log" | awk '{print $3 " ms (synchronised)"}')" ||
+# where the time of fast-mode G_loss steps goes (CUDA events after every operation, nothing waits)
+step profile 120 env GGDM_CUDA_PARAMS=trust "$B/bench_gpu" --mode fast --reps 2 --no-cpu-check --round-limit 0 --profile-async
+[ "$rc" -eq 0 ] && row profile ok "$(grep -E '^profile: total' "$OUTDIR/profile.log" | awk '{print $3 " ms for 5 G_loss steps (events after every operation)"}')" ||
     row profile FAILED "rc=$rc (see $OUTDIR/profile.log)"
 grep -E '^profile:' "$OUTDIR/profile.log" | head -n 40
 
