@@ -66,6 +66,7 @@ static struct {
     unsigned long long buf_epoch; // bumped whenever a private device buffer is (re)allocated
     int no_wscache, params_hash, rows_loop; // debugging switches (GGDM_CUDA_WSCACHE=0, GGDM_CUDA_PARAMS=hash, GGDM_CUDA_ROWS=0)
     int conv_min_l; // fast Conv1d: the "batched" layout from this output length up (GGDM_CUDA_CONV_MINL, GGDM_CUDA_CONV=cols|batched), or -1: conv_batched's rule
+    int eager_zero; // GGDM_CUDA_LAZYZERO=0: fast mode zeroes at once (see zero_take)
     int la_unfused; // GGDM_CUDA_LAFUSED=0: LinearAttention by the staged launches, not one block per head
     int unstaged; // GGDM_CUDA_STAGED=0: the attention backwards as one launch each (slow; for cross-checks)
     int gemm_tuned;         // GGDM_CUDA_GEMM=tuned: matrix products through cuBLASLt, the fastest algorithm per size
@@ -374,6 +375,63 @@ static int grow(float **p, size_t *cap_bytes, size_t bytes, const char *what)
 #include <tuple>
 #include <vector>
 
+// ------------------------------------------------------------------ fast mode: deferred zeroing
+//
+// The plan zeroes a gradient buffer and then lets one operation add into it (dA before a
+// Conv1d backward, the attention's dproj/dov/dqkv/dnrm, ...). In fast mode cu_zero only notes
+// the buffer; the next operation either is a consumer that takes it (zero_take: it then
+// writes its sums instead of adding them to zeros, one launch fewer) or, whatever it is, first
+// has the memset made (zero_flush: every operation but the consumers, every memory operation
+// through tape_flush, the end of a recorded tape). Exact mode zeroes at once (writing x
+// instead of 0 + x changes the sign of a zero sum). GGDM_CUDA_LAZYZERO=0 turns it off.
+static struct {
+    float *p;
+    size_t n;
+} ZP;
+
+static void zero_flush(void)
+{
+    float *p = ZP.p;
+    if (!p)
+        return;
+    ZP.p = NULL;
+    if (!CU.failed)
+        ck(cudaMemsetAsync(p, 0, ZP.n * sizeof(float), CU.stream), "zero");
+    prof_mark("zero");
+}
+
+// 1 when [p, p + n) is exactly the buffer whose zeroing is pending: the caller writes instead
+// of adding (and the memset is not made); 0 otherwise (any pending memset made first).
+static int zero_take(const float *p, size_t n)
+{
+    if (ZP.p && ZP.p == p && ZP.n == n) {
+        ZP.p = NULL;
+        return 1;
+    }
+    zero_flush();
+    return 0;
+}
+
+static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                              int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
+                              const struct ggdm_exec *ex);
+static void f_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,
+                              const float *rstd, const float *g, int N, int C, int L);
+static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_q,
+                               const float *cache_k, const float *cache_ctx, int N, int H, int Dh, int L,
+                               float *scratch);
+static void cu_zero(void *ctx, float *dst, size_t n);
+
+// Operations that take a pending zero themselves (and cu_zero, which replaces it); before any
+// other operation the memset is made.
+template <typename F> static int zero_aware(F fn)
+{
+    void (*g)(void) = reinterpret_cast<void (*)(void)>(fn);
+    return g == reinterpret_cast<void (*)(void)>(&f_conv1d_backward) ||
+           g == reinterpret_cast<void (*)(void)>(&f_chnorm_backward) ||
+           g == reinterpret_cast<void (*)(void)>(&s_linattn_backward) || g == reinterpret_cast<void (*)(void)>(&cu_zero);
+}
+
 typedef void (*tape_fn)(const unsigned char *args);
 
 struct tape_entry {
@@ -403,6 +461,8 @@ template <typename... A> static void tape_replay(const unsigned char *p)
     alignas(tape_call<A...>) unsigned char buf[sizeof(tape_call<A...>)];
     memcpy((void *)buf, p, sizeof buf);
     const tape_call<A...> *c = std::launder(reinterpret_cast<const tape_call<A...> *>(buf));
+    if (!zero_aware(c->fn))
+        zero_flush();
     std::apply(c->fn, c->args);
 }
 
@@ -415,6 +475,8 @@ static int taping(void)
 template <typename... A, typename... B> static void tape_or_run(void (*fn)(A...), B... b)
 {
     if (!taping()) {
+        if (!zero_aware(fn))
+            zero_flush();
         fn(b...);
         return;
     }
@@ -439,10 +501,12 @@ template <typename... A, void (*f)(A...)> struct taped<void (*)(A...), f> {
 static void tape_run_all(void)
 {
     size_t i;
+    zero_flush();
     TP.running = 1;
     for (i = 0; i < TP.ent.size() && !CU.failed; i++)
         TP.ent[i].run(TP.bytes.data() + TP.ent[i].off);
     TP.running = 0;
+    zero_flush(); // a captured graph is complete without the host
 }
 
 static int same_as_last(void)
@@ -469,6 +533,7 @@ static void tape_flush(void)
 {
     if (!CU.graph || TP.running || TP.ent.empty()) {
         TP.staging_used = 0;
+        zero_flush();
         return;
     }
     if (!CU.failed) {
@@ -876,10 +941,16 @@ static void cu_copy(void *ctx, float *dst, const float *src, size_t n)
 
 static void cu_zero(void *ctx, float *dst, size_t n)
 {
-    prof_scope ps_("zero");
     (void)ctx;
+    zero_flush();
     if (CU.failed || n == 0)
         return;
+    if (CU.mode == GGDM_CUDA_FAST && !CU.eager_zero) { // deferred: see zero_take
+        ZP.p = dst;
+        ZP.n = n;
+        return;
+    }
+    prof_scope ps_("zero");
     ck(cudaMemsetAsync(dst, 0, n * sizeof(float), CU.stream), "zero");
 }
 
@@ -1054,12 +1125,12 @@ __global__ void k_linattn_dqkv_staged(float *dqkv, const float *ckk, const float
 // launch instead of four (forward) or five (backward), and no per-element recomputation.
 // Used when the shared memory fits (la_fused_smem <= LA_SMEM_MAX; the paper's L <= 64 needs
 // 21 KiB); GGDM_CUDA_LAFUSED=0 uses the staged launches instead.
-#define LA_THREADS 256
+#define LA_THREADS 1024
 #define LA_SMEM_MAX (48 * 1024)
 
 static size_t la_fwd_smem(int Dh, int L)
 {
-    return sizeof(float) * ((size_t)2 * Dh * L + (size_t)Dh * Dh);
+    return sizeof(float) * ((size_t)2 * Dh * L + (size_t)Dh * Dh + (size_t)2 * (L > Dh ? L : Dh));
 }
 
 static size_t la_bwd_smem(int Dh, int L)
@@ -1067,34 +1138,64 @@ static size_t la_bwd_smem(int Dh, int L)
     return sizeof(float) * ((size_t)Dh * Dh + (size_t)2 * Dh * L + (size_t)Dh + (size_t)3 * L);
 }
 
+// A softmax of R rows of n values each, row r's value j at x[r*rs + j*js], as
+// ggdm_elem_softmax_stats computes it (m: the max scan from element 0; sum: the chain of
+// ggdm_expf(x - m) from +0), written to y[r*rs + j*js] = ggdm_expf(x - m) / sum (* post,
+// unless post is 1: then no product): the scans and chains one thread per row, the
+// exponentials and quotients by all threads (each value once, stored in e). Every thread of
+// the block must call it; it synchronises.
+__device__ static void la_softmax(float *y, float *e, float *stat, const float *x, int R, int n, int rs, int js,
+                                  float post, int has_post)
+{
+    int tid = threadIdx.x, nt = blockDim.x, i, j;
+    for (i = tid; i < R; i += nt) {
+        float m = x[(long)i * rs];
+        for (j = 1; j < n; j++) {
+            float v = x[(long)i * rs + (long)j * js];
+            m = v > m ? v : m;
+        }
+        stat[2 * i] = m;
+    }
+    __syncthreads();
+    for (i = tid; i < R * n; i += nt) {
+        int r = i / n, c = i % n;
+        e[(long)r * rs + (long)c * js] = ggdm_expf(x[(long)r * rs + (long)c * js] - stat[2 * r]);
+    }
+    __syncthreads();
+    for (i = tid; i < R; i += nt) {
+        float sum = 0.0f;
+        for (j = 0; j < n; j++)
+            sum = sum + e[(long)i * rs + (long)j * js];
+        stat[2 * i + 1] = sum;
+    }
+    __syncthreads();
+    for (i = tid; i < R * n; i += nt) {
+        int r = i / n, c = i % n;
+        long o = (long)r * rs + (long)c * js;
+        float t = e[o] / stat[2 * r + 1];
+        y[o] = has_post ? t * post : t;
+    }
+    __syncthreads();
+}
+
 __global__ void __launch_bounds__(LA_THREADS)
 k_linattn_fwd_fused(float *out, float *cache_q, float *cache_k, float *cache_ctx, const float *qkv, int H, int Dh,
                     int L)
 {
     extern __shared__ float la_sm[];
-    float *qs = la_sm, *ks = qs + Dh * L, *ctx = ks + Dh * L;
-    int n = blockIdx.x / H, h = blockIdx.x % H, tid = threadIdx.x, nt = blockDim.x, i, j;
+    float *qs = la_sm, *ks = qs + Dh * L, *ctx = ks + Dh * L, *stat = ctx + Dh * Dh;
+    int n = blockIdx.x / H, h = blockIdx.x % H, tid = threadIdx.x, nt = blockDim.x, i;
     const float *q = qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h), *k = qkv + ggdm_elem_qkv_off(n, 1, H, Dh, L, h);
     const float *v = qkv + ggdm_elem_qkv_off(n, 2, H, Dh, L, h);
     long ho = ggdm_elem_head_off(n, H, Dh, L, h), co = ggdm_elem_head_off(n, H, Dh, Dh, h);
-    float scale = ggdm_attn_scale(Dh), m, sum;
-    for (i = tid; i < L; i += nt) { // softmax of q over d, per position
-        ggdm_elem_softmax_stats(q + i, Dh, L, &m, &sum);
-        for (j = 0; j < Dh; j++) {
-            float t = (ggdm_expf(q[j * L + i] - m) / sum) * scale;
-            qs[j * L + i] = t;
-            cache_q[ho + j * L + i] = t;
-        }
+    // qs[d, l] = (softmax over d of q[:, l])[d] * scale; ks[d, l] = (softmax over l of k[d, :])[l]
+    // (the exponentials go to the output arrays first, then the quotients replace them)
+    la_softmax(qs, qs, stat, q, L, Dh, 1, L, ggdm_attn_scale(Dh), 1);
+    la_softmax(ks, ks, stat, k, Dh, L, L, 1, 1.0f, 0);
+    for (i = tid; i < Dh * L; i += nt) {
+        cache_q[ho + i] = qs[i];
+        cache_k[ho + i] = ks[i];
     }
-    for (i = tid; i < Dh; i += nt) { // softmax of k over l, per channel
-        ggdm_elem_softmax_stats(k + (long)i * L, L, 1, &m, &sum);
-        for (j = 0; j < L; j++) {
-            float t = ggdm_expf(k[i * L + j] - m) / sum;
-            ks[i * L + j] = t;
-            cache_k[ho + i * L + j] = t;
-        }
-    }
-    __syncthreads();
     for (i = tid; i < Dh * Dh; i += nt) { // ctx[d, e] = chain over l of fmaf(v[e,l], ks[d,l], acc)
         int d = i / Dh, e = i % Dh;
         float t = ggdm_dot_f32(v + (long)e * L, 1, ks + d * L, 1, L);
@@ -1110,7 +1211,7 @@ k_linattn_fwd_fused(float *out, float *cache_q, float *cache_k, float *cache_ctx
 
 __global__ void __launch_bounds__(LA_THREADS)
 k_linattn_bwd_fused(float *dqkv, const float *dout, const float *qkv, const float *cache_q, const float *cache_k,
-                    const float *cache_ctx, int H, int Dh, int L)
+                    const float *cache_ctx, int H, int Dh, int L, int fresh)
 {
     extern __shared__ float la_sm[];
     float *dctx = la_sm, *dks = dctx + Dh * Dh, *qp = dks + Dh * L, *sd = qp + Dh * L, *st = sd + Dh, *tl = st + 2 * L;
@@ -1123,19 +1224,19 @@ k_linattn_bwd_fused(float *dqkv, const float *dout, const float *qkv, const floa
     const float *q = qkv + oq, *v = qkv + ov;
     for (i = tid; i < Dh * Dh; i += nt) // dctx[d, e] = chain over l of fmaf(dout[e,l], qs[d,l], acc)
         dctx[i] = ggdm_elem_linattn_dctx(go, qs, i / Dh, i % Dh, L);
-    for (i = tid; i < L; i += nt) // the softmax statistics of q[:, l]
-        ggdm_elem_softmax_stats(q + i, Dh, L, &st[2 * i], &st[2 * i + 1]);
     __syncthreads();
-    for (i = tid; i < Dh * L; i += nt) {
-        int d = i / L, l = i % L;
+    for (i = tid; i < 2 * Dh * L; i += nt) {
+        int w = i / (Dh * L), r = i % (Dh * L), d = r / L, l = r % L;
         float acc = 0.0f;
-        for (j = 0; j < Dh; j++) // dks[d, l] = chain over e of fmaf(v[e,l], dctx[d,e], acc)
-            acc = fmaf(v[j * L + l], dctx[d * Dh + j], acc);
-        dks[i] = acc;
-        acc = 0.0f; // the v part, channel e = d: chain over d' of fmaf(ks[d',l], dctx[d',e], acc)
-        for (j = 0; j < Dh; j++)
-            acc = fmaf(ks[j * L + l], dctx[j * Dh + d], acc);
-        dqkv[ov + i] = dqkv[ov + i] + acc;
+        if (w == 0) { // dks[d, l] = chain over e of fmaf(v[e,l], dctx[d,e], acc)
+            for (j = 0; j < Dh; j++)
+                acc = fmaf(v[j * L + l], dctx[d * Dh + j], acc);
+            dks[r] = acc;
+        } else { // the v part, channel e = d: chain over d' of fmaf(ks[d',l], dctx[d',e], acc)
+            for (j = 0; j < Dh; j++)
+                acc = fmaf(ks[j * L + l], dctx[j * Dh + d], acc);
+            dqkv[ov + r] = fresh ? acc : dqkv[ov + r] + acc; // fresh: dqkv was to be zeroed
+        }
     }
     __syncthreads();
     for (i = tid; i < Dh; i += nt) { // s[d] = chain over l of fmaf(ks[d,l], dks[d,l], acc)
@@ -1146,13 +1247,15 @@ k_linattn_bwd_fused(float *dqkv, const float *dout, const float *qkv, const floa
     }
     __syncthreads();
     for (i = tid; i < Dh * L; i += nt) // the k part: ks[d,l] * (dks[d,l] - s[d])
-        dqkv[ok + i] = dqkv[ok + i] + ks[i] * (dks[i] - sd[i / L]);
-    __syncthreads();
-    for (i = tid; i < Dh * L; i += nt) { // p[d, l] and dp[d, l]
-        int d = i / L, l = i % L;
-        qp[i] = ggdm_expf(q[i] - st[2 * l]) / st[2 * l + 1];
-        qg[i] = ggdm_elem_linattn_dp(go, ctx, d, l, Dh, L);
+    {
+        float g = ks[i] * (dks[i] - sd[i / L]);
+        dqkv[ok + i] = fresh ? g : dqkv[ok + i] + g;
     }
+    __syncthreads();
+    // p = the softmax of q over d (as the forward's, without the scale), then dp[d, l]
+    la_softmax(qp, qp, st, q, L, Dh, 1, L, 1.0f, 0);
+    for (i = tid; i < Dh * L; i += nt)
+        qg[i] = ggdm_elem_linattn_dp(go, ctx, i / L, i % L, Dh, L);
     __syncthreads();
     for (i = tid; i < L; i += nt) { // t[l] = chain over d of fmaf(p[d,l], dp[d,l], acc)
         float acc = 0.0f;
@@ -1162,7 +1265,10 @@ k_linattn_bwd_fused(float *dqkv, const float *dout, const float *qkv, const floa
     }
     __syncthreads();
     for (i = tid; i < Dh * L; i += nt) // the q part: p * (dp - t)
-        dqkv[oq + i] = dqkv[oq + i] + qp[i] * (qg[i] - tl[i % L]);
+    {
+        float g = qp[i] * (qg[i] - tl[i % L]);
+        dqkv[oq + i] = fresh ? g : dqkv[oq + i] + g;
+    }
 }
 
 static int la_fused(int N, int H, int Dh, int L)
@@ -1183,14 +1289,17 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
     (void)scratch;
     if (CU.failed || nq <= 0)
         return;
+    if (CU.unstaged || !la_fused(N, H, Dh, L))
+        zero_flush();
     if (CU.unstaged) {
         x_linattn_backward(dqkv, dout, qkv, cache_q, cache_k, cache_ctx, N, H, Dh, L);
         return;
     }
     prof_enter();
     if (la_fused(N, H, Dh, L)) {
+        int fresh = zero_take(dqkv, (size_t)nq); // see zero_take (never in exact mode)
         k_linattn_bwd_fused<<<N * H, LA_THREADS, la_bwd_smem(Dh, L), CU.stream>>>(dqkv, dout, qkv, cache_q, cache_k,
-                                                                                 cache_ctx, H, Dh, L);
+                                                                                 cache_ctx, H, Dh, L, fresh);
         ck_launch("kernel linattn_backward (one block per head)");
         return;
     }
@@ -1393,7 +1502,7 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
 // the heuristic's first proposal. The choice is per process: two runs may pick different
 // algorithms, which sum in different orders (fast mode's results are within tolerance, not
 // bit-stable across runs with this switch).
-#define NLT 160
+#define NLT 512
 #define LT_CANDIDATES 8
 typedef struct lt_entry {
     int ta, tb, M, Nc, K, lda, ldb, ldc, beta0;
@@ -1457,10 +1566,8 @@ static lt_entry *lt_find(int ta, int tb, int M, int Nc, int K, int lda, int ldb,
             e->ldc == ldc && e->beta0 == beta0 && e->al_a == al_a && e->al_b == al_b && e->al_c == al_c)
             return e;
     }
-    if (LT.n == NLT) {
-        record("%s: more than %d matrix-product sizes for GGDM_CUDA_GEMM=tuned", what, NLT);
-        return NULL;
-    }
+    if (LT.n == NLT) // full (a process running many sizes, e.g. the conformance runner): start again
+        lt_reset();
     e = &LT.e[LT.n];
     memset(e, 0, sizeof *e);
     e->ta = ta, e->tb = tb, e->M = M, e->Nc = Nc, e->K = K, e->lda = lda, e->ldb = ldb, e->ldc = ldc, e->beta0 = beta0;
@@ -1624,7 +1731,7 @@ __global__ void k_ncl_to_cols(float *Y, const float *y, int N, int C, int L)
 // or dcol[(n*CK + r)*Lout + l] ("batched", rs = Lout, ns = CK*Lout).
 template <typename I>
 __global__ void k_col2im_add(float *dx, const float *dcol, int N, int Cin, int Lin, int K, int stride, int pad,
-                             int Lout, I rs, I ns)
+                             int Lout, I rs, I ns, int fresh)
 {
     I total = (I)N * Cin * Lin;
     I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
@@ -1640,7 +1747,7 @@ __global__ void k_col2im_add(float *dx, const float *dcol, int N, int Cin, int L
             if (q < Lout)
                 acc = acc + dcol[((I)ci * K + k) * rs + n * ns + q];
         }
-        dx[i] = dx[i] + acc;
+        dx[i] = fresh ? acc : dx[i] + acc; // fresh: dx was to be zeroed (zero_take)
     }
 }
 
@@ -1750,14 +1857,17 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
     long long P = (long long)N * Lout, ncol = (long long)CK * P, ny = (long long)Cout * P;
     long long big = (ncol > ny ? ncol : ny) + (long long)N * Cin * Lin;
     float *dY, *col;
+    int fresh;
     (void)scratch, (void)ex;
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
-        return;
+        return; // (a pending zero stays pending: the next operation makes it)
+    // dx was just to be zeroed: write the sums instead of adding them (one memset fewer)
+    fresh = dx ? zero_take(dx, (size_t)N * Cin * Lin) : (zero_flush(), 0);
     prof_enter();
     if (dx && !dw && conv_batched(Lout, Cout, CK)) { // the input's gradient only (a guided step's VJP)
         if (K == 1 && stride == 1 && pad == 0) {
             // dx_n [Cin, L] += w^T [Cin, Cout] dy_n [Cout, L]
-            if (gemm_rm_batched(1, 0, Cin, Lout, Cout, w, CK, 0, dy, Lout, (long long)Cout * Lout, 1.0f, dx, Lout,
+            if (gemm_rm_batched(1, 0, Cin, Lout, Cout, w, CK, 0, dy, Lout, (long long)Cout * Lout, fresh ? 0.0f : 1.0f, dx, Lout,
                                 (long long)Cin * Lout, N, "fast conv1d_backward dx: sgemm batched"))
                 return;
         } else {
@@ -1767,7 +1877,7 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
                                 (long long)CK * Lout, N, "fast conv1d_backward dcol: sgemm batched"))
                 return;
             LAUNCH_I(k_col2im_add, (long long)N * Cin * Lin, big, dx, col, N, Cin, Lin, K, stride, pad, Lout, Lout,
-                     CK * Lout);
+                     CK * Lout, fresh);
             if (ck_launch("kernel col2im (per sample)"))
                 return;
         }
@@ -1780,7 +1890,8 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
             if (gemm_rm(1, 0, CK, (int)P, Cout, w, CK, dY, (int)P, 0.0f, col, (int)P,
                         "fast conv1d_backward dcol: sgemm"))
                 return;
-            LAUNCH_I(k_col2im_add, (long long)N * Cin * Lin, big, dx, col, N, Cin, Lin, K, stride, pad, Lout, P, Lout);
+            LAUNCH_I(k_col2im_add, (long long)N * Cin * Lin, big, dx, col, N, Cin, Lin, K, stride, pad, Lout, P, Lout,
+                     fresh);
             if (ck_launch("kernel col2im"))
                 return;
         }
@@ -1904,7 +2015,7 @@ k_fast_norm(float *y, float *mean, float *rstd, const float *x, const float *gam
 // for the group's elements (as the element kernel ..._backward_dx): one launch.
 __global__ void __launch_bounds__(RED_THREADS)
 k_fast_norm_bwd(float *dx, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma,
-                int L2, long long S1, long long s, int M, int G2, int Cg, int Ldiv)
+                int L2, long long S1, long long s, int M, int G2, int Cg, int Ldiv, int fresh)
 {
     __shared__ float red[RED_THREADS];
     int q = blockIdx.x, i;
@@ -1921,7 +2032,8 @@ k_fast_norm_bwd(float *dx, const float *dy, const float *x, const float *mean, c
     for (i = threadIdx.x; i < M; i += RED_THREADS) {
         long long a = base + (long long)i * s;
         float d = gamma ? dy[a] * gamma[(q % G2) * Cg + i / Ldiv] : dy[a];
-        dx[a] = dx[a] + ggdm_norm_dx(d, ggdm_norm_xhat(x[a], mq, rq), s1, s2, rq);
+        float g = ggdm_norm_dx(d, ggdm_norm_xhat(x[a], mq, rq), s1, s2, rq);
+        dx[a] = fresh ? g : dx[a] + g;
     }
 }
 
@@ -1957,7 +2069,7 @@ static void f_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const f
         int M = (C / G) * L;
         prof_enter();
         k_fast_norm_bwd<<<N * G, RED_THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, gamma, 1, (long long)M, 1, M, G,
-                                                              C / G, L);
+                                                              C / G, L, 0);
         if (ck_launch("kernel fast groupnorm_backward"))
             return;
     }
@@ -1969,12 +2081,14 @@ static void f_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const f
 static void f_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,
                               const float *rstd, const float *g, int N, int C, int L)
 {
+    int fresh;
     if (CU.failed || ggdm_elem_chnorm_backward_dx_count(N, C, L) <= 0)
         return;
+    fresh = dx ? zero_take(dx, (size_t)N * C * L) : (zero_flush(), 0); // see zero_take
     if (dx) {
         prof_enter();
         k_fast_norm_bwd<<<N * L, RED_THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, g, L, (long long)C * L, L, C, 1,
-                                                              0, 1);
+                                                              0, 1, fresh);
         if (ck_launch("kernel fast chnorm_backward"))
             return;
     }
@@ -2171,6 +2285,7 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     if (CU.inited)
         ggdm_cuda_backend_shutdown();
     memset(&CU, 0, sizeof CU);
+    ZP.p = NULL;
     CU.mode = mode;
     CU.tf32 = mode == GGDM_CUDA_FAST && tf32;
     env = getenv("GGDM_CUDA_SYNC");
@@ -2185,6 +2300,8 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.params_hash = env && strcmp(env, "hash") == 0;
     env = getenv("GGDM_CUDA_ROWS");
     CU.rows_loop = env && strcmp(env, "0") == 0;
+    env = getenv("GGDM_CUDA_LAZYZERO");
+    CU.eager_zero = env && strcmp(env, "0") == 0;
     env = getenv("GGDM_CUDA_LAFUSED");
     CU.la_unfused = env && strcmp(env, "0") == 0;
     env = getenv("GGDM_CUDA_CONV_MINL");
