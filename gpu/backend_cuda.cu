@@ -66,6 +66,8 @@ static struct {
     unsigned long long buf_epoch; // bumped whenever a private device buffer is (re)allocated
     int no_wscache, params_hash, rows_loop; // debugging switches (GGDM_CUDA_WSCACHE=0, GGDM_CUDA_PARAMS=hash, GGDM_CUDA_ROWS=0)
     int conv_min_l; // fast Conv1d: the "batched" layout from this output length up (GGDM_CUDA_CONV_MINL, GGDM_CUDA_CONV=cols|batched), or -1: conv_batched's rule
+    int ws_copy; // GGDM_CUDA_WSCOPY=1: cached weight standardisations copied into the workspace (see ws_resolve)
+    int linear_alt; // GGDM_CUDA_LINEAR=blas (fast) / elem (exact): Linear forward not by the tiled kernel
     int eager_zero; // GGDM_CUDA_LAZYZERO=0: fast mode zeroes at once (see zero_take)
     int la_unfused; // GGDM_CUDA_LAFUSED=0: LinearAttention by the staged launches, not one block per head
     int unstaged; // GGDM_CUDA_STAGED=0: the attention backwards as one launch each (slow; for cross-checks)
@@ -91,6 +93,12 @@ static struct {
     size_t att_cap;               // bytes
     int n_wsc;
     ws_cached wsc[NWS_CACHE];
+    // fast mode: weight standardisations served from the cache without the copy (ws_resolve)
+    int n_rd;
+    struct {
+        const float *w_hat, *rstd, *buf;
+        size_t nw;
+    } rd[NWS_CACHE];
 } CU;
 
 static void record(const char *fmt, ...)
@@ -1013,6 +1021,7 @@ static float *cu_workspace(void *ctx, void *host_ws, size_t bytes)
     tape_flush();
     prof_scope ps_("workspace");
     (void)ctx, (void)host_ws;
+    CU.n_rd = 0; // a network call starts: its ws_forward calls announce their results again
     if (CU.failed)
         return NULL; // the library call fails (GGDM_ERR_BUFFER_TOO_SMALL); the error is recorded
     if (grow(&CU.ws, &CU.ws_bytes, bytes, "workspace: cudaMalloc"))
@@ -1126,16 +1135,19 @@ __global__ void k_linattn_dqkv_staged(float *dqkv, const float *ckk, const float
 // Used when the shared memory fits (la_fused_smem <= LA_SMEM_MAX; the paper's L <= 64 needs
 // 21 KiB); GGDM_CUDA_LAFUSED=0 uses the staged launches instead.
 #define LA_THREADS 1024
-#define LA_SMEM_MAX (48 * 1024)
+#define LA_SMEM_MAX (96 * 1024) // opted in at initialisation (cudaFuncAttributeMaxDynamicSharedMemorySize)
 
+// Shared memory (floats): forward q/qs, k/ks, v [Dh, L] each, ctx [Dh, Dh], the softmax
+// statistics; backward dout, qs, ks, v, q/p, dks/dp [Dh, L] each, ctx, dctx [Dh, Dh], s, the
+// statistics and t. The paper's L = 64, Dh = 32: 29 KiB and 58 KiB (above 48 KiB: opted in).
 static size_t la_fwd_smem(int Dh, int L)
 {
-    return sizeof(float) * ((size_t)2 * Dh * L + (size_t)Dh * Dh + (size_t)2 * (L > Dh ? L : Dh));
+    return sizeof(float) * ((size_t)3 * Dh * L + (size_t)Dh * Dh + (size_t)2 * (L > Dh ? L : Dh));
 }
 
 static size_t la_bwd_smem(int Dh, int L)
 {
-    return sizeof(float) * ((size_t)Dh * Dh + (size_t)2 * Dh * L + (size_t)Dh + (size_t)3 * L);
+    return sizeof(float) * ((size_t)6 * Dh * L + (size_t)2 * Dh * Dh + (size_t)Dh + (size_t)3 * L);
 }
 
 // A softmax of R rows of n values each, row r's value j at x[r*rs + j*js], as
@@ -1178,32 +1190,43 @@ __device__ static void la_softmax(float *y, float *e, float *stat, const float *
     __syncthreads();
 }
 
+// Copies n floats from global to shared memory (all threads; the caller synchronises).
+__device__ static void la_load(float *dst, const float *src, int n)
+{
+    int i;
+    for (i = threadIdx.x; i < n; i += blockDim.x)
+        dst[i] = src[i];
+}
+
 __global__ void __launch_bounds__(LA_THREADS)
 k_linattn_fwd_fused(float *out, float *cache_q, float *cache_k, float *cache_ctx, const float *qkv, int H, int Dh,
                     int L)
 {
     extern __shared__ float la_sm[];
-    float *qs = la_sm, *ks = qs + Dh * L, *ctx = ks + Dh * L, *stat = ctx + Dh * Dh;
+    int DL = Dh * L;
+    float *qs = la_sm, *ks = qs + DL, *v = ks + DL, *ctx = v + DL, *stat = ctx + Dh * Dh;
     int n = blockIdx.x / H, h = blockIdx.x % H, tid = threadIdx.x, nt = blockDim.x, i;
-    const float *q = qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h), *k = qkv + ggdm_elem_qkv_off(n, 1, H, Dh, L, h);
-    const float *v = qkv + ggdm_elem_qkv_off(n, 2, H, Dh, L, h);
     long ho = ggdm_elem_head_off(n, H, Dh, L, h), co = ggdm_elem_head_off(n, H, Dh, Dh, h);
-    // qs[d, l] = (softmax over d of q[:, l])[d] * scale; ks[d, l] = (softmax over l of k[d, :])[l]
-    // (the exponentials go to the output arrays first, then the quotients replace them)
-    la_softmax(qs, qs, stat, q, L, Dh, 1, L, ggdm_attn_scale(Dh), 1);
-    la_softmax(ks, ks, stat, k, Dh, L, L, 1, 1.0f, 0);
-    for (i = tid; i < Dh * L; i += nt) {
+    // q, k, v of this head are contiguous [Dh, L] blocks
+    la_load(qs, qkv + ggdm_elem_qkv_off(n, 0, H, Dh, L, h), DL);
+    la_load(ks, qkv + ggdm_elem_qkv_off(n, 1, H, Dh, L, h), DL);
+    la_load(v, qkv + ggdm_elem_qkv_off(n, 2, H, Dh, L, h), DL);
+    __syncthreads();
+    // in place: qs[d, l] = (softmax over d of q[:, l])[d] * scale; ks[d, l] = (softmax over l of k[d, :])[l]
+    la_softmax(qs, qs, stat, qs, L, Dh, 1, L, ggdm_attn_scale(Dh), 1);
+    la_softmax(ks, ks, stat, ks, Dh, L, L, 1, 1.0f, 0);
+    for (i = tid; i < DL; i += nt) {
         cache_q[ho + i] = qs[i];
         cache_k[ho + i] = ks[i];
     }
     for (i = tid; i < Dh * Dh; i += nt) { // ctx[d, e] = chain over l of fmaf(v[e,l], ks[d,l], acc)
         int d = i / Dh, e = i % Dh;
-        float t = ggdm_dot_f32(v + (long)e * L, 1, ks + d * L, 1, L);
+        float t = ggdm_dot_f32(v + e * L, 1, ks + d * L, 1, L);
         ctx[i] = t;
         cache_ctx[co + i] = t;
     }
     __syncthreads();
-    for (i = tid; i < Dh * L; i += nt) { // out[e, l] = chain over d of fmaf(qs[d,l], ctx[d,e], acc)
+    for (i = tid; i < DL; i += nt) { // out[e, l] = chain over d of fmaf(qs[d,l], ctx[d,e], acc)
         int e = i / L, l = i % L;
         out[ho + i] = ggdm_dot_f32(qs + l, L, ctx + e, Dh, Dh);
     }
@@ -1214,19 +1237,26 @@ k_linattn_bwd_fused(float *dqkv, const float *dout, const float *qkv, const floa
                     const float *cache_ctx, int H, int Dh, int L, int fresh)
 {
     extern __shared__ float la_sm[];
-    float *dctx = la_sm, *dks = dctx + Dh * Dh, *qp = dks + Dh * L, *sd = qp + Dh * L, *st = sd + Dh, *tl = st + 2 * L;
+    int DL = Dh * L;
+    float *go = la_sm, *qs = go + DL, *ks = qs + DL, *v = ks + DL, *qp = v + DL, *dks = qp + DL, *ctx = dks + DL;
+    float *dctx = ctx + Dh * Dh, *sd = dctx + Dh * Dh, *st = sd + Dh, *tl = st + 2 * L;
     float *qg = dks; // dp reuses dks's space once the k part is done
     int n = blockIdx.x / H, h = blockIdx.x % H, tid = threadIdx.x, nt = blockDim.x, i, j;
     long ho = ggdm_elem_head_off(n, H, Dh, L, h), co = ggdm_elem_head_off(n, H, Dh, Dh, h);
     long oq = ggdm_elem_qkv_off(n, 0, H, Dh, L, h), ok = ggdm_elem_qkv_off(n, 1, H, Dh, L, h),
          ov = ggdm_elem_qkv_off(n, 2, H, Dh, L, h);
-    const float *go = dout + ho, *qs = cache_q + ho, *ks = cache_k + ho, *ctx = cache_ctx + co;
-    const float *q = qkv + oq, *v = qkv + ov;
+    la_load(go, dout + ho, DL);
+    la_load(qs, cache_q + ho, DL);
+    la_load(ks, cache_k + ho, DL);
+    la_load(v, qkv + ov, DL);
+    la_load(qp, qkv + oq, DL); // q, replaced by p below
+    la_load(ctx, cache_ctx + co, Dh * Dh);
+    __syncthreads();
     for (i = tid; i < Dh * Dh; i += nt) // dctx[d, e] = chain over l of fmaf(dout[e,l], qs[d,l], acc)
         dctx[i] = ggdm_elem_linattn_dctx(go, qs, i / Dh, i % Dh, L);
     __syncthreads();
-    for (i = tid; i < 2 * Dh * L; i += nt) {
-        int w = i / (Dh * L), r = i % (Dh * L), d = r / L, l = r % L;
+    for (i = tid; i < 2 * DL; i += nt) {
+        int w = i / DL, r = i % DL, d = r / L, l = r % L;
         float acc = 0.0f;
         if (w == 0) { // dks[d, l] = chain over e of fmaf(v[e,l], dctx[d,e], acc)
             for (j = 0; j < Dh; j++)
@@ -1246,15 +1276,14 @@ k_linattn_bwd_fused(float *dqkv, const float *dout, const float *qkv, const floa
         sd[i] = acc;
     }
     __syncthreads();
-    for (i = tid; i < Dh * L; i += nt) // the k part: ks[d,l] * (dks[d,l] - s[d])
-    {
+    for (i = tid; i < DL; i += nt) { // the k part: ks[d,l] * (dks[d,l] - s[d])
         float g = ks[i] * (dks[i] - sd[i / L]);
         dqkv[ok + i] = fresh ? g : dqkv[ok + i] + g;
     }
     __syncthreads();
-    // p = the softmax of q over d (as the forward's, without the scale), then dp[d, l]
-    la_softmax(qp, qp, st, q, L, Dh, 1, L, 1.0f, 0);
-    for (i = tid; i < Dh * L; i += nt)
+    // p = the softmax of q over d (as the forward's, without the scale; in place), then dp[d, l]
+    la_softmax(qp, qp, st, qp, L, Dh, 1, L, 1.0f, 0);
+    for (i = tid; i < DL; i += nt)
         qg[i] = ggdm_elem_linattn_dp(go, ctx, i / L, i % L, Dh, L);
     __syncthreads();
     for (i = tid; i < L; i += nt) { // t[l] = chain over d of fmaf(p[d,l], dp[d,l], acc)
@@ -1264,8 +1293,7 @@ k_linattn_bwd_fused(float *dqkv, const float *dout, const float *qkv, const floa
         tl[i] = acc;
     }
     __syncthreads();
-    for (i = tid; i < Dh * L; i += nt) // the q part: p * (dp - t)
-    {
+    for (i = tid; i < DL; i += nt) { // the q part: p * (dp - t)
         float g = qp[i] * (qg[i] - tl[i % L]);
         dqkv[oq + i] = fresh ? g : dqkv[oq + i] + g;
     }
@@ -1442,6 +1470,40 @@ static int in_params(const float *p)
     return 0;
 }
 
+// Fast mode: a cached weight standardisation is not copied into the plan's w_hat and rstd
+// slots of the workspace; ws_forward notes where they are, and the operations that read them
+// (Conv1d forward and backward: w; ws_backward: w_hat, rstd) read the cache instead. The
+// notes hold for one network call (cleared by cu_workspace; a computed ws_forward drops the
+// note of its slots). The plan writes those slots only by ws_forward (ref/src/unet.c: one
+// w_hat/rstd slot per convolution), so nothing else sees the difference. GGDM_CUDA_WSCOPY=1
+// copies instead.
+static const float *ws_resolve(const float *p)
+{
+    int i;
+    for (i = 0; i < CU.n_rd; i++) {
+        if (CU.rd[i].w_hat == p)
+            return CU.rd[i].buf;
+        if (CU.rd[i].rstd == p)
+            return CU.rd[i].buf + CU.rd[i].nw;
+    }
+    return p;
+}
+
+static void ws_unresolve(const float *w_hat, const float *rstd)
+{
+    int i;
+    for (i = 0; i < CU.n_rd; i++)
+        if (CU.rd[i].w_hat == w_hat || CU.rd[i].rstd == rstd) {
+            CU.rd[i] = CU.rd[--CU.n_rd];
+            i--;
+        }
+}
+
+static void f_ws_backward(float *dw, const float *dw_hat, const float *w_hat, const float *rstd, int Cout, int fan)
+{
+    x_ws_backward(dw, dw_hat, ws_resolve(w_hat), ws_resolve(rstd), Cout, fan);
+}
+
 static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, int fan)
 {
     ws_cached *e = NULL;
@@ -1456,6 +1518,16 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
                 e = &CU.wsc[i];
                 break;
             }
+    ws_unresolve(w_hat, rstd);
+    if (e && e->gen == CU.param_gen && CU.mode == GGDM_CUDA_FAST && !CU.ws_copy && CU.n_rd < NWS_CACHE) {
+        // no copy: the operations that read w_hat or rstd read the cache (ws_resolve)
+        CU.rd[CU.n_rd].w_hat = w_hat;
+        CU.rd[CU.n_rd].rstd = rstd;
+        CU.rd[CU.n_rd].buf = e->buf;
+        CU.rd[CU.n_rd].nw = nw;
+        CU.n_rd++;
+        return;
+    }
     if (e && e->gen == CU.param_gen) {
         prof_scope ps_("ws_forward (cached: copies)");
         if (rstd == w_hat + nw) { // the plan keeps them adjacent: one copy (the cache is laid out the same)
@@ -1821,6 +1893,7 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     (void)scratch, (void)ex;
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
+    w = ws_resolve(w); // a cached weight standardisation (see ws_resolve)
     prof_enter();
     if (conv_batched(Lout, Cout, CK)) {
         int direct = K == 1 && stride == 1 && pad == 0; // the columns are x itself
@@ -1861,6 +1934,7 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
     (void)scratch, (void)ex;
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return; // (a pending zero stays pending: the next operation makes it)
+    w = ws_resolve(w); // a cached weight standardisation (see ws_resolve)
     // dx was just to be zeroed: write the sums instead of adding them (one memset fewer)
     fresh = dx ? zero_take(dx, (size_t)N * Cin * Lin) : (zero_flush(), 0);
     prof_enter();
@@ -1908,8 +1982,66 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
         l_conv1d_backward_db(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad);
 }
 
+// Linear forward, tiled: y[n, o] = (chain over i of fmaf(W[o,i], x[n,i], acc)) [+ b[o]], the
+// reference's chain (ggdm_elem_linear_forward_y) in order of i, so the reference's bits, with
+// 32 x 32 tiles of W and x staged in shared memory (coalesced loads; the element kernel's
+// thread-per-output reads of W rows are not): block = 32 outputs o x 32 rows n, 256 threads of
+// 4 outputs each. Both modes use it (fast mode: GGDM_CUDA_LINEAR=blas for cuBLAS instead).
+#define LIN_T 32
+__global__ void __launch_bounds__(256)
+k_linear_fwd_tiled(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
+{
+    __shared__ float Ws[LIN_T][LIN_T + 1], Xs[LIN_T][LIN_T + 1];
+    int o0 = blockIdx.x * LIN_T, n0 = blockIdx.y * LIN_T, tid = threadIdx.x, to = tid % LIN_T, tn = tid / LIN_T;
+    int i0, k, j, r;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (i0 = 0; i0 < In; i0 += LIN_T) {
+        int m = In - i0 < LIN_T ? In - i0 : LIN_T;
+        for (r = tid; r < LIN_T * LIN_T; r += 256) {
+            int row = r / LIN_T, col = r % LIN_T;
+            Ws[row][col] = o0 + row < Out && col < m ? W[(long long)(o0 + row) * In + i0 + col] : 0.0f;
+            Xs[row][col] = n0 + row < N && col < m ? x[(long long)(n0 + row) * In + i0 + col] : 0.0f;
+        }
+        __syncthreads();
+        for (k = 0; k < m; k++) {
+            float w = Ws[to][k];
+            for (j = 0; j < 4; j++)
+                acc[j] = fmaf(w, Xs[tn + 8 * j][k], acc[j]);
+        }
+        __syncthreads();
+    }
+    for (j = 0; j < 4; j++) {
+        int n = n0 + tn + 8 * j, o = o0 + to;
+        if (n < N && o < Out)
+            y[(long long)n * Out + o] = b ? acc[j] + b[o] : acc[j];
+    }
+}
+
+static void t_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
+{
+    if (CU.failed || ggdm_elem_linear_forward_y_count(N, In, Out) <= 0)
+        return;
+    prof_enter();
+    k_linear_fwd_tiled<<<dim3((unsigned)((Out + LIN_T - 1) / LIN_T), (unsigned)((N + LIN_T - 1) / LIN_T)), 256, 0,
+                         CU.stream>>>(y, x, W, b, N, In, Out);
+    ck_launch("kernel linear_forward (tiled)");
+}
+
+// Exact mode's Linear forward: the tiled kernel (GGDM_CUDA_LINEAR=elem: the element kernel).
+static void e_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
+{
+    if (CU.linear_alt)
+        x_linear_forward(y, x, W, b, N, In, Out);
+    else
+        t_linear_forward(y, x, W, b, N, In, Out);
+}
+
 static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
+    if (!CU.linear_alt) {
+        t_linear_forward(y, x, W, b, N, In, Out);
+        return;
+    }
     prof_enter();
     if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
         return;
@@ -1941,25 +2073,36 @@ static void f_linear_backward(float *dx, float *dW, float *db, const float *dy, 
 // ------------------------------------------------------------------ fast mode: the norms' reductions
 //
 // The exact mode reduces each group with one thread (the reference's chain); fast mode sums
-// a group with a block of RED_THREADS threads (a different order: within the tolerance).
+// a group with a block of up to RED_THREADS threads (norm_threads; a different order: within
+// the tolerance).
 // A group q's M values are at x[base(q) + i*s], base(q) = (q / L2) * S1 + (q % L2):
 //   GroupNorm:   q = n*G + g, L2 = 1, S1 = M = (C/G)*L, s = 1
 //   ChannelNorm: q = n*L + l, L2 = L, S1 = C*L, s = L (M = C)
 #define RED_THREADS 256
 
+// The sum of v over the block (blockDim.x a multiple of 32, at most RED_THREADS): a butterfly
+// of shuffles within each warp (every lane ends with the same bits: each step adds the same
+// two values in either order), then the warps' sums in warp order, by every thread.
 __device__ static float block_sum(float v, float *red)
 {
-    int w;
-    red[threadIdx.x] = v;
+    int o, nw = (int)(blockDim.x >> 5);
+    for (o = 16; o > 0; o >>= 1)
+        v = v + __shfl_xor_sync(0xffffffffu, v, o);
+    if ((threadIdx.x & 31) == 0)
+        red[threadIdx.x >> 5] = v;
     __syncthreads();
-    for (w = RED_THREADS / 2; w > 0; w >>= 1) {
-        if ((int)threadIdx.x < w)
-            red[threadIdx.x] = red[threadIdx.x] + red[threadIdx.x + w];
-        __syncthreads();
-    }
     v = red[0];
+    for (o = 1; o < nw; o++)
+        v = v + red[o];
     __syncthreads(); // red is reused by the caller's next block_sum
     return v;
+}
+
+// Threads for a group of M values: a multiple of 32, at most RED_THREADS.
+static int norm_threads(long long M)
+{
+    long long t = (M + 31) / 32 * 32;
+    return t < 32 ? 32 : t > RED_THREADS ? RED_THREADS : (int)t;
 }
 
 // The mean and rstd = ggdm_norm_rstd(biased variance) of b[i*s], i < M, two passes as
@@ -1969,11 +2112,11 @@ __device__ static void block_stats(const float *b, long long s, int M, float *re
 {
     float acc = 0.0f, m, r;
     int i;
-    for (i = threadIdx.x; i < M; i += RED_THREADS)
+    for (i = threadIdx.x; i < M; i += blockDim.x)
         acc = acc + b[(long long)i * s];
     m = block_sum(acc, red) / (float)M;
     acc = 0.0f;
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+    for (i = threadIdx.x; i < M; i += blockDim.x) {
         float d = b[(long long)i * s] - m;
         acc = fmaf(d, d, acc);
     }
@@ -1999,7 +2142,7 @@ k_fast_norm(float *y, float *mean, float *rstd, const float *x, const float *gam
     const float *b = x + base;
     float m, r;
     block_stats(b, s, M, red, &m, &r, &mean[q], &rstd[q]);
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+    for (i = threadIdx.x; i < M; i += blockDim.x) {
         int c = (q % G2) * Cg + i / Ldiv;
         float v = ggdm_norm_xhat(b[(long long)i * s], m, r);
         if (gamma)
@@ -2021,7 +2164,7 @@ k_fast_norm_bwd(float *dx, const float *dy, const float *x, const float *mean, c
     int q = blockIdx.x, i;
     long long base = (long long)(q / L2) * S1 + (q % L2);
     float mq = mean[q], rq = rstd[q], s1 = 0.0f, s2 = 0.0f;
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+    for (i = threadIdx.x; i < M; i += blockDim.x) {
         long long a = base + (long long)i * s;
         float d = gamma ? dy[a] * gamma[(q % G2) * Cg + i / Ldiv] : dy[a];
         s1 = s1 + d;
@@ -2029,7 +2172,7 @@ k_fast_norm_bwd(float *dx, const float *dy, const float *x, const float *mean, c
     }
     s1 = block_sum(s1, red) / (float)M;
     s2 = block_sum(s2, red) / (float)M;
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+    for (i = threadIdx.x; i < M; i += blockDim.x) {
         long long a = base + (long long)i * s;
         float d = gamma ? dy[a] * gamma[(q % G2) * Cg + i / Ldiv] : dy[a];
         float g = ggdm_norm_dx(d, ggdm_norm_xhat(x[a], mq, rq), s1, s2, rq);
@@ -2045,7 +2188,7 @@ static void f_groupnorm_forward(float *y, float *mean, float *rstd, const float 
         return;
     prof_enter();
     M = (C / G) * L;
-    k_fast_norm<<<N * G, RED_THREADS, 0, CU.stream>>>(y, mean, rstd, x, gamma, beta, 1, (long long)M, 1, M, G, C / G,
+    k_fast_norm<<<N * G, norm_threads(M), 0, CU.stream>>>(y, mean, rstd, x, gamma, beta, 1, (long long)M, 1, M, G, C / G,
                                                       L);
     ck_launch("kernel fast groupnorm");
 }
@@ -2055,7 +2198,7 @@ static void f_chnorm_forward(float *y, float *mean, float *rstd, const float *x,
     if (CU.failed || ggdm_elem_chnorm_forward_mean_count(N, C, L) <= 0)
         return;
     prof_enter();
-    k_fast_norm<<<N * L, RED_THREADS, 0, CU.stream>>>(y, mean, rstd, x, g, (const float *)NULL, L, (long long)C * L, L,
+    k_fast_norm<<<N * L, norm_threads(C), 0, CU.stream>>>(y, mean, rstd, x, g, (const float *)NULL, L, (long long)C * L, L,
                                                       C, 1, 0, 1);
     ck_launch("kernel fast chnorm");
 }
@@ -2068,7 +2211,7 @@ static void f_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const f
     if (dx) {
         int M = (C / G) * L;
         prof_enter();
-        k_fast_norm_bwd<<<N * G, RED_THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, gamma, 1, (long long)M, 1, M, G,
+        k_fast_norm_bwd<<<N * G, norm_threads(M), 0, CU.stream>>>(dx, dy, x, mean, rstd, gamma, 1, (long long)M, 1, M, G,
                                                               C / G, L, 0);
         if (ck_launch("kernel fast groupnorm_backward"))
             return;
@@ -2087,7 +2230,7 @@ static void f_chnorm_backward(float *dx, float *dg, const float *dy, const float
     fresh = dx ? zero_take(dx, (size_t)N * C * L) : (zero_flush(), 0); // see zero_take
     if (dx) {
         prof_enter();
-        k_fast_norm_bwd<<<N * L, RED_THREADS, 0, CU.stream>>>(dx, dy, x, mean, rstd, g, L, (long long)C * L, L, C, 1,
+        k_fast_norm_bwd<<<N * L, norm_threads(C), 0, CU.stream>>>(dx, dy, x, mean, rstd, g, L, (long long)C * L, L, C, 1,
                                                               0, 1, fresh);
         if (ck_launch("kernel fast chnorm_backward"))
             return;
@@ -2108,7 +2251,7 @@ k_fast_gn_act(float *g, float *mean, float *rstd, float *f, float *a, const floa
     const float *b = h + base;
     float m, r;
     block_stats(b, 1, M, red, &m, &r, &mean[q], &rstd[q]);
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+    for (i = threadIdx.x; i < M; i += blockDim.x) {
         int c = gi * Cg + i / L;
         long long o = base + i;
         float v = ggdm_norm_xhat(b[i], m, r);
@@ -2145,7 +2288,7 @@ k_fast_gn_act_bwd(float *dh, const float *da, const float *h, const float *mean,
     int q = blockIdx.x, i, Cg = C / G, M = Cg * L, n = q / G, gi = q % G;
     long long base = (long long)q * M;
     float mq = mean[q], rq = rstd[q], s1 = 0.0f, s2 = 0.0f;
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+    for (i = threadIdx.x; i < M; i += blockDim.x) {
         int c = gi * Cg + i / L;
         long long o = base + i;
         float t = gn_act_t(da, g, f, ss, o, n, c, C);
@@ -2155,7 +2298,7 @@ k_fast_gn_act_bwd(float *dh, const float *da, const float *h, const float *mean,
     }
     s1 = block_sum(s1, red) / (float)M;
     s2 = block_sum(s2, red) / (float)M;
-    for (i = threadIdx.x; i < M; i += RED_THREADS) {
+    for (i = threadIdx.x; i < M; i += blockDim.x) {
         int c = gi * Cg + i / L;
         long long o = base + i;
         float t = gn_act_t(da, g, f, ss, o, n, c, C);
@@ -2170,7 +2313,7 @@ static void f_gn_act_forward(float *g, float *mean, float *rstd, float *f, float
     if (CU.failed || ggdm_elem_groupnorm_forward_mean_count(N, C, L, G) <= 0)
         return;
     prof_enter();
-    k_fast_gn_act<<<N * G, RED_THREADS, 0, CU.stream>>>(g, mean, rstd, f, a, h, gamma, beta, f ? ss : NULL, C, L, G);
+    k_fast_gn_act<<<N * G, norm_threads((long long)(C / G) * L), 0, CU.stream>>>(g, mean, rstd, f, a, h, gamma, beta, f ? ss : NULL, C, L, G);
     ck_launch("kernel fast gn_act");
 }
 
@@ -2182,7 +2325,7 @@ static void f_gn_act_backward(float *dh, float *scratch, const float *da, const 
     if (CU.failed || ggdm_elem_groupnorm_backward_dx_count(N, C, L, G) <= 0)
         return;
     prof_enter();
-    k_fast_gn_act_bwd<<<N * G, RED_THREADS, 0, CU.stream>>>(dh, da, h, mean, rstd, gamma, g, f, f ? ss : NULL, C, L,
+    k_fast_gn_act_bwd<<<N * G, norm_threads((long long)(C / G) * L), 0, CU.stream>>>(dh, da, h, mean, rstd, gamma, g, f, f ? ss : NULL, C, L,
                                                             G);
     ck_launch("kernel fast gn_act_backward");
 }
@@ -2226,7 +2369,7 @@ NO_EX_CONV_BWD(t_f_conv1d_backward, f_conv1d_backward)
 
 static const ggdm_unet_backend exact_backend = {
     "cuda-exact", NULL, MEMORY_OPS,
-    t_e_conv1d_forward, t_e_conv1d_backward, TAPED(x_linear_forward), TAPED(x_linear_backward),
+    t_e_conv1d_forward, t_e_conv1d_backward, TAPED(e_linear_forward), TAPED(x_linear_backward),
     TAPED(c_ws_forward), TAPED(x_ws_backward), TAPED(x_groupnorm_forward), TAPED(x_groupnorm_backward),
     TAPED(x_chnorm_forward), TAPED(x_chnorm_backward),
     SHARED_ELEMENTWISE,
@@ -2236,7 +2379,7 @@ static const ggdm_unet_backend exact_backend = {
 static const ggdm_unet_backend fast_backend = {
     "cuda-fast", NULL, MEMORY_OPS,
     t_f_conv1d_forward, t_f_conv1d_backward, TAPED(f_linear_forward), TAPED(f_linear_backward),
-    TAPED(c_ws_forward), TAPED(x_ws_backward), TAPED(f_groupnorm_forward), TAPED(f_groupnorm_backward),
+    TAPED(c_ws_forward), TAPED(f_ws_backward), TAPED(f_groupnorm_forward), TAPED(f_groupnorm_backward),
     TAPED(f_chnorm_forward), TAPED(f_chnorm_backward),
     SHARED_ELEMENTWISE,
     TAPED(f_gn_act_forward), TAPED(f_gn_act_backward),
@@ -2300,6 +2443,10 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.params_hash = env && strcmp(env, "hash") == 0;
     env = getenv("GGDM_CUDA_ROWS");
     CU.rows_loop = env && strcmp(env, "0") == 0;
+    env = getenv("GGDM_CUDA_WSCOPY");
+    CU.ws_copy = env && strcmp(env, "1") == 0;
+    env = getenv("GGDM_CUDA_LINEAR");
+    CU.linear_alt = env && (strcmp(env, mode == GGDM_CUDA_FAST ? "blas" : "elem") == 0);
     env = getenv("GGDM_CUDA_LAZYZERO");
     CU.eager_zero = env && strcmp(env, "0") == 0;
     env = getenv("GGDM_CUDA_LAFUSED");
@@ -2319,6 +2466,14 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.graph_req = env && env[0] && strcmp(env, "0") != 0;
     CU.graph = CU.graph_req && !CU.sync_each;
     tape_reset();
+    // LinearAttention's one-block-per-head kernels may use more than 48 KiB of shared memory
+    if (cudaFuncSetAttribute(k_linattn_fwd_fused, cudaFuncAttributeMaxDynamicSharedMemorySize, LA_SMEM_MAX) !=
+            cudaSuccess ||
+        cudaFuncSetAttribute(k_linattn_bwd_fused, cudaFuncAttributeMaxDynamicSharedMemorySize, LA_SMEM_MAX) !=
+            cudaSuccess) {
+        cudaGetLastError();
+        CU.la_unfused = 1; // the staged launches instead
+    }
     if ((e = cudaStreamCreate(&CU.stream)) != cudaSuccess) {
         set_err(err, errlen, "cudaStreamCreate: %s", cudaGetErrorString(e));
         return GGDM_CUDA_FAILED;
