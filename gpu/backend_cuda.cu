@@ -66,8 +66,20 @@ static struct {
     unsigned long long buf_epoch; // bumped whenever a private device buffer is (re)allocated
     int no_wscache, params_hash, rows_loop; // debugging switches (GGDM_CUDA_WSCACHE=0, GGDM_CUDA_PARAMS=hash, GGDM_CUDA_ROWS=0)
     int conv_min_l; // fast Conv1d: the "batched" layout from this output length up (GGDM_CUDA_CONV_MINL, GGDM_CUDA_CONV=cols|batched), or -1: conv_batched's rule
+    // fast mode: Linear forwards on a second stream (see side_join)
+    int no_side;          // GGDM_CUDA_SIDE=0: everything on CU.stream
+    cudaStream_t side;
+    cudaEvent_t ev_fork, ev_join;
+    cublasHandle_t blas2; // cuBLAS on the side stream, with its own workspace
+    void *blas_ws2;
+    int side_pending;     // work on the side stream that CU.stream has not waited for
+    int n_side_out;
+    struct {
+        const float *p;
+        size_t n;
+    } side_out[32];       // what that work writes
     int ws_copy; // GGDM_CUDA_WSCOPY=1: cached weight standardisations copied into the workspace (see ws_resolve)
-    int linear_alt; // GGDM_CUDA_LINEAR=blas (fast) / elem (exact): Linear forward not by the tiled kernel
+    int linear_alt; // GGDM_CUDA_LINEAR=tiled (fast: the tiled kernel, not cuBLAS) / elem (exact: the element kernel, not the tiled one)
     int eager_zero; // GGDM_CUDA_LAZYZERO=0: fast mode zeroes at once (see zero_take)
     int la_unfused; // GGDM_CUDA_LAFUSED=0: LinearAttention by the staged launches, not one block per head
     int unstaged; // GGDM_CUDA_STAGED=0: the attention backwards as one launch each (slow; for cross-checks)
@@ -335,12 +347,13 @@ static unsigned grid_for(long long n)
 
 // Launches kernel<int> when every index of n elements (and the largest product the kernel
 // forms, big) fits in 32 bits, kernel<long long> otherwise.
-#define LAUNCH_I(kern, n, big, ...)                                                                          \
+#define LAUNCH_I(kern, n, big, ...) LAUNCH_I_ON(CU.stream, kern, n, big, __VA_ARGS__)
+#define LAUNCH_I_ON(strm, kern, n, big, ...)                                                                          \
     do {                                                                                                     \
         if ((long long)(big) < 2147483647LL)                                                                 \
-            kern<int><<<grid_for((long long)(n)), THREADS, 0, CU.stream>>>(__VA_ARGS__);                     \
+            kern<int><<<grid_for((long long)(n)), THREADS, 0, strm>>>(__VA_ARGS__);                          \
         else                                                                                                 \
-            kern<long long><<<grid_for((long long)(n)), THREADS, 0, CU.stream>>>(__VA_ARGS__);               \
+            kern<long long><<<grid_for((long long)(n)), THREADS, 0, strm>>>(__VA_ARGS__);                    \
     } while (0)
 
 // Grows a device buffer to at least `bytes` (contents are not kept). 0 on success.
@@ -420,6 +433,45 @@ static int zero_take(const float *p, size_t n)
     return 0;
 }
 
+// Fast mode: the Linear forwards (the ResnetBlocks' time MLPs: one small product each, whose
+// result the block reads only after its first convolution) run on a second stream, CU.side,
+// forked from CU.stream when they are called; CU.stream waits for them (side_join) before any
+// operation but a Conv1d forward, a weight standardisation or another Linear forward (which
+// do not read them; a Conv1d forward that would is checked: side_reads), before every memory
+// operation (tape_flush) and at the end of a recorded tape. GGDM_CUDA_SIDE=0: one stream.
+static void side_join(void)
+{
+    if (!CU.side_pending)
+        return;
+    CU.side_pending = 0;
+    CU.n_side_out = 0;
+    if (!CU.failed && !ck(cudaEventRecord(CU.ev_join, CU.side), "side: join"))
+        ck(cudaStreamWaitEvent(CU.stream, CU.ev_join, 0), "side: join");
+}
+
+// 1 when p points into what the side stream's pending work writes.
+static int side_reads(const float *p)
+{
+    int i;
+    for (i = 0; p && i < CU.n_side_out; i++)
+        if (p >= CU.side_out[i].p && p < CU.side_out[i].p + CU.side_out[i].n)
+            return 1;
+    return 0;
+}
+
+static void f_conv1d_forward(float *y, const float *x, const float *w, const float *b, int N, int Cin, int Lin,
+                             int Cout, int K, int stride, int pad, float *scratch, const struct ggdm_exec *ex);
+static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out);
+static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, int fan);
+
+template <typename F> static int side_safe(F fn)
+{
+    void (*g)(void) = reinterpret_cast<void (*)(void)>(fn);
+    return g == reinterpret_cast<void (*)(void)>(&f_conv1d_forward) ||
+           g == reinterpret_cast<void (*)(void)>(&f_linear_forward) ||
+           g == reinterpret_cast<void (*)(void)>(&c_ws_forward);
+}
+
 static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                               int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
                               const struct ggdm_exec *ex);
@@ -471,6 +523,8 @@ template <typename... A> static void tape_replay(const unsigned char *p)
     const tape_call<A...> *c = std::launder(reinterpret_cast<const tape_call<A...> *>(buf));
     if (!zero_aware(c->fn))
         zero_flush();
+    if (!side_safe(c->fn))
+        side_join();
     std::apply(c->fn, c->args);
 }
 
@@ -485,6 +539,8 @@ template <typename... A, typename... B> static void tape_or_run(void (*fn)(A...)
     if (!taping()) {
         if (!zero_aware(fn))
             zero_flush();
+        if (!side_safe(fn))
+            side_join();
         fn(b...);
         return;
     }
@@ -515,6 +571,7 @@ static void tape_run_all(void)
         TP.ent[i].run(TP.bytes.data() + TP.ent[i].off);
     TP.running = 0;
     zero_flush(); // a captured graph is complete without the host
+    side_join();
 }
 
 static int same_as_last(void)
@@ -542,6 +599,7 @@ static void tape_flush(void)
     if (!CU.graph || TP.running || TP.ent.empty()) {
         TP.staging_used = 0;
         zero_flush();
+        side_join();
         return;
     }
     if (!CU.failed) {
@@ -1894,6 +1952,8 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
     w = ws_resolve(w); // a cached weight standardisation (see ws_resolve)
+    if (side_reads(x) || side_reads(w) || side_reads(b))
+        side_join();
     prof_enter();
     if (conv_batched(Lout, Cout, CK)) {
         int direct = K == 1 && stride == 1 && pad == 0; // the columns are x itself
@@ -1986,7 +2046,9 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
 // reference's chain (ggdm_elem_linear_forward_y) in order of i, so the reference's bits, with
 // 32 x 32 tiles of W and x staged in shared memory (coalesced loads; the element kernel's
 // thread-per-output reads of W rows are not): block = 32 outputs o x 32 rows n, 256 threads of
-// 4 outputs each. Both modes use it (fast mode: GGDM_CUDA_LINEAR=blas for cuBLAS instead).
+// 4 outputs each. Exact mode uses it; fast mode uses cuBLAS (GGDM_CUDA_LINEAR=tiled: this
+// kernel; it is slower there, and the reference's bits in the time MLP move pretrain.short's
+// one Adam-amplified element out of its tolerance: docs/conformance.md).
 #define LIN_T 32
 __global__ void __launch_bounds__(256)
 k_linear_fwd_tiled(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
@@ -2038,13 +2100,33 @@ static void e_linear_forward(float *y, const float *x, const float *W, const flo
 
 static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
-    if (!CU.linear_alt) {
+    const float one = 1.0f, zero = 0.0f;
+    if (CU.linear_alt) {
         t_linear_forward(y, x, W, b, N, In, Out);
         return;
     }
     prof_enter();
     if (CU.failed || N <= 0 || In <= 0 || Out <= 0)
         return;
+    if (CU.side && !CU.no_side && CU.n_side_out < 32) {
+        // on the side stream, after everything CU.stream has queued (x is ready); the product
+        // as cuBLAS computes it on CU.stream (the same call), then the bias
+        if (ck(cudaEventRecord(CU.ev_fork, CU.stream), "side: fork") ||
+            ck(cudaStreamWaitEvent(CU.side, CU.ev_fork, 0), "side: fork") ||
+            ckb(cublasSgemm(CU.blas2, CUBLAS_OP_T, CUBLAS_OP_N, Out, N, In, &one, W, In, x, In, &zero, y, Out),
+                "fast linear_forward (side stream): sgemm"))
+            return;
+        if (b) {
+            LAUNCH_I_ON(CU.side, k_add_bias, (long long)N * Out, (long long)N * Out, y, b, (long long)N * Out, Out, 1);
+            if (ck_launch("kernel linear bias (side stream)"))
+                return;
+        }
+        CU.side_out[CU.n_side_out].p = y;
+        CU.side_out[CU.n_side_out].n = (size_t)N * (size_t)Out;
+        CU.n_side_out++;
+        CU.side_pending = 1;
+        return;
+    }
     // y [N, Out] = x [N, In] W^T [In, Out]
     if (gemm_rm(0, 1, N, Out, In, x, In, W, In, 0.0f, y, Out, "fast linear_forward: sgemm"))
         return;
@@ -2446,7 +2528,7 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     env = getenv("GGDM_CUDA_WSCOPY");
     CU.ws_copy = env && strcmp(env, "1") == 0;
     env = getenv("GGDM_CUDA_LINEAR");
-    CU.linear_alt = env && (strcmp(env, mode == GGDM_CUDA_FAST ? "blas" : "elem") == 0);
+    CU.linear_alt = env && (strcmp(env, mode == GGDM_CUDA_FAST ? "tiled" : "elem") == 0);
     env = getenv("GGDM_CUDA_LAZYZERO");
     CU.eager_zero = env && strcmp(env, "0") == 0;
     env = getenv("GGDM_CUDA_LAFUSED");
@@ -2508,6 +2590,21 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
             CU.blas = NULL;
             return GGDM_CUDA_FAILED;
         }
+        env = getenv("GGDM_CUDA_SIDE");
+        CU.no_side = env && strcmp(env, "0") == 0;
+        if (!CU.no_side &&
+            (cudaStreamCreate(&CU.side) != cudaSuccess ||
+             cudaEventCreateWithFlags(&CU.ev_fork, cudaEventDisableTiming) != cudaSuccess ||
+             cudaEventCreateWithFlags(&CU.ev_join, cudaEventDisableTiming) != cudaSuccess ||
+             cudaMalloc(&CU.blas_ws2, CU.blas_ws_bytes) != cudaSuccess ||
+             cublasCreate(&CU.blas2) != CUBLAS_STATUS_SUCCESS ||
+             cublasSetMathMode(CU.blas2, CU.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) !=
+                 CUBLAS_STATUS_SUCCESS ||
+             cublasSetStream(CU.blas2, CU.side) != CUBLAS_STATUS_SUCCESS ||
+             cublasSetWorkspace(CU.blas2, CU.blas_ws2, CU.blas_ws_bytes) != CUBLAS_STATUS_SUCCESS)) {
+            cudaGetLastError();
+            CU.no_side = 1; // one stream (what was made is released at shutdown)
+        }
         if (CU.gemm_tuned && (s = cublasLtCreate(&CU.lt)) != CUBLAS_STATUS_SUCCESS) {
             set_err(err, errlen, "cublasLtCreate: %s", cublasGetStatusString(s));
             cublasDestroy(CU.blas);
@@ -2557,6 +2654,16 @@ extern "C" void ggdm_cuda_backend_shutdown(void)
     for (i = 0; i < CU.n_wsc; i++)
         cudaFree(CU.wsc[i].buf);
     lt_reset();
+    if (CU.blas2)
+        cublasDestroy(CU.blas2);
+    if (CU.blas_ws2)
+        cudaFree(CU.blas_ws2);
+    if (CU.ev_fork)
+        cudaEventDestroy(CU.ev_fork);
+    if (CU.ev_join)
+        cudaEventDestroy(CU.ev_join);
+    if (CU.side)
+        cudaStreamDestroy(CU.side);
     if (CU.lt)
         cublasLtDestroy(CU.lt);
     if (CU.tune_buf)
