@@ -78,6 +78,7 @@ static struct {
         const float *p;
         size_t n;
     } side_out[32];       // what that work writes
+    int no_splitk; // GGDM_CUDA_SPLITK=0: no split-K products (see split_k)
     int ws_copy; // GGDM_CUDA_WSCOPY=1: cached weight standardisations copied into the workspace (see ws_resolve)
     int linear_alt; // GGDM_CUDA_LINEAR=tiled (fast: the tiled kernel, not cuBLAS) / elem (exact: the element kernel, not the tiled one)
     int eager_zero; // GGDM_CUDA_LAZYZERO=0: fast mode zeroes at once (see zero_take)
@@ -1829,16 +1830,20 @@ __global__ void k_im2col(float *col, const float *x, int N, int Cin, int Lin, in
     }
 }
 
-// y[n, o, l] = Y[o, n*L + l] (+ b[o])
+// y[n, o, l] = Y[o, n*L + l] (+ b[o]); with S > 1 split-K partial products Y_s = Y + s*C*P,
+// summed in order of s first
 template <typename I>
-__global__ void k_cols_to_ncl(float *y, const float *Y, const float *b, int N, int C, int L)
+__global__ void k_cols_to_ncl(float *y, const float *Y, const float *b, int N, int C, int L, int S)
 {
     I P = (I)N * L, total = (I)C * P;
     I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
+    int s;
     for (; i < total; i += step) {
         int l = (int)(i % L), o = (int)((i / L) % C);
-        I n = i / ((I)L * C);
-        float v = Y[(I)o * P + n * L + l];
+        I n = i / ((I)L * C), a = (I)o * P + n * L + l;
+        float v = Y[a];
+        for (s = 1; s < S; s++)
+            v = v + Y[a + (I)s * total];
         y[i] = b ? v + b[o] : v;
     }
 }
@@ -1861,7 +1866,7 @@ __global__ void k_ncl_to_cols(float *Y, const float *y, int N, int C, int L)
 // or dcol[(n*CK + r)*Lout + l] ("batched", rs = Lout, ns = CK*Lout).
 template <typename I>
 __global__ void k_col2im_add(float *dx, const float *dcol, int N, int Cin, int Lin, int K, int stride, int pad,
-                             int Lout, I rs, I ns, int fresh)
+                             int Lout, I rs, I ns, int fresh, int S, I ps)
 {
     I total = (I)N * Cin * Lin;
     I i = (I)blockIdx.x * blockDim.x + threadIdx.x, step = (I)gridDim.x * blockDim.x;
@@ -1874,8 +1879,14 @@ __global__ void k_col2im_add(float *dx, const float *dcol, int N, int Cin, int L
             if (q < 0 || q % stride)
                 continue;
             q /= stride;
-            if (q < Lout)
-                acc = acc + dcol[((I)ci * K + k) * rs + n * ns + q];
+            if (q < Lout) {
+                I a = ((I)ci * K + k) * rs + n * ns + q;
+                float v = dcol[a];
+                int t;
+                for (t = 1; t < S; t++) // split-K partials (ps apart), in order
+                    v = v + dcol[a + (I)t * ps];
+                acc = acc + v;
+            }
         }
         dx[i] = fresh ? acc : dx[i] + acc; // fresh: dx was to be zeroed (zero_take)
     }
@@ -1929,6 +1940,25 @@ static int gemm_rm_batched(int ta, int tb, int M, int Nc, int K, const float *A,
                what);
 }
 
+// Split-K for the "cols" layout's products C [M, Nc] = A [M, K] B [K, Nc]: with few output
+// tiles (the deep levels: 512 x 256 outputs are 8 tiles of 128 x 128 on 132 SMs) the product
+// runs as S products over K/S each (one strided-batched call, S*M*Nc partial outputs), and
+// the layout kernel after it (cols_to_ncl, col2im) sums the partials in order of s: more
+// blocks, no extra launch. S in {8, 4, 2}, K/S >= 128, at most 264 tiles in all; 1 when the
+// product already has 66 tiles, K < 512, or GGDM_CUDA_SPLITK=0. (The input gradient's
+// product only: a training step's backward keeps one product.)
+static int split_k(long long M, long long Nc, long long K)
+{
+    long long tiles = ((M + 127) / 128) * ((Nc + 127) / 128);
+    int S;
+    if (CU.no_splitk || tiles >= 66 || K < 512)
+        return 1;
+    for (S = 8; S > 1; S /= 2)
+        if (K % S == 0 && K / S >= 128 && tiles * S <= 264)
+            return S;
+    return 1;
+}
+
 // The layout of a convolution's columns. "batched" (per sample) saves two layout launches, but
 // a short output makes narrow per-sample products: measured on an H200 (docs/performance.md),
 // it is faster from Lout = 32 up, and at Lout = 16 for small weights (Cout*Cin*K <= 65536),
@@ -1948,6 +1978,7 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     long long P = (long long)N * Lout, ncol = (long long)CK * P, ny = (long long)Cout * P;
     long long big = (ncol > ny ? ncol : ny) + (long long)N * Cin * Lin;
     float *col, *Y;
+    int S;
     (void)scratch, (void)ex;
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
@@ -1970,15 +2001,22 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
                         b ? 1.0f : 0.0f, y, Lout, (long long)Cout * Lout, N, "fast conv1d_forward: sgemm batched");
         return;
     }
-    if (!(col = scratch_floats((size_t)(ncol + ny))))
+    S = split_k(Cout, P, CK);
+    if (!(col = scratch_floats((size_t)(ncol + S * ny))))
         return;
     Y = col + ncol;
-    LAUNCH_I(k_im2col, ncol, big, col, x, N, Cin, Lin, K, stride, pad, Lout);
+    LAUNCH_I(k_im2col, ncol, big + (S - 1) * ny, col, x, N, Cin, Lin, K, stride, pad, Lout);
     if (ck_launch("kernel im2col"))
         return;
-    if (gemm_rm(0, 0, Cout, (int)P, CK, w, CK, col, (int)P, 0.0f, Y, (int)P, "fast conv1d_forward: sgemm"))
+    if (S > 1) { // Y_s [Cout, P] = w[:, s*Kc : (s+1)*Kc] col[s*Kc : (s+1)*Kc, :]
+        int Kc = CK / S;
+        if (gemm_rm_batched(0, 0, Cout, (int)P, Kc, w, CK, Kc, col, (int)P, (long long)Kc * P, 0.0f, Y, (int)P, ny, S,
+                            "fast conv1d_forward: sgemm split-K"))
+            return;
+    } else if (gemm_rm(0, 0, Cout, (int)P, CK, w, CK, col, (int)P, 0.0f, Y, (int)P, "fast conv1d_forward: sgemm")) {
         return;
-    LAUNCH_I(k_cols_to_ncl, ny, ny, y, Y, b, N, Cout, Lout);
+    }
+    LAUNCH_I(k_cols_to_ncl, ny, ny * S, y, Y, b, N, Cout, Lout, S);
     ck_launch("kernel cols_to_ncl (+ bias)");
 }
 
@@ -1990,7 +2028,7 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
     long long P = (long long)N * Lout, ncol = (long long)CK * P, ny = (long long)Cout * P;
     long long big = (ncol > ny ? ncol : ny) + (long long)N * Cin * Lin;
     float *dY, *col;
-    int fresh;
+    int fresh, S = 1;
     (void)scratch, (void)ex;
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return; // (a pending zero stays pending: the next operation makes it)
@@ -2011,21 +2049,27 @@ static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, 
                                 (long long)CK * Lout, N, "fast conv1d_backward dcol: sgemm batched"))
                 return;
             LAUNCH_I(k_col2im_add, (long long)N * Cin * Lin, big, dx, col, N, Cin, Lin, K, stride, pad, Lout, Lout,
-                     CK * Lout, fresh);
+                     CK * Lout, fresh, 1, 0);
             if (ck_launch("kernel col2im (per sample)"))
                 return;
         }
-    } else if ((dx || dw) && (dY = scratch_floats((size_t)(ny + ncol)))) {
-        col = dY + ny; // dcol for dx, then the columns of x for dw
+    } else if ((dx || dw) && (S = dw ? 1 : split_k(CK, P, Cout), dY = scratch_floats((size_t)(ny + S * ncol)))) {
+        col = dY + ny; // dcol for dx (S split-K partials), then the columns of x for dw
         LAUNCH_I(k_ncl_to_cols, ny, ny, dY, dy, N, Cout, Lout);
         if (ck_launch("kernel ncl_to_cols"))
             return;
         if (dx) {
-            if (gemm_rm(1, 0, CK, (int)P, Cout, w, CK, dY, (int)P, 0.0f, col, (int)P,
-                        "fast conv1d_backward dcol: sgemm"))
+            if (S > 1) { // dcol_s [CK, P] = w[s*Kc : (s+1)*Kc, :]^T dY[s*Kc : (s+1)*Kc, :]
+                int Kc = Cout / S;
+                if (gemm_rm_batched(1, 0, CK, (int)P, Kc, w, CK, (long long)Kc * CK, dY, (int)P, (long long)Kc * P,
+                                    0.0f, col, (int)P, ncol, S, "fast conv1d_backward dcol: sgemm split-K"))
+                    return;
+            } else if (gemm_rm(1, 0, CK, (int)P, Cout, w, CK, dY, (int)P, 0.0f, col, (int)P,
+                               "fast conv1d_backward dcol: sgemm")) {
                 return;
-            LAUNCH_I(k_col2im_add, (long long)N * Cin * Lin, big, dx, col, N, Cin, Lin, K, stride, pad, Lout, P, Lout,
-                     fresh);
+            }
+            LAUNCH_I(k_col2im_add, (long long)N * Cin * Lin, big + (S - 1) * ncol, dx, col, N, Cin, Lin, K, stride,
+                     pad, Lout, P, Lout, fresh, S, ncol);
             if (ck_launch("kernel col2im"))
                 return;
         }
@@ -2525,6 +2569,8 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     CU.params_hash = env && strcmp(env, "hash") == 0;
     env = getenv("GGDM_CUDA_ROWS");
     CU.rows_loop = env && strcmp(env, "0") == 0;
+    env = getenv("GGDM_CUDA_SPLITK");
+    CU.no_splitk = env && strcmp(env, "0") == 0;
     env = getenv("GGDM_CUDA_WSCOPY");
     CU.ws_copy = env && strcmp(env, "1") == 0;
     env = getenv("GGDM_CUDA_LINEAR");

@@ -12,10 +12,11 @@
 #   conf-fast    build/ggdm-cuda conformance --mode fast      (within the manifest's tolerances)
 #   conf-*-g     the same two with GGDM_CUDA_GRAPH=1 (CUDA graphs), and conf-fast-nf with
 #                GGDM_CUDA_FUSE=0 (fast mode without its fused activation kernels)
-#   conf-exact-s exact mode with the staged LinearAttention launches (GGDM_CUDA_LAFUSED=0)
-#   conf-f-*     fast mode with the "cols" convolution layout everywhere (GGDM_CUDA_CONV=cols),
-#                with the timed cuBLASLt products (GGDM_CUDA_GEMM=tuned), with every memset made
-#                at once (GGDM_CUDA_LAZYZERO=0)
+#   conf-e-*     exact mode with the staged LinearAttention launches (GGDM_CUDA_LAFUSED=0) and
+#                the element kernel for Linear (GGDM_CUDA_LINEAR=elem): bit for bit
+#   conf-f-*     fast mode with each switch of gpu/README.md turned the other way: the "cols"
+#                convolution layout everywhere, the timed cuBLASLt products, the memsets made
+#                at once, one stream, no split-K products, the weight standardisations copied
 #   trace-exact  one forward pass of the paper's Unet1D (N = 8), every layer: the GPU's files
 #                byte-identical to the reference's
 #   trace-fast   the same in fast mode: `ggdm diff --rtol 1e-4 --atol 5e-5`
@@ -120,18 +121,19 @@ fig=$(conf_figure "$OUTDIR/conf-fast-graph.log")
 step conf-fast-unfused 90 env GGDM_CUDA_FUSE=0 "$B/ggdm-cuda" conformance --mode fast --vectors vectors
 fig=$(conf_figure "$OUTDIR/conf-fast-unfused.log")
 [ "$rc" -eq 0 ] && row conf-fast-nf ok "$fig, GGDM_CUDA_FUSE=0" || row conf-fast-nf FAILED "rc=$rc $fig"
-# the other code paths behind the switches: the staged LinearAttention launches (exact mode, bit
-# for bit), fast mode's "cols" convolution layout forced everywhere, the timed cuBLASLt products,
-# and the memsets made at once. (The "batched" layout forced everywhere, GGDM_CUDA_CONV=batched,
-# also computes the training vectors' forward that way, and pretrain.short's one Adam-amplified
-# element then misses its tolerance: docs/conformance.md; not a row here.)
-step conf-exact-staged 150 env GGDM_CUDA_LAFUSED=0 "$B/ggdm-cuda" conformance --mode exact --vectors vectors
-fig=$(conf_figure "$OUTDIR/conf-exact-staged.log")
-[ "$rc" -eq 0 ] && row conf-exact-s ok "$fig, bit for bit, GGDM_CUDA_LAFUSED=0" || row conf-exact-s FAILED "rc=$rc $fig"
-for v in CONV=cols GEMM=tuned LAZYZERO=0; do
+# the other code paths behind the switches (gpu/README.md): exact mode's alternatives bit for
+# bit, fast mode's within tolerance. (Not rows here: GGDM_CUDA_CONV=batched and
+# GGDM_CUDA_LINEAR=tiled also change the training vectors' forward, and pretrain.short's one
+# Adam-amplified element then misses its tolerance: docs/conformance.md.)
+for v in LAFUSED=0 LINEAR=elem; do
+    step "conf-exact-$v" 150 env "GGDM_CUDA_$v" "$B/ggdm-cuda" conformance --mode exact --vectors vectors
+    fig=$(conf_figure "$OUTDIR/conf-exact-$v.log")
+    [ "$rc" -eq 0 ] && row "conf-e-${v%=*}" ok "$fig, bit for bit, GGDM_CUDA_$v" || row "conf-e-${v%=*}" FAILED "rc=$rc $fig"
+done
+for v in CONV=cols GEMM=tuned LAZYZERO=0 SIDE=0 SPLITK=0 WSCOPY=1; do
     step "conf-fast-$v" 90 env "GGDM_CUDA_$v" "$B/ggdm-cuda" conformance --mode fast --vectors vectors
     fig=$(conf_figure "$OUTDIR/conf-fast-$v.log")
-    [ "$rc" -eq 0 ] && row "conf-f-${v#*=}" ok "$fig, GGDM_CUDA_$v" || row "conf-f-${v#*=}" FAILED "rc=$rc $fig"
+    [ "$rc" -eq 0 ] && row "conf-f-${v%=*}" ok "$fig, GGDM_CUDA_$v" || row "conf-f-${v%=*}" FAILED "rc=$rc $fig"
 done
 
 # ------------------------------------------------------------------ layer traces
