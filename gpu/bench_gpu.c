@@ -22,6 +22,7 @@
  *                   [--profile-async]
  * --profile: also one G_loss step with ggdm_cuda_profile (the time of every kernel, cuBLAS call
  * and memory operation, synchronised after each), printed as "profile: ..." lines.
+ * --round-reps R: the median of R rounds (default 3; a round is T = 200 guided steps).
  * --profile-async: five G_loss steps, each operation timed by CUDA events on the stream, without
  * synchronising (the GPU's real timeline: the time from one operation's end to the next's).
  * Prints lines "cuda-exact unguided-step N=32: 0.00123 s"; exit status 3 without a CUDA device.
@@ -80,6 +81,7 @@ static void compare(const char *label, const float *a, const float *b, size_t n)
 int main(int argc, char **argv)
 {
     int mode = GGDM_CUDA_EXACT, tf32 = 0, R = 10, N = 32, cpu_check = 1, profile = 0, i, r, v, T = 200, t = 100, D, rc;
+    int round_reps = 3;
     double round_limit = 120.0, fwd_flops = 0.0, step_s[2] = {0, 0}, peak;
     const char *name;
     char err[512];
@@ -113,15 +115,17 @@ int main(int argc, char **argv)
             cpu_check = 0;
         } else if (strcmp(argv[i], "--round-limit") == 0 && i + 1 < argc) {
             round_limit = atof(argv[++i]);
+        } else if (strcmp(argv[i], "--round-reps") == 0 && i + 1 < argc) {
+            round_reps = atoi(argv[++i]);
         } else {
             fprintf(stderr, "usage: bench_gpu [--mode exact|fast] [--tf32] [--reps 1..%d] [--n N] [--no-cpu-check] [--profile] "
-                            "[--profile-async] [--round-limit SECONDS]\n",
+                            "[--profile-async] [--round-limit SECONDS] [--round-reps R]\n",
                     MAXR);
             return 2;
         }
     }
-    if (R < 1 || R > MAXR || N < 1 || N > 4096) {
-        fprintf(stderr, "bench_gpu: --reps must be in 1..%d and --n in 1..4096\n", MAXR);
+    if (R < 1 || R > MAXR || N < 1 || N > 4096 || round_reps < 1 || round_reps > MAXR) {
+        fprintf(stderr, "bench_gpu: --reps and --round-reps must be in 1..%d and --n in 1..4096\n", MAXR);
         return 2;
     }
     rc = ggdm_cuda_backend_init(mode, tf32, &be, err, sizeof err);
@@ -282,14 +286,15 @@ int main(int argc, char **argv)
         }
         check(ggdm_sample_workspace_bytes_ex(&m, N, gc.version, &ex, &wsb), "sample workspace");
         ws = xalloc(wsb);
-        {
+        for (r = 0; r < round_reps; r++) {
             double a = now();
             check(ggdm_sample_ex(&m, &gc, tab, T, N, 7, 1, 0, g, y, NULL, xo, NULL, ws, wsb, NULL, NULL, &ex),
                   "sample (round)");
-            secs = now() - a;
+            tm[r] = now() - a;
         }
-        printf("%s round-%s N=%d T=%d: %.3f s (%.2f TFLOP/s)\n", name, v ? "G_loss" : "G", N, T, secs,
-               (v ? 2.0 : 1.0) * T * fwd_flops / secs / 1e12);
+        secs = median(tm, round_reps);
+        printf("%s round-%s N=%d T=%d: %.3f s (%.2f TFLOP/s; median of %d)\n", name, v ? "G_loss" : "G", N, T, secs,
+               (v ? 2.0 : 1.0) * T * fwd_flops / secs / 1e12, round_reps);
         free(ws);
     }
     free(w); free(tab); free(x); free(z); free(g); free(y); free(eps); free(ref); free(xo); free(grad); free(grad_ref);
