@@ -6,14 +6,17 @@
 //    function ggdm_elem_<op>_<output> of ggdm/elem.h (or its staged form, where a shared
 //    reduction is stored once), so every element is computed by the same chain as on the CPU
 //    (compiled with --fmad=false -ftz=false -prec-div=true -prec-sqrt=true, never fast
-//    math: gpu/Makefile's NVCC_EXACT);
-//  - fast mode: Conv1d (one SGEMM per convolution over the batch) and Linear as cuBLAS
-//    SGEMMs, block reductions for the norms, the ResnetBlock activation path fused; the
-//    rest the exact element kernels.
-// Everything runs on one stream (CU.stream), so one launch finishes before the next starts
-// (the order of an op's outputs matters: see EXACT_OPS below). Uploads and downloads are
-// synchronous. Graph mode (GGDM_CUDA_GRAPH=1) records a call's operations and replays
-// repeated calls as CUDA graphs ("graphs" below). See gpu/README.md.
+//    math: gpu/Makefile's NVCC_EXACT); LinearAttention (one block per head) and the Linear
+//    forward (tiled) compute the same chains with shared memory;
+//  - fast mode: Conv1d (per-sample strided-batch products on the NCL tensors, or one product
+//    over the batch with split-K for the deep levels) and Linear as cuBLAS products (cuBLASLt,
+//    timed per size, with TF32), block reductions for the norms, the ResnetBlock activation
+//    path fused, deferred memsets, cached weight standardisations read in place, the time
+//    MLP's Linears on a second stream; the rest the exact element kernels.
+// Everything else runs on one stream (CU.stream), so one launch finishes before the next
+// starts (the order of an op's outputs matters: see EXACT_OPS below). Uploads and downloads
+// are synchronous. Graph mode (GGDM_CUDA_GRAPH=1) records a call's operations and replays
+// repeated calls as CUDA graphs ("graphs" below). Debugging switches: gpu/README.md.
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
