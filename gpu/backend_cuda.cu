@@ -441,7 +441,7 @@ static int zero_take(const float *p, size_t n)
 // result the block reads only after its first convolution) run on a second stream, CU.side,
 // forked from CU.stream when they are called; CU.stream waits for them (side_join) before any
 // operation but a Conv1d forward, a weight standardisation or another Linear forward (which
-// do not read them; a Conv1d forward that would is checked: side_reads), before every memory
+// do not touch them; one that would, reading or writing, is checked: side_reads), before every memory
 // operation (tape_flush) and at the end of a recorded tape. GGDM_CUDA_SIDE=0: one stream.
 static void side_join(void)
 {
@@ -1581,6 +1581,8 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
                 break;
             }
     ws_unresolve(w_hat, rstd);
+    if (side_reads(w) || side_reads(w_hat) || side_reads(rstd)) // (the plan never does: see side_join)
+        side_join();
     if (e && e->gen == CU.param_gen && CU.mode == GGDM_CUDA_FAST && !CU.ws_copy && CU.n_rd < NWS_CACHE) {
         // no copy: the operations that read w_hat or rstd read the cache (ws_resolve)
         CU.rd[CU.n_rd].w_hat = w_hat;
@@ -1986,7 +1988,7 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
     w = ws_resolve(w); // a cached weight standardisation (see ws_resolve)
-    if (side_reads(x) || side_reads(w) || side_reads(b))
+    if (side_reads(x) || side_reads(w) || side_reads(b) || side_reads(y)) // (the plan never does)
         side_join();
     prof_enter();
     if (conv_batched(Lout, Cout, CK)) {
