@@ -441,7 +441,7 @@ static int zero_take(const float *p, size_t n)
 // result the block reads only after its first convolution) run on a second stream, CU.side,
 // forked from CU.stream when they are called; CU.stream waits for them (side_join) before any
 // operation but a Conv1d forward, a weight standardisation or another Linear forward (which
-// do not touch them; one that would, reading or writing, is checked: side_reads), before every memory
+// do not touch them; one that would, reading or writing, is checked: side_pending_at), before every memory
 // operation (tape_flush) and at the end of a recorded tape. GGDM_CUDA_SIDE=0: one stream.
 static void side_join(void)
 {
@@ -454,7 +454,7 @@ static void side_join(void)
 }
 
 // 1 when p points into what the side stream's pending work writes.
-static int side_reads(const float *p)
+static int side_pending_at(const float *p)
 {
     int i;
     for (i = 0; p && i < CU.n_side_out; i++)
@@ -467,15 +467,6 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
                              int Cout, int K, int stride, int pad, float *scratch, const struct ggdm_exec *ex);
 static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out);
 static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, int fan);
-
-template <typename F> static int side_safe(F fn)
-{
-    void (*g)(void) = reinterpret_cast<void (*)(void)>(fn);
-    return g == reinterpret_cast<void (*)(void)>(&f_conv1d_forward) ||
-           g == reinterpret_cast<void (*)(void)>(&f_linear_forward) ||
-           g == reinterpret_cast<void (*)(void)>(&c_ws_forward);
-}
-
 static void f_conv1d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                               int N, int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
                               const struct ggdm_exec *ex);
@@ -486,14 +477,23 @@ static void s_linattn_backward(float *dqkv, const float *dout, const float *qkv,
                                float *scratch);
 static void cu_zero(void *ctx, float *dst, size_t n);
 
-// Operations that take a pending zero themselves (and cu_zero, which replaces it); before any
-// other operation the memset is made.
-template <typename F> static int zero_aware(F fn)
+// Before an operation runs (direct or replayed from a tape): the pending memset is made unless
+// the operation takes it itself (the consumers of zero_take, or cu_zero, which replaces it), and
+// the side stream is joined unless the operation cannot touch its outputs (side_join).
+typedef void (*code_ptr)(void);
+template <typename F> static code_ptr code_of(F fn)
 {
-    void (*g)(void) = reinterpret_cast<void (*)(void)>(fn);
-    return g == reinterpret_cast<void (*)(void)>(&f_conv1d_backward) ||
-           g == reinterpret_cast<void (*)(void)>(&f_chnorm_backward) ||
-           g == reinterpret_cast<void (*)(void)>(&s_linattn_backward) || g == reinterpret_cast<void (*)(void)>(&cu_zero);
+    return reinterpret_cast<code_ptr>(fn);
+}
+
+template <typename F> static void before_op(F fn)
+{
+    code_ptr g = code_of(fn);
+    if (g != code_of(&f_conv1d_backward) && g != code_of(&f_chnorm_backward) && g != code_of(&s_linattn_backward) &&
+        g != code_of(&cu_zero))
+        zero_flush();
+    if (g != code_of(&f_conv1d_forward) && g != code_of(&f_linear_forward) && g != code_of(&c_ws_forward))
+        side_join();
 }
 
 typedef void (*tape_fn)(const unsigned char *args);
@@ -525,10 +525,7 @@ template <typename... A> static void tape_replay(const unsigned char *p)
     alignas(tape_call<A...>) unsigned char buf[sizeof(tape_call<A...>)];
     memcpy((void *)buf, p, sizeof buf);
     const tape_call<A...> *c = std::launder(reinterpret_cast<const tape_call<A...> *>(buf));
-    if (!zero_aware(c->fn))
-        zero_flush();
-    if (!side_safe(c->fn))
-        side_join();
+    before_op(c->fn);
     std::apply(c->fn, c->args);
 }
 
@@ -541,10 +538,7 @@ static int taping(void)
 template <typename... A, typename... B> static void tape_or_run(void (*fn)(A...), B... b)
 {
     if (!taping()) {
-        if (!zero_aware(fn))
-            zero_flush();
-        if (!side_safe(fn))
-            side_join();
+        before_op(fn);
         fn(b...);
         return;
     }
@@ -1581,7 +1575,7 @@ static void c_ws_forward(float *w_hat, float *rstd, const float *w, int Cout, in
                 break;
             }
     ws_unresolve(w_hat, rstd);
-    if (side_reads(w) || side_reads(w_hat) || side_reads(rstd)) // (the plan never does: see side_join)
+    if (side_pending_at(w) || side_pending_at(w_hat) || side_pending_at(rstd)) // (the plan never does: see side_join)
         side_join();
     if (e && e->gen == CU.param_gen && CU.mode == GGDM_CUDA_FAST && !CU.ws_copy && CU.n_rd < NWS_CACHE) {
         // no copy: the operations that read w_hat or rstd read the cache (ws_resolve)
@@ -1778,8 +1772,18 @@ static lt_entry *lt_find(int ta, int tb, int M, int Nc, int K, int lda, int ldb,
     return e;
 }
 
-// Row-major C[M, Nc] = op(A)[M, K] op(B)[K, Nc] + beta C (a row-major matrix is its transpose
-// in column-major order: C^T = op(B)^T op(A)^T).
+// Row-major C[M, Nc] = op(A)[M, K] op(B)[K, Nc] + beta C by cublasSgemm on handle h (a
+// row-major matrix is its transpose in column-major order: C^T = op(B)^T op(A)^T).
+static int sgemm_rm(cublasHandle_t h, int ta, int tb, int M, int Nc, int K, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc, const char *what)
+{
+    const float one = 1.0f;
+    return ckb(cublasSgemm(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc, M, K, &one, B, ldb, A,
+                           lda, &beta, C, ldc),
+               what);
+}
+
+// The same on CU.stream: cuBLASLt's timed algorithm (GGDM_CUDA_GEMM=tuned) or cublasSgemm.
 static int gemm_rm(int ta, int tb, int M, int Nc, int K, const float *A, int lda, const float *B, int ldb, float beta,
                    float *C, int ldc, const char *what)
 {
@@ -1796,9 +1800,7 @@ static int gemm_rm(int ta, int tb, int M, int Nc, int K, const float *A, int lda
                                   CU.blas_ws, CU.blas_ws_bytes, CU.stream),
                    what);
     }
-    return ckb(cublasSgemm(CU.blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, Nc, M, K, &one, B,
-                           ldb, A, lda, &beta, C, ldc),
-               what);
+    return sgemm_rm(CU.blas, ta, tb, M, Nc, K, A, lda, B, ldb, beta, C, ldc, what);
 }
 
 // The convolutions' columns (im2col / col2im and the GEMM outputs around them).
@@ -1988,7 +1990,7 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     if (CU.failed || N <= 0 || Cin <= 0 || Cout <= 0 || Lout <= 0)
         return;
     w = ws_resolve(w); // a cached weight standardisation (see ws_resolve)
-    if (side_reads(x) || side_reads(w) || side_reads(b) || side_reads(y)) // (the plan never does)
+    if (side_pending_at(x) || side_pending_at(w) || side_pending_at(b) || side_pending_at(y)) // (the plan never does)
         side_join();
     prof_enter();
     if (conv_batched(Lout, Cout, CK)) {
@@ -2010,7 +2012,7 @@ static void f_conv1d_forward(float *y, const float *x, const float *w, const flo
     if (!(col = scratch_floats((size_t)(ncol + S * ny))))
         return;
     Y = col + ncol;
-    LAUNCH_I(k_im2col, ncol, big + (S - 1) * ny, col, x, N, Cin, Lin, K, stride, pad, Lout);
+    LAUNCH_I(k_im2col, ncol, big, col, x, N, Cin, Lin, K, stride, pad, Lout);
     if (ck_launch("kernel im2col"))
         return;
     if (S > 1) { // Y_s [Cout, P] = w[:, s*Kc : (s+1)*Kc] col[s*Kc : (s+1)*Kc, :]
@@ -2128,7 +2130,7 @@ k_linear_fwd_tiled(float *y, const float *x, const float *W, const float *b, int
     }
 }
 
-static void t_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
+static void tiled_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
     if (CU.failed || ggdm_elem_linear_forward_y_count(N, In, Out) <= 0)
         return;
@@ -2144,14 +2146,13 @@ static void e_linear_forward(float *y, const float *x, const float *W, const flo
     if (CU.linear_alt)
         x_linear_forward(y, x, W, b, N, In, Out);
     else
-        t_linear_forward(y, x, W, b, N, In, Out);
+        tiled_linear_forward(y, x, W, b, N, In, Out);
 }
 
 static void f_linear_forward(float *y, const float *x, const float *W, const float *b, int N, int In, int Out)
 {
-    const float one = 1.0f, zero = 0.0f;
     if (CU.linear_alt) {
-        t_linear_forward(y, x, W, b, N, In, Out);
+        tiled_linear_forward(y, x, W, b, N, In, Out);
         return;
     }
     prof_enter();
@@ -2162,8 +2163,7 @@ static void f_linear_forward(float *y, const float *x, const float *W, const flo
         // as cuBLAS computes it on CU.stream (the same call), then the bias
         if (ck(cudaEventRecord(CU.ev_fork, CU.stream), "side: fork") ||
             ck(cudaStreamWaitEvent(CU.side, CU.ev_fork, 0), "side: fork") ||
-            ckb(cublasSgemm(CU.blas2, CUBLAS_OP_T, CUBLAS_OP_N, Out, N, In, &one, W, In, x, In, &zero, y, Out),
-                "fast linear_forward (side stream): sgemm"))
+            sgemm_rm(CU.blas2, 0, 1, N, Out, In, x, In, W, In, 0.0f, y, Out, "fast linear_forward (side stream): sgemm"))
             return;
         if (b) {
             LAUNCH_I_ON(CU.side, k_add_bias, (long long)N * Out, (long long)N * Out, y, b, (long long)N * Out, Out, 1);

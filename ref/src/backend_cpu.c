@@ -78,15 +78,7 @@ void ggdm_host_steps(void *ctx, float *dst, const int64_t *t, int N)
 static const ggdm_unet_backend cpu_backend = {
     "cpu",
     NULL,
-    ggdm_host_params,
-    ggdm_host_grads_begin,
-    ggdm_host_grads_end,
-    ggdm_host_copy, /* upload */
-    ggdm_host_copy, /* download */
-    ggdm_host_copy,
-    ggdm_host_zero,
-    ggdm_host_add_into,
-    ggdm_host_steps,
+    GGDM_HOST_MEMORY_OPS,
     ggdm_conv1d_forward_ex,
     ggdm_conv1d_backward_ex,
     ggdm_linear_forward,

@@ -294,15 +294,7 @@ static void e_gn_act_backward(float *dh, float *scratch, const float *da, const 
 static const ggdm_unet_backend elem_backend = {
     "elem",
     NULL,
-    ggdm_host_params,
-    ggdm_host_grads_begin,
-    ggdm_host_grads_end,
-    ggdm_host_copy, /* upload */
-    ggdm_host_copy, /* download */
-    ggdm_host_copy,
-    ggdm_host_zero,
-    ggdm_host_add_into,
-    ggdm_host_steps,
+    GGDM_HOST_MEMORY_OPS,
     e_conv1d_forward,
     e_conv1d_backward,
     e_linear_forward,

@@ -22,4 +22,9 @@ void ggdm_host_copy_rows(void *ctx, float *dst, size_t dst_stride, const float *
 void ggdm_host_add_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
                         size_t cols);
 
+/* The memory operations' entries of a host backend's table (ggdm_unet_backend, params to steps). */
+#define GGDM_HOST_MEMORY_OPS                                                                                          \
+    ggdm_host_params, ggdm_host_grads_begin, ggdm_host_grads_end, ggdm_host_copy /* upload */,                       \
+        ggdm_host_copy /* download */, ggdm_host_copy, ggdm_host_zero, ggdm_host_add_into, ggdm_host_steps
+
 #endif /* GGDM_BACKEND_HOST_H */
