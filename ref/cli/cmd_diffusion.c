@@ -4,8 +4,10 @@
  * --cond_score_version, --opt_rounds, ...), docs/cli.md lists them.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +20,36 @@
 #include "ggdm/adam.h"
 #include "ggdm/data.h"
 #include "ggdm/diffusion.h"
+#include "ggdm/hash.h"
 #include "ggdm/reward.h"
 #include "ggdm/schedule.h"
 #include "io.h"
 #include "pool.h"
 #include "plot.h"
 #include "progress.h"
+#include "run.h"
 #include "tb.h"
 #include "weights.h"
 
 #define ERRCAP 1024
+
+#if 1 /* TEMPORARY until weights.h has them */
+static ggdm_status ggdm_cli_save_unet_pth(const char *path, const ggdm_unet_cfg *cfg, const float *params,
+                                          const char *x_type, long long epoch, int T, char *err, size_t errcap)
+{
+    (void)cfg; (void)params; (void)x_type; (void)epoch; (void)T;
+    snprintf(err, errcap, "%s: .pth writing is not built in yet", path);
+    return GGDM_ERR_UNSUPPORTED;
+}
+static ggdm_status ggdm_cli_unet_ckpt_info(const char *path, char *x_type, size_t cap, long long *epoch, char *err,
+                                           size_t errcap)
+{
+    (void)path; (void)err; (void)errcap;
+    if (cap) x_type[0] = 0;
+    *epoch = -1;
+    return GGDM_OK;
+}
+#endif
 
 /* ------------------------------------------------------------------ options */
 
@@ -35,12 +57,15 @@ typedef struct opts {
     const char *cmd;
     /* data and reward (the original's names) */
     const char *x_type, *func_type, *hyper, *schedule, *score;
+    const char *hyper_user; /* --hyper as given (hyper may then name the file found instead) */
     int d_outer, d_inner, T, use_theta_1, use_b_1;
     long long seed;
     double r_off;
     /* guidance */
     const char *cond_score_version;
     double beta, beta_coef, interval;
+    int beta_given;       /* --beta given (the original's default is None: the formula) */
+    int func_type_given;  /* --func_type given (unit_ball always uses the linear reward) */
     int generate_bs, opt_rounds, reward_K, save_samples;
     /* fine-tuning (Algorithm 2) */
     int score_matching_finetune, sm_ft_round, sm_ft_start_round, sm_ft_step_per_round;
@@ -53,6 +78,9 @@ typedef struct opts {
     int dim, groups, n_levels, dim_mults[GGDM_UNET_MAX_LEVELS];
     /* files */
     const char *log_dir, *save_dir, *resume, *out, *w, *x, *g, *y, *noise;
+    /* the original's command line: --optimize, --pretrain, folders and remarks */
+    int optimize, pretrain, disable_guidance, resume_flag, overwrite, dim_given;
+    const char *pretrain_ckpt_folder, *other_remark, *run_dir;
     int n, t, round, quiet, heads, dim_head;
     int threads;    /* --threads N: 0 = every core */
     int stop_after; /* testing: stop (exit 3) after checkpointing this round / epoch, as if interrupted */
@@ -71,14 +99,14 @@ static void opts_default(opts *o, const char *cmd)
     o->T = 200;
     o->seed = 2345;
     o->r_off = 9.0;
-    o->cond_score_version = "v2";
-    o->beta = 0.0;
+    o->cond_score_version = "v1"; /* the original's defaults (main.py) */
+    o->beta = 0.0;                /* None there; 0 means the same (the formula, spec section 4) */
     o->beta_coef = 1.0;
-    o->interval = 0.2;
+    o->interval = 0.05;
     o->generate_bs = 32;
-    o->opt_rounds = 1000;
+    o->opt_rounds = 20;
     o->reward_K = 4;
-    o->sm_ft_lr = 1e-6;
+    o->sm_ft_lr = 1e-5;
     o->sm_ft_round = -1;
     o->sm_ft_start_round = 0;
     o->sm_ft_step_per_round = 1;
@@ -95,6 +123,8 @@ static void opts_default(opts *o, const char *cmd)
     o->dim_mults[3] = 8;
     o->log_dir = "logs";
     o->save_dir = "results";
+    o->pretrain_ckpt_folder = "pretrained";
+    o->other_remark = "";
     o->n = 32;
     o->t = -1;
     o->heads = 4;
@@ -139,8 +169,9 @@ static int parse_opts(opts *o, int argc, char **argv, const char *usage)
         STR("--x_type", x_type) STR("--func_type", func_type) STR("--hyper", hyper) STR("--schedule", schedule)
         STR("--score", score) STR("--cond_score_version", cond_score_version) STR("--pretrain_data", pretrain_data)
         STR("--pretrain_ckpt", pretrain_ckpt) STR("--log_dir", log_dir) STR("--save_dir", save_dir)
-        STR("--resume", resume) STR("-o", out) STR("--out", out) STR("-w", w) STR("-x", x) STR("--g", g) STR("--y", y)
-        STR("--noise", noise)
+        STR("-o", out) STR("--out", out) STR("-w", w) STR("-x", x) STR("--g", g) STR("--y", y)
+        STR("--noise", noise) STR("--pretrain_ckpt_folder", pretrain_ckpt_folder) STR("--other_remark", other_remark)
+        STR("--run_dir", run_dir)
         INT("--d_outer", d_outer, 1, 1 << 20) INT("--d_inner", d_inner, 1, 1 << 20) INT("--T", T, 1, GGDM_SCHEDULE_MAX_T)
         INT("--generate_bs", generate_bs, 1, 1 << 20) INT("-n", n, 1, 1 << 20) INT("--opt_rounds", opt_rounds, 0, 1 << 24)
         INT("--reward_K", reward_K, 1, 1 << 20) INT("--sm_ft_round", sm_ft_round, 0, 1 << 24)
@@ -150,10 +181,37 @@ static int parse_opts(opts *o, int argc, char **argv, const char *usage)
         INT("--dim", dim, 4, 4096) INT("--groups", groups, 1, 4096) INT("-t", t, 0, GGDM_SCHEDULE_MAX_T - 1)
         INT("--round", round, 0, (1 << 23) - 1) INT("--heads", heads, 1, 64) INT("--dim-head", dim_head, 1, 1024)
         INT("--stop_after", stop_after, 0, 1 << 24) INT("--threads", threads, 1, 1024)
-        DBL("--r_off", r_off) DBL("--beta", beta) DBL("--beta_coef", beta_coef) DBL("--interval", interval)
+        DBL("--r_off", r_off) DBL("--beta_coef", beta_coef) DBL("--interval", interval)
         DBL("--sm_ft_lr", sm_ft_lr) DBL("--pre_lr", pre_lr)
         FLAG("--use_theta_1", use_theta_1) FLAG("--use_b_1", use_b_1) FLAG("--save_samples", save_samples)
         FLAG("--score_matching_finetune", score_matching_finetune) FLAG("--quiet", quiet)
+        FLAG("--optimize", optimize) FLAG("--pretrain", pretrain) FLAG("--disable_guidance", disable_guidance)
+        FLAG("--overwrite", overwrite)
+        if ((r = ggdm_opt(argc, argv, &i, "--beta", &val)) != 0) { /* a number, or None (the original's default) */
+            if (r < 0)
+                return 2;
+            if (!strcmp(val, "None") || !strcmp(val, "none")) {
+                o->beta = 0;
+                o->beta_given = 0;
+            } else if (!ggdm_opt_f64(o->cmd, "--beta", val, &o->beta)) {
+                return 2;
+            } else {
+                o->beta_given = 1;
+            }
+            continue;
+        }
+        if (!strcmp(a, "--func_type") || !strncmp(a, "--func_type=", 12))
+            o->func_type_given = 1;
+        if (!strcmp(a, "--dim") || !strncmp(a, "--dim=", 6))
+            o->dim_given = 1;
+        if (!strcmp(a, "--resume") || !strncmp(a, "--resume=", 9)) { /* --resume [RUN_DIR] */
+            o->resume_flag = 1;
+            if (a[8] == '=')
+                o->resume = a + 9;
+            else if (i + 1 < argc && argv[i + 1][0] != '-')
+                o->resume = argv[++i];
+            continue;
+        }
         if ((r = ggdm_opt(argc, argv, &i, "--seed", &val)) != 0) {
             if (r < 0 || !ggdm_opt_int(o->cmd, "--seed", val, 0, 0x7FFFFFFFFFFFFFFFll, &o->seed)) return 2;
             continue;
@@ -710,6 +768,22 @@ done:
 
 /* ------------------------------------------------------------------ checkpoints */
 
+/* snprintf for paths: a name that does not fit is cut (and then fails to open, loudly). */
+static void pathf(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int write_text(const char *path, const char *text)
 {
     char err[ERRCAP];
@@ -759,18 +833,73 @@ static int load_vec64(const char *path, double *x, uint64_t n) { return load_vec
 static int state_get(const char *path, const char *key, long long *val)
 {
     FILE *f = fopen(path, "r");
-    char k[64];
+    char line[256], k[64];
     long long v = 0;
     int found = 0;
     if (!f)
         return 0;
-    while (fscanf(f, "%63s %lld", k, &v) == 2)
-        if (!strcmp(k, key)) {
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%63s %lld", k, &v) == 2 && !strcmp(k, key)) {
             *val = v;
             found = 1;
         }
     fclose(f);
     return found;
+}
+
+/* A run's checkpoints (run.h): ckdir, the generation committed last (cur: its name, "" if none). */
+typedef struct ckpt {
+    char dir[2048];
+    char cur[128];
+} ckpt;
+
+static int ckpt_is(const ckpt *c, const char *prefix)
+{
+    return c && c->cur[0] && !strncmp(c->cur, prefix, strlen(prefix));
+}
+
+/* "DIR/GEN/NAME" of the committed generation */
+static void ckpt_file(const ckpt *c, const char *name, char *out, size_t cap)
+{
+    pathf(out, cap, "%s/%s/%s", c->dir, c->cur, name);
+}
+
+/* Writes a new generation through fill(ctx, gendir) and commits it. */
+typedef int (*ckpt_fill_fn)(void *ctx, const char *gendir);
+static int ckpt_write(const opts *o, ckpt *c, const char *name, ckpt_fill_fn fill, void *ctx)
+{
+    char gendir[GGDM_RUN_PATH_MAX], err[ERRCAP];
+    err[0] = 0;
+    if (ggdm_ckpt_begin(c->dir, name, gendir, sizeof gendir, err, sizeof err) != 0 || !fill(ctx, gendir) ||
+        ggdm_ckpt_commit(c->dir, name, c->cur, err, sizeof err) != 0) {
+        fprintf(stderr, "ggdm %s: checkpoint %s: %s\n", o->cmd, name, err[0] ? err : "a file could not be written");
+        return 0;
+    }
+    snprintf(c->cur, sizeof c->cur, "%s", name);
+    return 1;
+}
+
+/* Weights: .pth (PyTorch's format, the original's checkpoints) or safetensors, by the name. */
+static int save_weights(const opts *o, const char *path, const ggdm_unet_cfg *cfg, const float *params,
+                        long long epoch)
+{
+    char err[ERRCAP], ep[32];
+    const char *kv[4];
+    ggdm_status st;
+    snprintf(ep, sizeof ep, "%lld", epoch);
+    kv[0] = "x_type";
+    kv[1] = o->x_type;
+    kv[2] = "epoch";
+    kv[3] = ep;
+    if (ggdm_ends_with(path, ".pth") || ggdm_ends_with(path, ".pt"))
+        st = ggdm_cli_save_unet_pth(path, cfg, params, o->x_type, epoch, o->T, err, sizeof err);
+    else
+        st = ggdm_cli_save_unet(path, cfg, params, kv, 2, err, sizeof err);
+    if (st != GGDM_OK) {
+        fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+        return 0;
+    }
+    return 1;
 }
 
 /* ------------------------------------------------------------------ pre-training */
@@ -812,17 +941,80 @@ static void trainer_free(trainer *tr)
     free(tr->ws);
 }
 
-/* Pre-trains cfg's network on the data set (N_0 x D, batches in data order, not shuffled). */
-static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, float *params, uint64_t np,
-                    const char *ckdir, ggdm_tb *tb, float *last_loss)
+/* A trainer's state as checkpoint files: weights, Adam's moments, its step (in state). */
+static int trainer_save(const trainer *tr, const char *gendir, const char *state)
+{
+    char p[GGDM_RUN_PATH_MAX], err[ERRCAP];
+    pathf(p, sizeof p, "%s/weights.safetensors", gendir);
+    if (ggdm_cli_save_unet(p, &tr->cfg, tr->params, NULL, 0, err, sizeof err) != GGDM_OK) {
+        fprintf(stderr, "ggdm: %s\n", err);
+        return 0;
+    }
+    pathf(p, sizeof p, "%s/adam_m.npy", gendir);
+    if (!save_flat(p, tr->m, tr->np))
+        return 0;
+    pathf(p, sizeof p, "%s/adam_v.npy", gendir);
+    if (!save_flat(p, tr->v, tr->np))
+        return 0;
+    pathf(p, sizeof p, "%s/state.txt", gendir);
+    return write_text(p, state);
+}
+
+static int trainer_load(trainer *tr, const ckpt *c)
+{
+    char p[GGDM_RUN_PATH_MAX], err[ERRCAP];
+    float *p2;
+    uint64_t n2;
+    int known;
+    long long v = 0;
+    ggdm_unet_cfg c2 = tr->cfg;
+    ckpt_file(c, "weights.safetensors", p, sizeof p);
+    if (ggdm_cli_load_unet(p, &c2, &p2, &n2, &known, err, sizeof err) != GGDM_OK || n2 != tr->np) {
+        fprintf(stderr, "ggdm: cannot resume: %s\n", err);
+        if (n2 != tr->np)
+            free(p2);
+        return 0;
+    }
+    memcpy(tr->params, p2, sizeof(float) * (size_t)tr->np);
+    free(p2);
+    ckpt_file(c, "adam_m.npy", p, sizeof p);
+    if (!load_flat(p, tr->m, tr->np))
+        return 0;
+    ckpt_file(c, "adam_v.npy", p, sizeof p);
+    if (!load_flat(p, tr->v, tr->np))
+        return 0;
+    ckpt_file(c, "state.txt", p, sizeof p);
+    state_get(p, "adam_step", &v);
+    tr->as.step = (uint64_t)v;
+    return 1;
+}
+
+typedef struct pre_ckpt_ctx {
+    const trainer *tr;
+    const char *state;
+} pre_ckpt_ctx;
+
+static int pre_fill(void *vctx, const char *gendir)
+{
+    pre_ckpt_ctx *c = (pre_ckpt_ctx *)vctx;
+    return trainer_save(c->tr, gendir, c->state);
+}
+
+/*
+ * Pre-trains cfg's network on the data set (N_0 x D, batches in data order, not shuffled).
+ * With ck, every epoch is committed as checkpoint generation pretrain_EEEEE, and a committed
+ * pretrain_ generation is resumed from. 1: done, 3: stopped by --stop_after, 0: failed.
+ */
+static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, float *params, uint64_t np, ckpt *ck,
+                    ggdm_tb *tb, float *last_loss, double *seconds)
 {
     float *data = NULL, *tab = NULL, loss = 0;
     trainer tr;
     int D = h->D, nb, e, b, e0 = 0, ok = 0;
-    char path[2048], st[256];
+    char st[256];
     ggdm_progress pr;
-    long long v = 0;
     ggdm_status s;
+    double t0 = now_s();
     memset(&tr, 0, sizeof tr);
     if (!(tab = schedule_tables(o)))
         return 0;
@@ -845,33 +1037,18 @@ static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, flo
         goto done;
     }
     nb = (o->N_0 + o->pre_bs - 1) / o->pre_bs;
-    if (o->resume) { /* continue after the last completed epoch */
-        snprintf(path, sizeof path, "%s/pretrain_state.txt", ckdir);
-        if (state_get(path, "epoch", &v)) {
-            char wp[2048], err[ERRCAP];
-            float *p2;
-            uint64_t n2;
-            int known;
-            ggdm_unet_cfg c2 = *cfg;
-            e0 = (int)v;
-            v = 0;
-            state_get(path, "adam_step", &v);
-            tr.as.step = (uint64_t)v;
-            snprintf(wp, sizeof wp, "%s/pretrain.safetensors", ckdir);
-            if (ggdm_cli_load_unet(wp, &c2, &p2, &n2, &known, err, sizeof err) != GGDM_OK || n2 != np) {
-                fprintf(stderr, "ggdm %s: cannot resume: %s\n", o->cmd, err);
-                goto done;
-            }
-            memcpy(params, p2, sizeof(float) * (size_t)np);
-            free(p2);
-            snprintf(wp, sizeof wp, "%s/pretrain_adam_m.npy", ckdir);
-            if (!load_flat(wp, tr.m, np))
-                goto done;
-            snprintf(wp, sizeof wp, "%s/pretrain_adam_v.npy", ckdir);
-            if (!load_flat(wp, tr.v, np))
-                goto done;
-            fprintf(stderr, "ggdm %s: resuming pre-training after epoch %d\n", o->cmd, e0);
+    if (ckpt_is(ck, "pretrain_")) { /* continue after the last committed epoch */
+        char p[GGDM_RUN_PATH_MAX];
+        long long v = 0;
+        ckpt_file(ck, "state.txt", p, sizeof p);
+        if (!state_get(p, "epoch", &v) || v < 0 || v > o->pre_num_episodes) {
+            fprintf(stderr, "ggdm %s: cannot resume: %s does not match this run\n", o->cmd, p);
+            goto done;
         }
+        e0 = (int)v;
+        if (!trainer_load(&tr, ck))
+            goto done;
+        fprintf(stderr, "ggdm %s: resuming pre-training after epoch %d of %d\n", o->cmd, e0, o->pre_num_episodes);
     }
     ggdm_progress_start(&pr, "pretrain", (uint64_t)(o->pre_num_episodes - e0) * nb);
     for (e = e0; e < o->pre_num_episodes; e++) {
@@ -895,28 +1072,23 @@ static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, flo
                 goto done;
             }
             sum += loss;
-            if (tb)
-                ggdm_tb_scalar(tb, "stats/loss_diffusion", (int64_t)tr.as.step, loss);
+            if (tb) /* the original's step: the number of steps logged before (0-based) */
+                ggdm_tb_scalar(tb, "stats/loss_diffusion", (int64_t)tr.as.step - 1, loss);
             snprintf(extra, sizeof extra, "epoch %d loss %.4f", e + 1, sum / (b + 1));
             ggdm_progress_update(&pr, (uint64_t)(e - e0) * nb + b + 1, extra);
         }
-        if (ckdir) { /* checkpoint: weights, Adam moments, then the state file that commits them */
-            char err[ERRCAP];
-            snprintf(path, sizeof path, "%s/pretrain.safetensors", ckdir);
-            if (ggdm_cli_save_unet(path, cfg, params, NULL, 0, err, sizeof err) != GGDM_OK) {
-                fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+        if (ck) { /* the epoch as one committed checkpoint generation */
+            pre_ckpt_ctx cc;
+            char name[64];
+            snprintf(st, sizeof st, "phase pretrain\nepoch %d\nadam_step %llu\n", e + 1,
+                     (unsigned long long)tr.as.step);
+            snprintf(name, sizeof name, "pretrain_%05d", e + 1);
+            cc.tr = &tr;
+            cc.state = st;
+            if (!ckpt_write(o, ck, name, pre_fill, &cc)) {
+                ggdm_progress_finish(&pr);
                 goto done;
             }
-            snprintf(path, sizeof path, "%s/pretrain_adam_m.npy", ckdir);
-            if (!save_flat(path, tr.m, np))
-                goto done;
-            snprintf(path, sizeof path, "%s/pretrain_adam_v.npy", ckdir);
-            if (!save_flat(path, tr.v, np))
-                goto done;
-            snprintf(path, sizeof path, "%s/pretrain_state.txt", ckdir);
-            snprintf(st, sizeof st, "epoch %d\nadam_step %llu\n", e + 1, (unsigned long long)tr.as.step);
-            if (!write_text(path, st))
-                goto done;
         }
         if (o->stop_after == e + 1 && e + 1 < o->pre_num_episodes) {
             ggdm_progress_finish(&pr);
@@ -930,6 +1102,8 @@ static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, flo
         *last_loss = loss;
     ok = 1;
 done:
+    if (seconds)
+        *seconds = now_s() - t0;
     trainer_free(&tr);
     free(data);
     free(tab);
@@ -952,88 +1126,247 @@ static ggdm_unet_cfg net_cfg(const opts *o, int D)
     return c;
 }
 
-static const char *const pretrain_usage =
-    "usage: ggdm pretrain [--x_type linear_latent|unit_ball] [--d_outer 64] [--d_inner 16] [--seed 2345]\n"
-    "                     [--hyper H.npz] [--N_0 65536] [--pre_bs 32] [--pre_num_episodes 50] [--pre_lr 1e-3]\n"
-    "                     [--pretrain_data X.npy] [--dim 64] [--dim-mults 1,2,4,8] [--groups 8] [--T 200]\n"
-    "                     [--save_dir results] [--log_dir logs] [--resume DIR] -o W.safetensors\n"
-    "Pre-trains the Unet1D score network on N_0 samples of the data distribution (batches in data order,\n"
-    "Adam with betas (0.9, 0.99)), writes the weights (the original's names) and the hyper-parameters\n"
-    "(SAVE_DIR/hyper.npz, the authors' layout). Checkpoints every epoch; --resume SAVE_DIR continues.\n"
-    "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
+/* ------------------------------------------------------------------ run records */
 
-int ggdm_cmd_pretrain(int argc, char **argv)
+/* The settings that change a run's results, as (name, value) text: stored in config.json
+ * and compared on --resume. */
+#define NSET 48
+typedef struct settings {
+    int n;
+    char key[NSET][32];
+    char val[NSET][256];
+} settings;
+
+static void set_s(settings *s, const char *k, const char *v)
 {
-    opts o;
-    hyper h;
-    ggdm_unet_cfg cfg;
-    float *params = NULL, loss = 0;
-    uint64_t np;
-    int rc;
-    char path[2048], err[ERRCAP], msg[GGDM_UNET_MSG_LEN];
-    ggdm_tb *tb = NULL;
-    opts_default(&o, "pretrain");
-    if ((rc = parse_opts(&o, argc, argv, pretrain_usage)) != 0)
-        return rc == 1 ? 0 : rc;
-    rc = 1;
-    if (o.resume)
-        o.save_dir = o.resume;
-    if (!o.out) {
-        fprintf(stderr, "ggdm pretrain: -o W.safetensors is required\n");
-        return 2;
+    if (s->n < NSET) {
+        snprintf(s->key[s->n], sizeof s->key[0], "%s", k);
+        snprintf(s->val[s->n], sizeof s->val[0], "%s", v ? v : "None");
+        s->n++;
     }
-    cfg = net_cfg(&o, o.d_outer);
-    if (ggdm_unet_cfg_check(&cfg, msg) != GGDM_OK) {
-        fprintf(stderr, "ggdm pretrain: %s\n", msg);
-        return 2;
+}
+static void set_i(settings *s, const char *k, long long v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%lld", v);
+    set_s(s, k, b);
+}
+static void set_d(settings *s, const char *k, double v)
+{
+    char b[40];
+    ggdm_py_float_repr(v, b, sizeof b);
+    set_s(s, k, b);
+}
+
+/* Effective values: the reward unit_ball uses, fine-tune rounds when not given. */
+static const char *eff_func_type(const opts *o)
+{
+    return !strcmp(o->x_type, "unit_ball") ? "linear" : o->func_type;
+}
+static int eff_ft_rounds(const opts *o)
+{
+    return o->sm_ft_round > 0 ? o->sm_ft_round : o->opt_rounds - o->sm_ft_start_round;
+}
+
+static void run_settings(const opts *o, settings *s)
+{
+    char b[64];
+    int i;
+    size_t u = 0;
+    memset(s, 0, sizeof *s);
+    set_s(s, "command", o->cmd);
+    set_s(s, "x_type", o->x_type);
+    set_i(s, "d_outer", o->d_outer);
+    set_i(s, "d_inner", o->d_inner);
+    set_i(s, "seed", o->seed);
+    set_i(s, "T", o->T);
+    set_s(s, "schedule", o->schedule);
+    set_s(s, "hyper", o->hyper_user);
+    if (!strcmp(o->cmd, "pretrain") || o->pretrain) {
+        set_i(s, "N_0", o->N_0);
+        set_i(s, "pre_bs", o->pre_bs);
+        set_i(s, "pre_num_episodes", o->pre_num_episodes);
+        set_d(s, "pre_lr", o->pre_lr);
+        set_s(s, "pretrain_data", o->pretrain_data);
+        set_i(s, "dim", o->dim);
+        b[0] = 0;
+        for (i = 0; i < o->n_levels; i++)
+            u += (size_t)snprintf(b + u, sizeof b - u, "%s%d", i ? "," : "", o->dim_mults[i]);
+        set_s(s, "dim_mults", b);
+        set_i(s, "groups", o->groups);
+        set_i(s, "heads", o->heads);
+        set_i(s, "dim_head", o->dim_head);
+    } else {
+        set_s(s, "score", o->score);
+        set_s(s, "pretrain_ckpt", o->pretrain_ckpt ? o->pretrain_ckpt : o->w);
     }
-    if (ggdm_io_mkdirs(o.save_dir) != 0) {
-        fprintf(stderr, "ggdm pretrain: cannot create --save_dir %s (%s)\n", o.save_dir, strerror(errno));
-        return 1;
+    if (!strcmp(o->cmd, "pretrain"))
+        return;
+    set_s(s, "func_type", eff_func_type(o));
+    set_i(s, "use_theta_1", o->use_theta_1);
+    set_i(s, "use_b_1", o->use_b_1);
+    set_d(s, "r_off", o->r_off);
+    set_i(s, "generate_bs", o->generate_bs);
+    set_i(s, "reward_K", o->reward_K);
+    set_i(s, "optimize", o->optimize);
+    set_i(s, "save_samples", o->save_samples);
+    set_s(s, "other_remark", o->other_remark);
+    if (!o->optimize)
+        return;
+    set_s(s, "cond_score_version", o->cond_score_version);
+    if (o->beta_given)
+        set_d(s, "beta", o->beta);
+    else
+        set_s(s, "beta", "None");
+    set_d(s, "beta_coef", o->beta_coef);
+    set_d(s, "interval", o->interval);
+    set_i(s, "opt_rounds", o->opt_rounds);
+    set_i(s, "disable_guidance", o->disable_guidance);
+    set_i(s, "score_matching_finetune", o->score_matching_finetune);
+    if (o->score_matching_finetune) {
+        set_d(s, "sm_ft_lr", o->sm_ft_lr);
+        set_i(s, "sm_ft_round", eff_ft_rounds(o));
+        set_i(s, "sm_ft_start_round", o->sm_ft_start_round);
+        set_i(s, "sm_ft_step_per_round", o->sm_ft_step_per_round);
     }
-    if (!hyper_get(&o, &h))
-        return 1;
-    snprintf(path, sizeof path, "%s/hyper.npz", o.save_dir);
-    if (!hyper_save(&o, &h, path))
-        goto done;
-    ggdm_unet_num_params(&cfg, &np);
-    params = (float *)malloc(sizeof(float) * (size_t)np);
-    if (!params)
-        goto done;
-    ggdm_unet_init(&cfg, (uint64_t)o.seed, params, np);
-    tb = ggdm_tb_open(o.log_dir, err, sizeof err);
-    if (!tb)
-        fprintf(stderr, "ggdm pretrain: no TensorBoard log: %s\n", err);
-    rc = pretrain(&o, &h, &cfg, params, np, o.save_dir, tb, &loss);
-    if (rc != 1) {
-        rc = rc == 3 ? 3 : 1;
-        goto done;
+}
+
+/* XXH3-64 of a whole file, as hex ("" when it cannot be read). */
+static void file_hash(const char *path, char out[17])
+{
+    uint8_t *buf;
+    uint64_t len;
+    char err[ERRCAP];
+    out[0] = 0;
+    if (!path || ggdm_io_read_file(path, &buf, &len, err, sizeof err) != GGDM_OK)
+        return;
+    ggdm_hash_hex(ggdm_hash_bytes(buf, len), out);
+    free(buf);
+}
+
+/* Where a run writes: its record folder (lock, config.json, ckpt/, metrics), its results
+ * (the original's file names) and its TensorBoard folder. */
+typedef struct run_paths {
+    char run[2048], results[2048], tb[2048], tb_pre[2048];
+    char reward_file[2048], samples_file[2048], topk_file[2048];
+    int flat;
+} run_paths;
+
+typedef struct run_info {
+    char inputs[3][2][1024]; /* name, "path hash" */
+    int ninputs;
+    double t_start;
+    time_t wall_start;
+} run_info;
+
+static void iso_time(time_t t, char *out, size_t cap)
+{
+    struct tm tmv;
+    gmtime_r(&t, &tmv);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+}
+
+/* Writes RUN/config.json (atomically). status: "running" or "finished"; summary may be NULL. */
+static int write_config(const opts *o, const run_paths *rp, const run_info *ri, int argc, char **argv,
+                        const char *status, const char *summary_json)
+{
+    ggdm_json j;
+    settings s;
+    char path[GGDM_RUN_PATH_MAX], t[64], k[64], cwd[2048];
+    const char *text;
+    int i, ok;
+    run_settings(o, &s);
+    ggdm_json_begin(&j);
+    ggdm_json_str(&j, "format", "ggdm.run.1");
+    ggdm_json_str(&j, "ggdm_version", GGDM_VERSION_STRING);
+    ggdm_json_str(&j, "status", status);
+    ggdm_json_str(&j, "command", o->cmd);
+    ggdm_json_open(&j, "argv", '[');
+    for (i = 0; i < argc; i++)
+        ggdm_json_str(&j, NULL, argv[i]);
+    ggdm_json_close(&j, ']');
+    if (getcwd(cwd, sizeof cwd))
+        ggdm_json_str(&j, "cwd", cwd);
+    ggdm_json_str(&j, "run_dir", rp->run);
+    ggdm_json_str(&j, "results_dir", rp->results);
+    ggdm_json_str(&j, "tensorboard_dir", rp->tb);
+    ggdm_json_str(&j, "reward_file", rp->reward_file);
+    iso_time(ri->wall_start, t, sizeof t);
+    ggdm_json_str(&j, "started", t);
+    if (!strcmp(status, "finished")) {
+        iso_time(time(NULL), t, sizeof t);
+        ggdm_json_str(&j, "finished", t);
     }
-    rc = 1;
-    if (ggdm_cli_save_unet(o.out, &cfg, params, NULL, 0, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm pretrain: %s\n", err);
-        goto done;
+    for (i = 0; i < s.n; i++) { /* flat "setting.NAME" strings: what --resume compares */
+        snprintf(k, sizeof k, "setting.%s", s.key[i]);
+        ggdm_json_str(&j, k, s.val[i]);
     }
-    fprintf(stderr, "ggdm pretrain: final loss %.5f -> %s\n", loss, o.out);
-    rc = 0;
-done:
-    if (tb)
-        ggdm_tb_close(tb);
-    free(params);
-    hyper_free(&h);
-    return rc;
+    for (i = 0; i < ri->ninputs; i++) {
+        snprintf(k, sizeof k, "input.%s", ri->inputs[i][0]);
+        ggdm_json_str(&j, k, ri->inputs[i][1]);
+    }
+    if (summary_json)
+        ggdm_json_raw(&j, "timings", summary_json);
+    text = ggdm_json_end(&j);
+    pathf(path, sizeof path, "%s/config.json", rp->run);
+    ok = text && write_text(path, text);
+    ggdm_json_free(&j);
+    return ok;
 }
 
 /* ------------------------------------------------------------------ Algorithms 1 and 2 */
 
+/* A round's record (metrics.csv; TensorBoard under the original's tags). */
 typedef struct metrics {
-    double reward, ratio, top_reward, top_ratio, guidance, mean_beta, loss;
+    double reward, ratio, top_reward, top_ratio; /* after the round's sampling */
+    double y0, mean_y;      /* the round's targets: sample 0's (stats/guidance) and their mean */
+    double loss;            /* fine-tuning loss, mean over the round's steps (NaN: none) */
+    double gnorm, mean_beta; /* mean |G - s| and beta_t over the sampling steps */
+    double t_sample, t_reward, t_finetune; /* seconds */
 } metrics;
+#define NMET 11
 
-static int cmp_desc(const void *a, const void *b)
+static void met_pack(const metrics *m, double *x)
 {
-    double x = ((const double *)a)[0], y = ((const double *)b)[0];
-    return x < y ? 1 : x > y ? -1 : 0;
+    x[0] = m->reward; x[1] = m->ratio; x[2] = m->top_reward; x[3] = m->top_ratio; x[4] = m->y0; x[5] = m->mean_y;
+    x[6] = m->loss; x[7] = m->gnorm; x[8] = m->mean_beta; x[9] = m->t_sample; x[10] = m->t_reward;
+}
+static void met_unpack(metrics *m, const double *x, double t_finetune)
+{
+    m->reward = x[0]; m->ratio = x[1]; m->top_reward = x[2]; m->top_ratio = x[3]; m->y0 = x[4]; m->mean_y = x[5];
+    m->loss = x[6]; m->gnorm = x[7]; m->mean_beta = x[8]; m->t_sample = x[9]; m->t_reward = x[10];
+    m->t_finetune = t_finetune;
+}
+
+/* Top-K order (reward descending, then sample index): torch.topk's order. */
+typedef struct ranked {
+    double f;
+    int i;
+} ranked;
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    const ranked *x = (const ranked *)a, *y = (const ranked *)b;
+    if (x->f != y->f)
+        return x->f < y->f ? 1 : -1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int top_k(const double *f, int N, int K, int *idx)
+{
+    ranked *r = (ranked *)malloc(sizeof(ranked) * (size_t)N);
+    int i;
+    if (!r)
+        return 0;
+    for (i = 0; i < N; i++) {
+        r[i].f = f[i];
+        r[i].i = i;
+    }
+    qsort(r, (size_t)N, sizeof *r, cmp_ranked);
+    for (i = 0; i < K; i++)
+        idx[i] = r[i].i;
+    free(r);
+    return 1;
 }
 
 /* Rewards (and gradients), ratios and the round's metrics of samples z. */
@@ -1041,53 +1374,108 @@ static int evaluate(const opts *o, const hyper *h, ggdm_reward_kind kind, const 
                     double *f, float *grad, double *ratio, metrics *mt)
 {
     int i, K = o->reward_K < N ? o->reward_K : N;
-    double *pairs = (double *)malloc(sizeof(double) * 2 * N);
+    int *idx = (int *)malloc(sizeof(int) * (size_t)N);
     ggdm_status s = ggdm_reward_eval(kind, param, h->D, z, (uint64_t)N, f, grad);
     if (s == GGDM_OK)
         s = h->unit_ball ? ggdm_ratio_unit_ball(h->D, z, (uint64_t)N, ratio)
                          : ggdm_ratio_linear_latent(h->A, h->d, h->D, z, (uint64_t)N, ratio);
-    if (s != GGDM_OK || !pairs) {
+    if (s != GGDM_OK || !idx || !top_k(f, N, K, idx)) {
         fprintf(stderr, "ggdm %s: %s\n", o->cmd,
                 s == GGDM_ERR_NONFINITE ? "a reward became NaN or infinite: the samples diverged (lower --interval "
                                           "or --beta_coef); the last completed round is in the checkpoint"
                                         : ggdm_status_str(s));
-        free(pairs);
+        free(idx);
         return 0;
     }
     mt->reward = mt->ratio = mt->top_reward = mt->top_ratio = 0;
     for (i = 0; i < N; i++) {
         mt->reward += f[i] / N;
         mt->ratio += ratio[i] / N;
-        pairs[2 * i] = f[i];
-        pairs[2 * i + 1] = ratio[i];
     }
-    qsort(pairs, (size_t)N, 2 * sizeof(double), cmp_desc); /* stable enough: ties keep equal rewards */
     for (i = 0; i < K; i++) {
-        mt->top_reward += pairs[2 * i] / K;
-        mt->top_ratio += pairs[2 * i + 1] / K;
+        mt->top_reward += f[idx[i]] / K;
+        mt->top_ratio += ratio[idx[i]] / K;
     }
-    free(pairs);
+    free(idx);
     return 1;
 }
 
 typedef struct run_out {
     metrics *m;       /* [rounds + 1] */
     double *rewards;  /* [N * (rounds + 1)], row n = sample n */
-    int rounds;
+    float *samples;   /* [(rounds + 1) * N * D] with --save_samples, else NULL */
+    int rounds;       /* -1: interrupted by --stop_after */
+    double t_total, t_sample_guided;
 } run_out;
 
-/*
- * Algorithm 1 (and 2 with --score_matching_finetune). State after each round goes to
- * ckdir (z, rewards, metrics, network and Adam state when fine-tuning, then state.txt),
- * so --resume continues bit for bit.
- */
-static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *ckdir, ggdm_tb *tb,
-                        const char *samples_dir, run_out *ro, const char *label)
+static void log_round(ggdm_tb *tb, int step, const metrics *m)
 {
-    int N = o->generate_bs, D = h->D, R = o->opt_rounds, k, k0 = 0, i, ok = 0, ft_done = 0;
-    int ft_rounds = o->sm_ft_round >= 0 ? o->sm_ft_round : R - o->sm_ft_start_round;
+    if (!tb)
+        return;
+    ggdm_tb_scalar(tb, "stats/reward", step, m->reward);
+    ggdm_tb_scalar(tb, "stats/ratio", step, m->ratio);
+    ggdm_tb_scalar(tb, "stats/top_k_reward", step, m->top_reward);
+    ggdm_tb_scalar(tb, "stats/top_k_ratio", step, m->top_ratio);
+}
+
+typedef struct opt_ckpt_ctx {
+    const opts *o;
+    const run_out *ro;
+    const float *z;
+    const trainer *tr;
+    int N, D, round, ft_done;
+    long long ft_steps;
+} opt_ckpt_ctx;
+
+static int opt_fill(void *vctx, const char *gendir)
+{
+    opt_ckpt_ctx *c = (opt_ckpt_ctx *)vctx;
+    int R = c->ro->rounds, N = c->N, kk, i, ok;
+    uint64_t row = (uint64_t)N + NMET + 1;
+    double *hist = (double *)calloc((size_t)(c->round + 1) * row, sizeof(double));
+    char p[GGDM_RUN_PATH_MAX], st[256];
+    if (!hist)
+        return 0;
+    for (kk = 0; kk <= c->round; kk++) {
+        for (i = 0; i < N; i++)
+            hist[(size_t)kk * row + i] = c->ro->rewards[(size_t)i * (R + 1) + kk];
+        met_pack(&c->ro->m[kk], hist + (size_t)kk * row + N);
+        hist[(size_t)kk * row + N + NMET] = c->ro->m[kk].t_finetune;
+    }
+    pathf(p, sizeof p, "%s/history.npy", gendir);
+    ok = save_vec64(p, hist, (uint64_t)(c->round + 1) * row);
+    free(hist);
+    pathf(p, sizeof p, "%s/z.npy", gendir);
+    if (!ok || !save_flat(p, c->z, (uint64_t)N * c->D))
+        return 0;
+    if (c->ro->samples) {
+        pathf(p, sizeof p, "%s/samples.npy", gendir); /* every round so far: (round+1, N, D) */
+        if (!save_flat(p, c->ro->samples, (uint64_t)(c->round + 1) * N * c->D))
+            return 0;
+    }
+    snprintf(st, sizeof st, "phase optimize\nround %d\nft_done %d\nadam_step %llu\nft_steps %lld\n", c->round,
+             c->ft_done, (unsigned long long)(c->tr ? c->tr->as.step : 0), c->ft_steps);
+    if (c->tr && c->o->score_matching_finetune)
+        return trainer_save(c->tr, gendir, st);
+    pathf(p, sizeof p, "%s/state.txt", gendir);
+    return write_text(p, st);
+}
+
+/*
+ * Algorithm 1 (and 2 with --score_matching_finetune), the original's loop (spec section 8):
+ * round 0 is the unguided baseline; each later round queries the reward's gradient at the
+ * current samples, fine-tunes (Algorithm 2) and draws fresh guided samples. With ck, every
+ * round is one committed checkpoint generation round_RRRRR (run.h), and a committed round_
+ * generation is resumed from, bit for bit.
+ */
+static int optimize_run(const opts *o, const hyper *h, model *mdl, ckpt *ck, ggdm_tb *tb, run_out *ro,
+                        const char *label)
+{
+    int N = o->generate_bs, D = h->D, R = o->optimize ? o->opt_rounds : 0, k, k0 = -1, i, ok = 0, ft_done = 0;
+    int ft_rounds = eff_ft_rounds(o), steps = o->sm_ft_step_per_round, bs = N / (steps > 0 ? steps : 1);
+    long long ft_steps = 0;
     float *tab = NULL, *z = NULL, *g = NULL, *y = NULL;
-    double *f = NULL, *ratio = NULL, *param_buf = NULL;
+    double *f = NULL, *ratio = NULL, *param_buf = NULL, t_opt0 = now_s(), t_resumed = 0;
     const double *param;
     void *ws = NULL;
     size_t wsb;
@@ -1095,14 +1483,14 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
     ggdm_guide_cfg gc0, gc;
     trainer tr;
     ggdm_progress pr;
-    char path[2048], text[512];
     ggdm_status s;
+    int fine = o->optimize && o->score_matching_finetune;
     memset(&tr, 0, sizeof tr);
     param = reward_param(o, h, &kind, &param_buf);
     if (!param || !(tab = schedule_tables(o)))
         goto done;
     gc0 = guide_cfg(o, 0);
-    gc = guide_cfg(o, 1);
+    gc = guide_cfg(o, !o->disable_guidance);
     z = (float *)malloc(sizeof(float) * (size_t)N * D);
     g = (float *)malloc(sizeof(float) * (size_t)N * D);
     y = (float *)malloc(sizeof(float) * (size_t)N);
@@ -1111,126 +1499,143 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
     ro->rounds = R;
     ro->m = (metrics *)calloc((size_t)R + 1, sizeof(metrics));
     ro->rewards = (double *)calloc((size_t)N * (R + 1), sizeof(double));
-    if (ggdm_sample_workspace_bytes_ex(&mdl->s, N, gc.version, ggdm_cli_exec(o->threads), &wsb) != GGDM_OK || !(ws = ggdm_io_aligned_alloc(wsb)) || !z || !g ||
-        !y || !f || !ratio || !ro->m || !ro->rewards) {
+    ro->samples = o->save_samples ? (float *)calloc((size_t)(R + 1) * N * D, sizeof(float)) : NULL;
+    if (ggdm_sample_workspace_bytes_ex(&mdl->s, N, gc.version, ggdm_cli_exec(o->threads), &wsb) != GGDM_OK ||
+        !(ws = ggdm_io_aligned_alloc(wsb)) || !z || !g || !y || !f || !ratio || !ro->m || !ro->rewards ||
+        (o->save_samples && !ro->samples)) {
         fprintf(stderr, "ggdm %s: out of memory\n", o->cmd);
         goto done;
     }
-    if (o->score_matching_finetune) {
+    if (fine) {
         if (mdl->s.kind != GGDM_SCORE_UNET) {
             fprintf(stderr, "ggdm %s: --score_matching_finetune needs the network (--score unet)\n", o->cmd);
             goto done;
         }
-        if (!trainer_init(&tr, &mdl->s.cfg, mdl->params, mdl->np, N, o->sm_ft_lr)) {
+        /* the original: sm_ft_step_per_round steps, step j on samples [j*bs, (j+1)*bs), bs = N / steps */
+        if (!trainer_init(&tr, &mdl->s.cfg, mdl->params, mdl->np, bs, o->sm_ft_lr)) {
             fprintf(stderr, "ggdm %s: out of memory for fine-tuning\n", o->cmd);
             goto done;
         }
     }
-    snprintf(path, sizeof path, "%s/state.txt", ckdir ? ckdir : ".");
-    if (o->resume && ckdir) {
+    if (ckpt_is(ck, "round_")) { /* resume after the last committed round */
+        char p[GGDM_RUN_PATH_MAX];
         long long v = 0;
-        if (state_get(path, "round", &v)) {
-            char p2[2048];
-            k0 = (int)v;
-            v = 0;
-            state_get(path, "ft_done", &v);
-            ft_done = (int)v;
-            snprintf(p2, sizeof p2, "%s/z.npy", ckdir);
-            if (!load_flat(p2, z, (uint64_t)N * D))
-                goto done;
-            {
-                double *tmp = (double *)malloc(sizeof(double) * (size_t)(R + 1) * (N + 8));
-                snprintf(p2, sizeof p2, "%s/history.npy", ckdir);
-                if (!tmp || !load_vec64(p2, tmp, (uint64_t)(R + 1) * (N + 8))) {
-                    free(tmp);
-                    goto done;
-                }
-                for (k = 0; k <= k0; k++) {
-                    for (i = 0; i < N; i++)
-                        ro->rewards[(size_t)i * (R + 1) + k] = tmp[(size_t)k * (N + 8) + i];
-                    ro->m[k].reward = tmp[(size_t)k * (N + 8) + N];
-                    ro->m[k].ratio = tmp[(size_t)k * (N + 8) + N + 1];
-                    ro->m[k].top_reward = tmp[(size_t)k * (N + 8) + N + 2];
-                    ro->m[k].top_ratio = tmp[(size_t)k * (N + 8) + N + 3];
-                    ro->m[k].guidance = tmp[(size_t)k * (N + 8) + N + 4];
-                    ro->m[k].mean_beta = tmp[(size_t)k * (N + 8) + N + 5];
-                    ro->m[k].loss = tmp[(size_t)k * (N + 8) + N + 6];
-                }
-                free(tmp);
-            }
-            if (o->score_matching_finetune) {
-                char err[ERRCAP];
-                float *p2w;
-                uint64_t n2;
-                int known;
-                ggdm_unet_cfg c2 = mdl->s.cfg;
-                snprintf(p2, sizeof p2, "%s/finetuned.safetensors", ckdir);
-                if (ggdm_cli_load_unet(p2, &c2, &p2w, &n2, &known, err, sizeof err) != GGDM_OK || n2 != mdl->np) {
-                    fprintf(stderr, "ggdm %s: cannot resume: %s\n", o->cmd, err);
-                    goto done;
-                }
-                memcpy(mdl->params, p2w, sizeof(float) * (size_t)n2);
-                free(p2w);
-                snprintf(p2, sizeof p2, "%s/adam_m.npy", ckdir);
-                if (!load_flat(p2, tr.m, mdl->np))
-                    goto done;
-                snprintf(p2, sizeof p2, "%s/adam_v.npy", ckdir);
-                if (!load_flat(p2, tr.v, mdl->np))
-                    goto done;
-                v = 0;
-                state_get(path, "adam_step", &v);
-                tr.as.step = (uint64_t)v;
-            }
-            fprintf(stderr, "ggdm %s: resuming after round %d of %d\n", o->cmd, k0, R);
+        uint64_t row = (uint64_t)N + NMET + 1;
+        double *hist;
+        ckpt_file(ck, "state.txt", p, sizeof p);
+        if (!state_get(p, "round", &v) || v < 0 || v > R) {
+            fprintf(stderr, "ggdm %s: cannot resume: %s does not match this run\n", o->cmd, p);
+            goto done;
         }
+        k0 = (int)v;
+        v = 0;
+        state_get(p, "ft_done", &v);
+        ft_done = (int)v;
+        v = 0;
+        state_get(p, "ft_steps", &v);
+        ft_steps = v;
+        ckpt_file(ck, "z.npy", p, sizeof p);
+        if (!load_flat(p, z, (uint64_t)N * D))
+            goto done;
+        hist = (double *)malloc(sizeof(double) * (size_t)(k0 + 1) * row);
+        ckpt_file(ck, "history.npy", p, sizeof p);
+        if (!hist || !load_vec64(p, hist, (uint64_t)(k0 + 1) * row)) {
+            free(hist);
+            goto done;
+        }
+        for (k = 0; k <= k0; k++) {
+            for (i = 0; i < N; i++)
+                ro->rewards[(size_t)i * (R + 1) + k] = hist[(size_t)k * row + i];
+            met_unpack(&ro->m[k], hist + (size_t)k * row + N, hist[(size_t)k * row + N + NMET]);
+            t_resumed += ro->m[k].t_sample + ro->m[k].t_reward + ro->m[k].t_finetune;
+        }
+        free(hist);
+        if (ro->samples) {
+            ckpt_file(ck, "samples.npy", p, sizeof p);
+            if (!load_flat(p, ro->samples, (uint64_t)(k0 + 1) * N * D))
+                goto done;
+        }
+        if (fine && !trainer_load(&tr, ck))
+            goto done;
+        fprintf(stderr, "ggdm %s: resuming after round %d of %d\n", o->cmd, k0, R);
     }
-    ggdm_progress_start(&pr, label, (uint64_t)(R + 1 - k0) * o->T);
-    if (k0 == 0) { /* round 0: unguided samples */
+    ggdm_progress_start(&pr, label, (uint64_t)(R - k0) * o->T);
+    if (k0 < 0) { /* round 0: unguided samples */
         ggdm_guide_stats st0;
+        double t0 = now_s();
         memset(&st0, 0, sizeof st0);
         s = ggdm_sample_ex(&mdl->s, &gc0, tab, o->T, N, (uint64_t)o->seed, 0, 0, NULL, NULL, NULL, z, &st0, ws, wsb,
                            progress_cb, &pr, ggdm_cli_exec(o->threads));
+        ro->m[0].t_sample = now_s() - t0;
+        t0 = now_s();
         if (s != GGDM_OK || !evaluate(o, h, kind, param, z, N, f, g, ratio, &ro->m[0]))
             goto fail;
+        ro->m[0].t_reward = now_s() - t0;
         for (i = 0; i < N; i++)
             ro->rewards[(size_t)i * (R + 1)] = f[i];
-        ro->m[0].loss = NAN;
-    } else {
-        if (!evaluate(o, h, kind, param, z, N, f, g, ratio, &ro->m[k0]))
-            goto fail;
+        ro->m[0].loss = ro->m[0].y0 = ro->m[0].mean_y = NAN;
+        if (ro->samples)
+            memcpy(ro->samples, z, sizeof(float) * (size_t)N * D);
+        log_round(tb, 0, &ro->m[0]);
+        k0 = 0;
+        if (ck) {
+            opt_ckpt_ctx cc;
+            cc.o = o; cc.ro = ro; cc.z = z; cc.tr = fine ? &tr : NULL; cc.N = N; cc.D = D; cc.round = 0;
+            cc.ft_done = ft_done; cc.ft_steps = ft_steps;
+            if (!ckpt_write(o, ck, "round_00000", opt_fill, &cc))
+                goto fail;
+        }
     }
     for (k = k0; k < R; k++) {
         ggdm_guide_stats gs;
-        char extra[96];
+        char extra[96], name[64];
+        metrics *mt = &ro->m[k + 1];
+        double t0 = now_s();
         /* a. gradients and targets at the current samples */
         s = ggdm_opt_targets(kind, param, D, z, N, o->interval, f, g, y);
         if (s != GGDM_OK) {
             fprintf(stderr, "ggdm %s: round %d: %s\n", o->cmd, k, ggdm_status_str(s));
             goto fail;
         }
+        mt->y0 = y[0];
+        mt->mean_y = 0;
+        for (i = 0; i < N; i++)
+            mt->mean_y += (double)y[i];
+        mt->mean_y /= N;
+        if (tb) { /* the original logs the targets before the round's sampling, at step k */
+            ggdm_tb_scalar(tb, "stats/guidance", k, mt->y0);
+            ggdm_tb_scalar(tb, "stats/mean_guidance", k, mt->mean_y);
+        }
         /* b. Algorithm 2: fine-tune the score network on the current samples */
-        ro->m[k + 1].loss = NAN;
-        if (o->score_matching_finetune && k >= o->sm_ft_start_round && ft_done < ft_rounds) {
-            int st_i;
-            double ls = 0;
-            for (st_i = 0; st_i < o->sm_ft_step_per_round; st_i++) {
+        mt->loss = NAN;
+        mt->t_finetune = 0;
+        if (fine && k >= o->sm_ft_start_round && ft_done < ft_rounds) {
+            int j;
+            double ls = 0, tf = now_s();
+            for (j = 0; j < steps; j++) {
                 float loss;
                 s = ggdm_train_step_ex(&mdl->s.cfg, mdl->params, tr.grad, &tr.ac, &tr.as, tr.m, tr.v, tab, o->T,
-                                       N, z, (uint64_t)o->seed, (1u << 23) + (uint32_t)k, (uint32_t)st_i, 0, &loss,
-                                       tr.ws, tr.wsb, ggdm_cli_exec(o->threads));
+                                       bs, z + (size_t)j * bs * D, (uint64_t)o->seed, (1u << 23) + (uint32_t)k,
+                                       (uint32_t)j, 0, &loss, tr.ws, tr.wsb, ggdm_cli_exec(o->threads));
                 if (s != GGDM_OK) {
                     fprintf(stderr, "ggdm %s: fine-tuning in round %d failed: %s\n", o->cmd, k, ggdm_status_str(s));
                     goto fail;
                 }
-                ls += loss / o->sm_ft_step_per_round;
+                if (tb)
+                    ggdm_tb_scalar(tb, "stats/loss_diffusion", ft_steps, loss);
+                ft_steps++;
+                ls += loss / steps;
             }
-            ro->m[k + 1].loss = ls;
+            mt->loss = ls;
+            mt->t_finetune = now_s() - tf;
             ft_done++;
         }
+        t0 = now_s();
         /* c. fresh guided samples */
         memset(&gs, 0, sizeof gs);
         s = ggdm_sample_ex(&mdl->s, &gc, tab, o->T, N, (uint64_t)o->seed, (uint32_t)(k + 1), 0, g, y, NULL, z, &gs,
                            ws, wsb, progress_cb, &pr, ggdm_cli_exec(o->threads));
+        mt->t_sample = now_s() - t0;
         if (s != GGDM_OK) {
             fprintf(stderr, "ggdm %s: sampling in round %d failed: %s\n", o->cmd, k, ggdm_status_str(s));
             goto fail;
@@ -1241,82 +1646,39 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, const char *c
             goto fail;
         }
         /* d. record */
-        if (!evaluate(o, h, kind, param, z, N, f, g, ratio, &ro->m[k + 1]))
+        t0 = now_s();
+        if (!evaluate(o, h, kind, param, z, N, f, g, ratio, mt))
             goto fail;
-        ro->m[k + 1].guidance = gs.count ? gs.guidance / gs.count : 0;
-        ro->m[k + 1].mean_beta = gs.count ? gs.mean_beta / gs.count : 0;
+        mt->t_reward = now_s() - t0;
+        mt->gnorm = gs.count ? gs.guidance / gs.count : 0;
+        mt->mean_beta = gs.count ? gs.mean_beta / gs.count : 0;
         for (i = 0; i < N; i++)
             ro->rewards[(size_t)i * (R + 1) + k + 1] = f[i];
-        if (tb) {
-            ggdm_tb_scalar(tb, "stats/reward", k + 1, ro->m[k + 1].reward);
-            ggdm_tb_scalar(tb, "stats/ratio", k + 1, ro->m[k + 1].ratio);
-            ggdm_tb_scalar(tb, "stats/top_k_reward", k + 1, ro->m[k + 1].top_reward);
-            ggdm_tb_scalar(tb, "stats/top_k_ratio", k + 1, ro->m[k + 1].top_ratio);
-            ggdm_tb_scalar(tb, "stats/guidance", k + 1, ro->m[k + 1].guidance);
-            ggdm_tb_scalar(tb, "stats/mean_guidance", k + 1, ro->m[k + 1].mean_beta);
-            if (ro->m[k + 1].loss == ro->m[k + 1].loss)
-                ggdm_tb_scalar(tb, "stats/loss_diffusion", k + 1, ro->m[k + 1].loss);
-        }
-        if (samples_dir) {
-            snprintf(path, sizeof path, "%s/round_%05d.npy", samples_dir, k + 1);
-            if (!save_mat(o, path, z, N, D))
+        if (ro->samples)
+            memcpy(ro->samples + (size_t)(k + 1) * N * D, z, sizeof(float) * (size_t)N * D);
+        log_round(tb, k + 1, mt);
+        snprintf(extra, sizeof extra, "round %d reward %.3f ratio %.3f", k + 1, mt->reward, mt->ratio);
+        ggdm_progress_update(&pr, (uint64_t)(k + 1 - k0) * o->T, extra);
+        if (ck) {
+            opt_ckpt_ctx cc;
+            cc.o = o; cc.ro = ro; cc.z = z; cc.tr = fine ? &tr : NULL; cc.N = N; cc.D = D; cc.round = k + 1;
+            cc.ft_done = ft_done; cc.ft_steps = ft_steps;
+            snprintf(name, sizeof name, "round_%05d", k + 1);
+            if (!ckpt_write(o, ck, name, opt_fill, &cc))
                 goto fail;
         }
-        snprintf(extra, sizeof extra, "round %d reward %.3f ratio %.3f", k + 1, ro->m[k + 1].reward,
-                 ro->m[k + 1].ratio);
-        ggdm_progress_update(&pr, (uint64_t)(k + 2 - k0) * o->T, extra);
-        if (ckdir) { /* checkpoint the round (the state file last: it commits the others) */
-            double *hist = (double *)calloc((size_t)(R + 1) * (N + 8), sizeof(double));
-            int kk;
-            char p2[2048];
-            if (!hist)
-                goto fail;
-            for (kk = 0; kk <= k + 1; kk++) {
-                for (i = 0; i < N; i++)
-                    hist[(size_t)kk * (N + 8) + i] = ro->rewards[(size_t)i * (R + 1) + kk];
-                hist[(size_t)kk * (N + 8) + N] = ro->m[kk].reward;
-                hist[(size_t)kk * (N + 8) + N + 1] = ro->m[kk].ratio;
-                hist[(size_t)kk * (N + 8) + N + 2] = ro->m[kk].top_reward;
-                hist[(size_t)kk * (N + 8) + N + 3] = ro->m[kk].top_ratio;
-                hist[(size_t)kk * (N + 8) + N + 4] = ro->m[kk].guidance;
-                hist[(size_t)kk * (N + 8) + N + 5] = ro->m[kk].mean_beta;
-                hist[(size_t)kk * (N + 8) + N + 6] = ro->m[kk].loss;
-            }
-            snprintf(p2, sizeof p2, "%s/history.npy", ckdir);
-            i = save_vec64(p2, hist, (uint64_t)(R + 1) * (N + 8));
-            free(hist);
-            snprintf(p2, sizeof p2, "%s/z.npy", ckdir);
-            if (!i || !save_flat(p2, z, (uint64_t)N * D))
-                goto fail;
-            if (o->score_matching_finetune) {
-                char err[ERRCAP];
-                snprintf(p2, sizeof p2, "%s/finetuned.safetensors", ckdir);
-                if (ggdm_cli_save_unet(p2, &mdl->s.cfg, mdl->params, NULL, 0, err, sizeof err) != GGDM_OK) {
-                    fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
-                    goto fail;
-                }
-                snprintf(p2, sizeof p2, "%s/adam_m.npy", ckdir);
-                if (!save_flat(p2, tr.m, mdl->np))
-                    goto fail;
-                snprintf(p2, sizeof p2, "%s/adam_v.npy", ckdir);
-                if (!save_flat(p2, tr.v, mdl->np))
-                    goto fail;
-            }
-            snprintf(text, sizeof text, "round %d\nft_done %d\nadam_step %llu\n", k + 1, ft_done,
-                     (unsigned long long)tr.as.step);
-            if (!write_text(path, text))
-                goto fail;
-        }
-        if (o->stop_after == k + 1) {
+        if (o->stop_after == k + 1 && k + 1 < R) {
             ggdm_progress_finish(&pr);
-            fprintf(stderr, "ggdm %s: stopped after round %d (--stop_after); continue with --resume %s\n", o->cmd,
-                    k + 1, o->save_dir);
+            fprintf(stderr, "ggdm %s: stopped after round %d (--stop_after); continue with --resume\n", o->cmd, k + 1);
             ro->rounds = -1; /* tells the caller: interrupted */
             ok = 1;
             goto done;
         }
     }
     ggdm_progress_finish(&pr);
+    ro->t_total = t_resumed + (now_s() - t_opt0);
+    for (k = 1; k <= R; k++)
+        ro->t_sample_guided += ro->m[k].t_sample;
     ok = 1;
     goto done;
 fail:
@@ -1327,38 +1689,66 @@ done:
     return ok;
 }
 
-/* Final outputs: rewards.npy (N, rounds+1), metrics.csv, metrics.svg (atomic writes). */
-static int write_outputs(const opts *o, const char *dir, const run_out *ro, int N)
+/* metrics.csv: one row per round, the timing columns last. */
+static int write_metrics_csv(const opts *o, const char *path, const run_out *ro)
 {
-    ggdm_array a;
-    char path[2048], err[ERRCAP];
-    size_t cap = 256 + (size_t)(ro->rounds + 1) * 160, used = 0;
-    char *csv = (char *)malloc(cap);
+    size_t cap = 512 + (size_t)(ro->rounds + 1) * 360, used = 0;
+    char *csv = (char *)malloc(cap), err[ERRCAP];
     int k, ok;
-    memset(&a, 0, sizeof a);
-    a.dtype = GGDM_DT_F64;
-    a.ndim = 2;
-    a.shape[0] = (uint64_t)N;
-    a.shape[1] = (uint64_t)ro->rounds + 1;
-    a.count = a.shape[0] * a.shape[1];
-    a.data = ro->rewards;
-    snprintf(path, sizeof path, "%s/rewards.npy", dir);
-    ok = ggdm_io_save_npy(path, &a, err, sizeof err) == GGDM_OK;
-    if (!ok || !csv) {
-        fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
-        free(csv);
+    if (!csv)
         return 0;
+    used += (size_t)snprintf(csv + used, cap - used,
+                             "round,reward,ratio,top_k_reward,top_k_ratio,guidance,mean_guidance,loss_diffusion,"
+                             "guidance_norm,mean_beta,sample_s,reward_s,finetune_s\n");
+    for (k = 0; k <= ro->rounds; k++) {
+        const metrics *m = &ro->m[k];
+        used += (size_t)snprintf(csv + used, cap - used, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.4f,%.4f,%.4f\n",
+                                 k, m->reward, m->ratio, m->top_reward, m->top_ratio, m->y0, m->mean_y, m->loss,
+                                 m->gnorm, m->mean_beta, m->t_sample, m->t_reward, m->t_finetune);
     }
-    used += (size_t)snprintf(csv + used, cap - used, "round,reward,ratio,top_k_reward,top_k_ratio,guidance,mean_guidance,loss_diffusion\n");
-    for (k = 0; k <= ro->rounds; k++)
-        used += (size_t)snprintf(csv + used, cap - used, "%d,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", k, ro->m[k].reward,
-                                 ro->m[k].ratio, ro->m[k].top_reward, ro->m[k].top_ratio, ro->m[k].guidance,
-                                 ro->m[k].mean_beta, ro->m[k].loss);
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
     ok = ggdm_io_write_file(path, csv, used, err, sizeof err) == GGDM_OK;
     free(csv);
     if (!ok)
         fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+    return ok;
+}
+
+/* The results under the original's names: rewards (N, rounds+1) float64; with --save_samples
+ * the samples of every round (rounds+1, N, D) and the top-K of each (rounds+1, K, D). */
+static int write_results(const opts *o, const run_paths *rp, const run_out *ro, int N, int D)
+{
+    uint64_t shape[3];
+    char err[ERRCAP];
+    int ok;
+    shape[0] = (uint64_t)N;
+    shape[1] = (uint64_t)ro->rounds + 1;
+    ok = ggdm_io_save(rp->reward_file, GGDM_DT_F64, 2, shape, ro->rewards, err, sizeof err) == GGDM_OK;
+    if (ok && ro->samples) {
+        int K = o->reward_K < N ? o->reward_K : N, k, i;
+        float *top = (float *)malloc(sizeof(float) * (size_t)(ro->rounds + 1) * K * D);
+        double *fk = (double *)malloc(sizeof(double) * (size_t)N);
+        int *idx = (int *)malloc(sizeof(int) * (size_t)N);
+        shape[0] = (uint64_t)ro->rounds + 1;
+        shape[1] = (uint64_t)N;
+        shape[2] = (uint64_t)D;
+        ok = top && fk && idx &&
+             ggdm_io_save(rp->samples_file, GGDM_DT_F32, 3, shape, ro->samples, err, sizeof err) == GGDM_OK;
+        for (k = 0; ok && k <= ro->rounds; k++) {
+            for (i = 0; i < N; i++)
+                fk[i] = ro->rewards[(size_t)i * (ro->rounds + 1) + k];
+            ok = top_k(fk, N, K, idx);
+            for (i = 0; ok && i < K; i++)
+                memcpy(top + ((size_t)k * K + i) * D, ro->samples + ((size_t)k * N + idx[i]) * D,
+                       sizeof(float) * (size_t)D);
+        }
+        shape[1] = (uint64_t)K;
+        ok = ok && ggdm_io_save(rp->topk_file, GGDM_DT_F32, 3, shape, top, err, sizeof err) == GGDM_OK;
+        free(top);
+        free(fk);
+        free(idx);
+    }
+    if (!ok)
+        fprintf(stderr, "ggdm %s: %s\n", o->cmd, err[0] ? err : "out of memory");
     return ok;
 }
 
@@ -1417,117 +1807,908 @@ static void run_free(run_out *ro)
 {
     free(ro->m);
     free(ro->rewards);
+    free(ro->samples);
     memset(ro, 0, sizeof *ro);
 }
 
-static const char *const optimize_usage =
-    "usage: ggdm optimize [the original's flags] [--resume SAVE_DIR]\n"
-    "  data/reward:  --x_type linear_latent|unit_ball --d_outer 64 --d_inner 16 --func_type quadratic|linear|negnormplus\n"
-    "                --use_theta_1 --use_b_1 --r_off 9 --hyper H.npz (else generated from --seed) --seed 2345\n"
-    "  guidance:     --cond_score_version v1|v2 --beta 0 --beta_coef 1 --interval 0.2 --generate_bs 32 --opt_rounds 1000\n"
-    "                --T 200 --schedule cosine --reward_K 4 --score unet|analytic\n"
-    "  Algorithm 2:  --score_matching_finetune --sm_ft_lr 1e-6 --sm_ft_start_round 0 --sm_ft_round R\n"
-    "                --sm_ft_step_per_round 1\n"
-    "  network:      --pretrain_ckpt W.safetensors (else pre-trained first: --N_0 --pre_bs --pre_num_episodes --pre_lr\n"
-    "                --pretrain_data X.npy --dim 64 --dim-mults 1,2,4,8 --groups 8)\n"
-    "  outputs:      --save_dir results (rewards.npy, metrics.csv, metrics.svg, samples/ with --save_samples,\n"
-    "                ckpt/ for --resume) --log_dir logs (TensorBoard: stats/reward, stats/ratio, ...)\n"
-    "Runs the paper's Algorithm 1 (gradient-guided generative optimisation), or Algorithm 2 with\n"
-    "--score_matching_finetune. An interrupted run continues with --resume SAVE_DIR, bit for bit.\n"
-    "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
+/* ------------------------------------------------------------------ runs: folders, lock, resume */
 
-int ggdm_cmd_optimize(int argc, char **argv)
+/* The original's name of the reward: quadratic_theta_2, negnormplus_b_1, linear, ... */
+static void func_remark(const opts *o, char *out, size_t cap)
+{
+    const char *ft = eff_func_type(o);
+    if (!strcmp(o->x_type, "unit_ball"))
+        pathf(out, cap, "linear");
+    else if (!strcmp(ft, "negnormplus"))
+        pathf(out, cap, "negnormplus_%s", o->use_b_1 ? "b_1" : "b_2");
+    else
+        pathf(out, cap, "%s_%s", ft, o->use_theta_1 ? "theta_1" : "theta_2");
+}
+
+/* Folders and files of a run (the original's names; spec section 9, main.py). */
+static void run_paths_make(const opts *o, long long epoch, run_paths *rp)
+{
+    char fr[128], iv[64], exp[1024];
+    memset(rp, 0, sizeof *rp);
+    func_remark(o, fr, sizeof fr);
+    ggdm_py_float_repr(o->interval, iv, sizeof iv);
+    if (o->optimize)
+        snprintf(exp, sizeof exp, "%s/optimize_%s_guidance_%s/func_%s_interval_%s", o->x_type,
+                 o->score_matching_finetune ? "alg2" : "alg1", !strcmp(o->cond_score_version, "v1") ? "G" : "G_loss",
+                 fr, iv);
+    else
+        snprintf(exp, sizeof exp, "%s/pretrain_%lld", o->x_type, epoch);
+    if (o->run_dir) { /* everything of the run in one folder */
+        rp->flat = 1;
+        pathf(rp->results, sizeof rp->results, "%s", o->run_dir);
+        pathf(rp->run, sizeof rp->run, "%s", o->run_dir);
+        pathf(rp->tb, sizeof rp->tb, "%s/logs", o->run_dir);
+        pathf(rp->tb_pre, sizeof rp->tb_pre, "%s/logs/pretrain", o->run_dir);
+    } else {
+        pathf(rp->results, sizeof rp->results, "%s/%s%s", o->save_dir, exp, o->other_remark);
+        pathf(rp->run, sizeof rp->run, "%s/ggdm_run_seed_%lld", rp->results, o->seed);
+        if (o->optimize)
+            pathf(rp->tb, sizeof rp->tb, "%s/%s_seed_%lld%s", o->log_dir, exp, o->seed, o->other_remark);
+        else
+            pathf(rp->tb, sizeof rp->tb, "%s/%s%s", o->log_dir, exp, o->other_remark);
+        pathf(rp->tb_pre, sizeof rp->tb_pre, "%s/%s/pretrain_%d%s", o->log_dir, o->x_type, o->pre_num_episodes,
+                 o->other_remark);
+    }
+    if (o->optimize)
+        pathf(rp->reward_file, sizeof rp->reward_file, "%s/reward_seed_%lld.npy", rp->results, o->seed);
+    else
+        pathf(rp->reward_file, sizeof rp->reward_file, "%s/%s_reward_seed_%lld.npy", rp->results, fr, o->seed);
+    pathf(rp->samples_file, sizeof rp->samples_file, "%s/samples_seed_%lld.npy", rp->results, o->seed);
+    pathf(rp->topk_file, sizeof rp->topk_file, "%s/top_%d_samples_seed_%lld.npy", rp->results, o->reward_K,
+             o->seed);
+}
+
+/* Whether a folder holds TensorBoard event files. */
+static int has_events(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL)
+        n += !strncmp(e->d_name, "events.out.tfevents.", 20);
+    closedir(d);
+    return n;
+}
+
+static void remove_events(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[GGDM_RUN_PATH_MAX];
+    if (!d)
+        return;
+    while ((e = readdir(d)) != NULL)
+        if (!strncmp(e->d_name, "events.out.tfevents.", 20)) {
+            pathf(p, sizeof p, "%s/%s", dir, e->d_name);
+            ggdm_io_remove_tree(p);
+        }
+    closedir(d);
+}
+
+/*
+ * --resume RUN_DIR: the interrupted run's own command line (config.json) with this one's
+ * flags after it. Returns 0 (merged argv in *out, malloc'd array of borrowed strings), 1 (error
+ * printed), 2 (usage error).
+ */
+static int merge_resume_argv(const char *cmd, const char *dir, int argc, char **argv, ggdm_run_record *rec,
+                             int *oargc, char ***oargv)
+{
+    char path[GGDM_RUN_PATH_MAX], err[ERRCAP];
+    char **a;
+    int i, n = 0;
+    pathf(path, sizeof path, "%s/config.json", dir);
+    if (ggdm_run_read_config(path, rec, err, sizeof err) != 0) {
+        fprintf(stderr, "ggdm %s: --resume %s: %s\n", cmd, dir,
+                ggdm_io_exists(path) ? err : "no config.json there: not the folder of a ggdm run");
+        return 1;
+    }
+    if (strcmp(ggdm_run_record_get(rec, "command"), cmd)) {
+        fprintf(stderr, "ggdm %s: --resume %s: that folder holds a `ggdm %s` run\n", cmd, dir,
+                ggdm_run_record_get(rec, "command"));
+        return 2;
+    }
+    a = (char **)malloc(sizeof(char *) * (size_t)(rec->argc + argc + 2));
+    if (!a)
+        return 1;
+    a[n++] = argv[0];
+    for (i = 1; i < rec->argc; i++)
+        a[n++] = rec->argv[i];
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume")) {
+            if (i + 1 < argc && argv[i + 1][0] != '-')
+                i++;
+            continue;
+        }
+        if (!strncmp(argv[i], "--resume=", 9))
+            continue;
+        a[n++] = argv[i];
+    }
+    a[n] = NULL;
+    *oargc = n;
+    *oargv = a;
+    return 0;
+}
+
+/* The interrupted run's settings against this command line's; prints each difference. */
+static int settings_match(const opts *o, const ggdm_run_record *rec, const char *dir)
+{
+    settings s;
+    int i, bad = 0;
+    run_settings(o, &s);
+    for (i = 0; i < s.n; i++) {
+        char k[64];
+        const char *was;
+        snprintf(k, sizeof k, "setting.%s", s.key[i]);
+        was = ggdm_run_record_get(rec, k);
+        if (strcmp(was, s.val[i])) {
+            if (!bad)
+                fprintf(stderr, "ggdm %s: cannot resume %s with other settings than it was started with:\n", o->cmd,
+                        dir);
+            fprintf(stderr, "    --%s: the run has %s, this command line says %s\n", s.key[i], was[0] ? was : "(unset)",
+                    s.val[i]);
+            bad = 1;
+        }
+    }
+    if (bad)
+        fprintf(stderr, "  resume with the run's own settings (`--resume %s` alone is enough), or start a new run\n",
+                dir);
+    return !bad;
+}
+
+/* An input file's identity, recorded in config.json and checked on --resume. */
+static int check_input(const opts *o, run_info *ri, const char *name, const char *path, const ggdm_run_record *rec)
+{
+    char h[17], k[64], v[1024];
+    const char *was;
+    if (!path || ri->ninputs >= 3)
+        return 1;
+    file_hash(path, h);
+    snprintf(v, sizeof v, "%s xxh3:%s", path, h);
+    snprintf(ri->inputs[ri->ninputs][0], sizeof ri->inputs[0][0], "%s", name);
+    snprintf(ri->inputs[ri->ninputs][1], sizeof ri->inputs[0][1], "%s", v);
+    ri->ninputs++;
+    snprintf(k, sizeof k, "input.%s", name);
+    was = rec ? ggdm_run_record_get(rec, k) : "";
+    if (rec && was[0] && strcmp(was, v)) {
+        fprintf(stderr, "ggdm %s: cannot resume: the input --%s changed since the run started (%s, now %s)\n", o->cmd,
+                name, was, v);
+        return 0;
+    }
+    return 1;
+}
+
+/* Takes the run folder: lock, then what the folder holds decides (fresh, resume, refuse). */
+typedef struct run_state {
+    int lock_fd;
+    int resuming;
+} run_state;
+
+static int run_claim(const opts *o, const run_paths *rp, run_state *rs, int tb_check)
+{
+    char err[ERRCAP], path[GGDM_RUN_PATH_MAX], status[64], cur[128];
+    ggdm_run_record rec;
+    rs->lock_fd = -1;
+    rs->resuming = 0;
+    if (ggdm_run_lock(rp->run, &rs->lock_fd, err, sizeof err) != 0) {
+        fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+        return 0;
+    }
+    pathf(path, sizeof path, "%s/config.json", rp->run);
+    status[0] = 0;
+    if (ggdm_io_exists(path)) {
+        if (ggdm_run_read_config(path, &rec, err, sizeof err) == 0) {
+            snprintf(status, sizeof status, "%s", ggdm_run_record_get(&rec, "status"));
+            ggdm_run_record_free(&rec);
+        } else {
+            snprintf(status, sizeof status, "damaged");
+        }
+    }
+    if (o->overwrite) {
+        DIR *d = opendir(rp->run);
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) /* everything but the lock we hold */
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".lock")) {
+                char p[GGDM_RUN_PATH_MAX];
+                pathf(p, sizeof p, "%s/%s", rp->run, e->d_name);
+                ggdm_io_remove_tree(p);
+            }
+        if (d)
+            closedir(d);
+        remove_events(rp->tb);
+        if (rp->tb_pre[0])
+            remove_events(rp->tb_pre);
+        if (strcmp(rp->reward_file, o->out ? o->out : "")) { /* the results of the replaced run */
+            ggdm_io_remove_tree(rp->reward_file);
+            ggdm_io_remove_tree(rp->samples_file);
+            ggdm_io_remove_tree(rp->topk_file);
+        }
+        return 1;
+    }
+    if (!strcmp(status, "finished")) {
+        fprintf(stderr, "ggdm %s: %s holds a finished run with these settings (%s/config.json); add --overwrite to "
+                        "replace it, or choose another --save_dir / --other_remark / --run_dir\n",
+                o->cmd, rp->run, rp->run);
+        return 0;
+    }
+    if (status[0]) {
+        pathf(path, sizeof path, "%s/ckpt/CURRENT", rp->run);
+        cur[0] = 0;
+        {
+            FILE *f = fopen(path, "r");
+            if (f) {
+                if (!fgets(cur, sizeof cur, f))
+                    cur[0] = 0;
+                fclose(f);
+            }
+        }
+        cur[strcspn(cur, "\n")] = 0;
+        if (!o->resume_flag) {
+            fprintf(stderr, "ggdm %s: %s holds an interrupted run (last checkpoint: %s); add --resume to continue "
+                            "it, or --overwrite to start again\n",
+                    o->cmd, rp->run, cur[0] ? cur : "none");
+            return 0;
+        }
+        rs->resuming = 1;
+        return 1;
+    }
+    if (o->resume_flag)
+        fprintf(stderr, "ggdm %s: note: nothing to resume in %s; starting the run\n", o->cmd, rp->run);
+    if (tb_check && (has_events(rp->tb) || (rp->tb_pre[0] && o->pretrain && has_events(rp->tb_pre)))) {
+        fprintf(stderr, "ggdm %s: %s already holds TensorBoard files of another run; add --overwrite to replace "
+                        "them, or choose another --log_dir / --other_remark\n",
+                o->cmd, has_events(rp->tb) ? rp->tb : rp->tb_pre);
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ the original's main.py */
+
+static const char *const optimize_usage =
+    "usage: ggdm optimize [options]      (or the original's line: ggdm --optimize [options])\n"
+    "       ggdm --pretrain [options]    pre-train first (then sample, and optimise with --optimize)\n"
+    "The paper's Algorithm 1 (gradient-guided generative optimisation), or Algorithm 2 with\n"
+    "--score_matching_finetune, with the original's flags and defaults (main.py):\n"
+    "  data:         --x_type linear_latent|unit_ball  --d_outer 64  --d_inner 16  --seed 2345\n"
+    "                --hyper H.npz (default: data/X_TYPE/hyperparameters.npz, as the original; generated from\n"
+    "                --seed and saved there when missing)\n"
+    "  reward:       --func_type quadratic|negnormplus (linear_latent; unit_ball always optimises theta^T x)\n"
+    "                --use_theta_1  --use_b_1  --r_off 9  --reward_K 4\n"
+    "  network:      --pretrain_ckpt CKPT (.pth as the authors' code saves it, or .safetensors)\n"
+    "                --pretrain [--pretrain_data X.npy --N_0 65536 --pre_bs 32 --pre_num_episodes 50\n"
+    "                --pre_lr 1e-3 --pretrain_ckpt_folder pretrained --dim D_OUTER --dim-mults 1,2,4,8 --groups 8]\n"
+    "                --score analytic (the exact score of linear_latent data: no network)\n"
+    "  guidance:     --cond_score_version v1 (G) | v2 (G_loss)  --interval 0.05  --opt_rounds 20\n"
+    "                --generate_bs 32  --beta None  --beta_coef 1  --T 200  --disable_guidance\n"
+    "  Algorithm 2:  --score_matching_finetune  --sm_ft_lr 1e-5  --sm_ft_start_round 0  --sm_ft_round R\n"
+    "                --sm_ft_step_per_round 1\n"
+    "  outputs:      --save_dir results  --log_dir logs  --other_remark TEXT  --save_samples\n"
+    "                results in SAVE_DIR/X_TYPE/optimize_alg{1,2}_guidance_{G,G_loss}/func_F_interval_I/\n"
+    "                (reward_seed_S.npy, samples_seed_S.npy, top_K_samples_seed_S.npy) and ggdm's record of\n"
+    "                the run in its ggdm_run_seed_S/ (config.json, metrics.csv, metrics.svg, ckpt/);\n"
+    "                TensorBoard in LOG_DIR/X_TYPE/optimize_.../func_..._seed_S (the original's tags)\n"
+    "                --run_dir DIR: everything of the run in DIR instead (TensorBoard in DIR/logs)\n"
+    "  runs:         --resume [RUN_DIR]  continue an interrupted run bit for bit (its settings are checked)\n"
+    "                --overwrite  replace a finished run    --threads N (default: the cores this process may use)\n"
+    "A second run into a folder in use, or over a finished run, is refused. docs/cli.md lists where ggdm\n"
+    "differs from the original.\n";
+
+/* Checks that need no file, before anything is read or written. 0 ok, 2 usage error. */
+static int check_run_opts(const opts *o)
+{
+    if (o->reward_K > o->generate_bs) {
+        fprintf(stderr, "ggdm %s: --reward_K %d exceeds --generate_bs %d (the top K of each round's samples)\n",
+                o->cmd, o->reward_K, o->generate_bs);
+        return 2;
+    }
+    if (o->score_matching_finetune && o->sm_ft_step_per_round > o->generate_bs) {
+        fprintf(stderr, "ggdm %s: --sm_ft_step_per_round %d exceeds --generate_bs %d (each step trains on "
+                        "generate_bs / steps samples)\n", o->cmd, o->sm_ft_step_per_round, o->generate_bs);
+        return 2;
+    }
+    if (!strcmp(o->x_type, "unit_ball") && o->func_type_given && strcmp(o->func_type, "linear"))
+        fprintf(stderr, "ggdm %s: note: unit_ball always optimises the linear reward theta^T x (as the original); "
+                        "--func_type %s is ignored\n", o->cmd, o->func_type);
+    if (!strcmp(o->x_type, "linear_latent")) {
+        ggdm_reward_kind k;
+        if (ggdm_reward_kind_parse(o->func_type, &k) != GGDM_OK) {
+            fprintf(stderr, "ggdm %s: --func_type must be quadratic, negnormplus (or linear), not '%s'\n", o->cmd,
+                    o->func_type);
+            return 2;
+        }
+    }
+    if (o->score_matching_finetune && !strcmp(o->score, "analytic")) {
+        fprintf(stderr, "ggdm %s: --score_matching_finetune fine-tunes a network: not with --score analytic\n", o->cmd);
+        return 2;
+    }
+    if (!o->pretrain && !o->pretrain_ckpt && !o->w && strcmp(o->score, "analytic")) {
+        fprintf(stderr, "ggdm %s: no score network: give --pretrain_ckpt CKPT (.pth or .safetensors), or --pretrain "
+                        "to pre-train one first (as the original), or --score analytic\n", o->cmd);
+        return 2;
+    }
+    if (o->pretrain && (o->pretrain_ckpt || !strcmp(o->score, "analytic"))) {
+        fprintf(stderr, "ggdm %s: --pretrain trains the network: not with --pretrain_ckpt or --score analytic\n",
+                o->cmd);
+        return 2;
+    }
+    return 0;
+}
+
+/* Hyper-parameters as the original finds them: --hyper, else data/X_TYPE/hyperparameters.npz,
+ * else generated (*generated set: the caller saves them there, as the original does). */
+static int hyper_find(opts *o, hyper *h, char *found, size_t cap, int *generated)
+{
+    *generated = 0;
+    o->hyper_user = o->hyper;
+    snprintf(found, cap, "data/%s/hyperparameters.npz", o->x_type);
+    if (!o->hyper && ggdm_io_exists(found)) {
+        o->hyper = found;
+        fprintf(stderr, "ggdm %s: hyper-parameters from %s (as the original; --hyper to choose another file)\n",
+                o->cmd, found);
+    }
+    if (!hyper_get(o, h))
+        return 0;
+    if (!o->hyper)
+        *generated = 1;
+    return 1;
+}
+
+static int ggdm_run_main(opts *o, int argc, char **argv);
+
+/* `ggdm optimize ...`, and the original's `ggdm --optimize ...` / `ggdm --pretrain ...`. */
+int ggdm_cmd_original(int argc, char **argv, int optimize)
 {
     opts o;
-    hyper h;
-    model mdl;
-    run_out ro;
-    ggdm_tb *tb = NULL;
-    char path[4096], ck[2048], sd[2048], err[ERRCAP], msg[GGDM_UNET_MSG_LEN];
-    int rc;
-    const char *wpath;
-    memset(&ro, 0, sizeof ro);
-    memset(&mdl, 0, sizeof mdl);
+    int rc, margc = argc;
+    char **margv = argv, **alloc = NULL;
+    ggdm_run_record rec;
+    memset(&rec, 0, sizeof rec);
     opts_default(&o, "optimize");
     if ((rc = parse_opts(&o, argc, argv, optimize_usage)) != 0)
         return rc == 1 ? 0 : rc;
-    rc = 1;
-    if (o.resume)
-        o.save_dir = o.resume;
-    snprintf(ck, sizeof ck, "%s/ckpt", o.save_dir);
-    snprintf(sd, sizeof sd, "%s/samples", o.save_dir);
-    if (ggdm_io_mkdirs(ck) != 0 || (o.save_samples && ggdm_io_mkdirs(sd) != 0)) {
-        fprintf(stderr, "ggdm optimize: cannot create --save_dir %s (%s)\n", o.save_dir, strerror(errno));
-        return 1;
+    if (o.resume) { /* --resume RUN_DIR: the run's own command line, then this one's */
+        const char *dir = o.resume;
+        rc = merge_resume_argv("optimize", dir, argc, argv, &rec, &margc, &alloc);
+        if (rc)
+            return rc;
+        margv = alloc;
+        opts_default(&o, "optimize");
+        if ((rc = parse_opts(&o, margc, margv, optimize_usage)) != 0) {
+            free(alloc);
+            ggdm_run_record_free(&rec);
+            return rc == 1 ? 0 : rc;
+        }
+        o.resume_flag = 1;
+        o.resume = NULL;
+        if (!o.run_dir && strcmp(ggdm_run_record_get(&rec, "run_dir"), dir))
+            fprintf(stderr, "ggdm optimize: note: resuming the run recorded in %s (paths relative to %s)\n", dir,
+                    ggdm_run_record_get(&rec, "cwd"));
+        if (ggdm_run_record_get(&rec, "cwd")[0] && chdir(ggdm_run_record_get(&rec, "cwd")) != 0) {
+            fprintf(stderr, "ggdm optimize: cannot enter the run's folder %s\n", ggdm_run_record_get(&rec, "cwd"));
+            free(alloc);
+            ggdm_run_record_free(&rec);
+            return 1;
+        }
     }
-    snprintf(path, sizeof path, "%s/hyper.npz", o.save_dir);
-    if (o.resume && !o.hyper && access(path, R_OK) == 0)
-        o.hyper = path;
-    if (!hyper_get(&o, &h))
-        return 1;
-    if (!o.resume || strcmp(o.hyper ? o.hyper : "", path)) {
-        char hp[2048];
-        snprintf(hp, sizeof hp, "%s/hyper.npz", o.save_dir);
-        if (!hyper_save(&o, &h, hp))
-            goto done;
+    if (optimize)
+        o.optimize = 1;
+    if (!o.dim_given)
+        o.dim = o.d_outer; /* the original: Unet1D(dim=d_outer) */
+    rc = check_run_opts(&o);
+    if (!rc)
+        rc = ggdm_run_main(&o, margc, margv);
+    free(alloc);
+    ggdm_run_record_free(&rec);
+    return rc;
+}
+
+int ggdm_cmd_optimize(int argc, char **argv)
+{
+    return ggdm_cmd_original(argc, argv, 1);
+}
+
+/* The argv to record: this command line without --resume, --overwrite and --threads. */
+static char **record_argv(int argc, char **argv, int *n)
+{
+    char **a = (char **)malloc(sizeof(char *) * (size_t)(argc + 1));
+    int i, k = 0;
+    if (!a)
+        return NULL;
+    for (i = 0; i < argc; i++) {
+        if (i > 0 && (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--overwrite") ||
+                      !strcmp(argv[i], "--threads"))) {
+            if (strcmp(argv[i], "--overwrite") && i + 1 < argc && argv[i + 1][0] != '-')
+                i++;
+            continue;
+        }
+        if (i > 0 && !strcmp(argv[i], "--stop_after")) { /* a testing switch */
+            i++;
+            continue;
+        }
+        if (i > 0 && (!strncmp(argv[i], "--resume=", 9) || !strncmp(argv[i], "--threads=", 10) ||
+                      !strncmp(argv[i], "--stop_after=", 13)))
+            continue;
+        a[k++] = argv[i];
     }
-    tb = ggdm_tb_open(o.log_dir, err, sizeof err);
-    if (!tb)
-        fprintf(stderr, "ggdm optimize: no TensorBoard log: %s\n", err);
-    wpath = o.pretrain_ckpt ? o.pretrain_ckpt : o.w;
-    if (!wpath && strcmp(o.score, "analytic")) { /* the original pre-trains first when no checkpoint is given */
-        ggdm_unet_cfg cfg = net_cfg(&o, h.D);
-        float *params;
-        uint64_t np;
-        char wp[4096];
+    a[k] = NULL;
+    *n = k;
+    return a;
+}
+
+static int ggdm_run_main(opts *o, int argc, char **argv)
+{
+    hyper h;
+    model mdl;
+    run_out ro;
+    run_paths rp;
+    run_state rs;
+    run_info ri;
+    ckpt ck;
+    ggdm_tb *tb = NULL;
+    ggdm_unet_cfg cfg;
+    float *params = NULL;
+    uint64_t np = 0;
+    char hyper_found[512], path[GGDM_RUN_PATH_MAX], err[ERRCAP], msg[GGDM_UNET_MSG_LEN], fr[128];
+    char ckpt_xtype[64];
+    long long epoch = -1;
+    int rc = 1, hyper_generated = 0, rargc = 0, status_written = 0;
+    char **rargv = NULL;
+    double t_pre = 0, t_all0 = now_s();
+    ggdm_run_record prev;
+    memset(&h, 0, sizeof h);
+    memset(&mdl, 0, sizeof mdl);
+    memset(&ro, 0, sizeof ro);
+    memset(&ri, 0, sizeof ri);
+    memset(&prev, 0, sizeof prev);
+    memset(&ck, 0, sizeof ck);
+    rs.lock_fd = -1;
+    ri.t_start = now_s();
+    ri.wall_start = time(NULL);
+    /* 1. everything is read and checked before anything is written */
+    if (!hyper_find(o, &h, hyper_found, sizeof hyper_found, &hyper_generated))
+        goto done;
+    if (o->pretrain) {
+        cfg = net_cfg(o, h.D);
         if (ggdm_unet_cfg_check(&cfg, msg) != GGDM_OK) {
-            fprintf(stderr, "ggdm optimize: %s\n", msg);
+            fprintf(stderr, "ggdm %s: %s (the network of --pretrain: --dim %d, --d_outer %d)\n", o->cmd, msg, o->dim,
+                    h.D);
+            rc = 2;
             goto done;
         }
+        if (o->pretrain_data) { /* read now: a bad file fails before the run starts */
+            float *tmp = NULL;
+            if (!load_mat(o, "--pretrain_data", o->pretrain_data, o->N_0, h.D, &tmp))
+                goto done;
+            free(tmp);
+        }
+        epoch = o->pre_num_episodes;
+    } else if (strcmp(o->score, "analytic")) {
+        const char *w = o->pretrain_ckpt ? o->pretrain_ckpt : o->w;
+        if (!model_load(o, w, &h, &mdl))
+            goto done;
+        ckpt_xtype[0] = 0;
+        if (ggdm_cli_unet_ckpt_info(w, ckpt_xtype, sizeof ckpt_xtype, &epoch, err, sizeof err) == GGDM_OK &&
+            ckpt_xtype[0] && strcmp(ckpt_xtype, o->x_type)) {
+            fprintf(stderr, "ggdm %s: %s was pre-trained on x_type %s, not --x_type %s (the original refuses it too)\n",
+                    o->cmd, w, ckpt_xtype, o->x_type);
+            goto done;
+        }
+        if (epoch < 0)
+            epoch = 0;
+    } else {
+        if (!model_load(o, NULL, &h, &mdl))
+            goto done;
+        epoch = 0;
+    }
+    {
+        ggdm_reward_kind kind;
+        double *pb = NULL;
+        float *tab;
+        if (!reward_param(o, &h, &kind, &pb))
+            goto done;
+        free(pb);
+        if (!(tab = schedule_tables(o)))
+            goto done;
+        free(tab);
+    }
+    run_paths_make(o, epoch, &rp);
+    func_remark(o, fr, sizeof fr);
+    /* 2. the run's folder: lock, then fresh / resume / refuse */
+    if (!run_claim(o, &rp, &rs, 1))
+        goto done;
+    if (rs.resuming) {
+        pathf(path, sizeof path, "%s/config.json", rp.run);
+        if (ggdm_run_read_config(path, &prev, err, sizeof err) != 0) {
+            fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+            goto done;
+        }
+        if (!settings_match(o, &prev, rp.run)) {
+            rc = 2;
+            goto done;
+        }
+        {
+            char started[64];
+            snprintf(started, sizeof started, "%s", ggdm_run_record_get(&prev, "started"));
+            (void)started;
+        }
+    }
+    if (!check_input(o, &ri, "pretrain_ckpt", o->pretrain_ckpt ? o->pretrain_ckpt : o->w, rs.resuming ? &prev : NULL) ||
+        !check_input(o, &ri, "hyper", o->hyper, rs.resuming ? &prev : NULL) ||
+        !check_input(o, &ri, "pretrain_data", o->pretrain_data, rs.resuming ? &prev : NULL))
+        goto done;
+    if (rs.resuming) { /* the run's own hyper-parameters (generated ones are not on any command line) */
+        hyper h2;
+        opts o2 = *o;
+        pathf(path, sizeof path, "%s/hyperparameters.npz", rp.run);
+        if (ggdm_io_exists(path)) {
+            o2.hyper = path;
+            if (!hyper_load(&o2, &h2))
+                goto done;
+            hyper_free(&h);
+            h = h2;
+            if (mdl.s.kind == GGDM_SCORE_ANALYTIC)
+                mdl.s.A = h.A;
+        }
+    }
+    rargv = record_argv(argc, argv, &rargc);
+    if (!rargv || !write_config(o, &rp, &ri, rargc, rargv, "running", NULL))
+        goto done;
+    status_written = 1;
+    pathf(path, sizeof path, "%s/hyperparameters.npz", rp.run);
+    if (!hyper_save(o, &h, path))
+        goto done;
+    if (hyper_generated && !ggdm_io_exists(hyper_found)) { /* the original saves generated ones for later runs */
+        char dir[600];
+        pathf(dir, sizeof dir, "data/%s", o->x_type);
+        if (ggdm_io_mkdirs(dir) == 0 && hyper_save(o, &h, hyper_found))
+            fprintf(stderr, "ggdm %s: generated the hyper-parameters from --seed %lld and saved them to %s (the "
+                            "original's place: later runs use them)\n", o->cmd, o->seed, hyper_found);
+    }
+    ggdm_run_clean_tmp(rp.run);
+    ggdm_run_clean_tmp(rp.results);
+    pathf(ck.dir, sizeof ck.dir, "%s/ckpt", rp.run);
+    {
+        static const char *const keep[] = {"pretrained.safetensors", NULL};
+        if (ggdm_ckpt_recover(ck.dir, keep, ck.cur, sizeof ck.cur, err, sizeof err) != 0) {
+            fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+            goto done;
+        }
+    }
+    /* 3. pre-training (--pretrain) */
+    if (o->pretrain) {
+        char wp[GGDM_RUN_PATH_MAX];
+        pathf(wp, sizeof wp, "%s/pretrained.safetensors", ck.dir);
         ggdm_unet_num_params(&cfg, &np);
         params = (float *)malloc(sizeof(float) * (size_t)np);
-        ggdm_unet_init(&cfg, (uint64_t)o.seed, params, np);
-        snprintf(wp, sizeof wp, "%s/pretrain.safetensors", ck);
-        rc = pretrain(&o, &h, &cfg, params, np, ck, tb, NULL);
-        if (rc != 1 || ggdm_cli_save_unet(wp, &cfg, params, NULL, 0, err, sizeof err) != GGDM_OK) {
-            rc = rc == 3 ? 3 : 1;
-            free(params);
+        if (!params)
             goto done;
+        if (ckpt_is(&ck, "round_")) { /* pre-training was finished and saved */
+            float *p2;
+            uint64_t n2;
+            int known;
+            ggdm_unet_cfg c2 = cfg;
+            if (ggdm_cli_load_unet(wp, &c2, &p2, &n2, &known, err, sizeof err) != GGDM_OK || n2 != np) {
+                fprintf(stderr, "ggdm %s: cannot resume: %s\n", o->cmd, err);
+                goto done;
+            }
+            memcpy(params, p2, sizeof(float) * (size_t)np);
+            free(p2);
+        } else {
+            ggdm_tb *tbp;
+            ggdm_unet_init(&cfg, (uint64_t)o->seed, params, np);
+            printf("====================Pretraining Starts====================\n");
+            fflush(stdout);
+            tbp = ggdm_tb_open(rp.tb_pre, err, sizeof err);
+            if (!tbp)
+                fprintf(stderr, "ggdm %s: no TensorBoard log: %s\n", o->cmd, err);
+            rc = pretrain(o, &h, &cfg, params, np, &ck, tbp, NULL, &t_pre);
+            if (tbp)
+                ggdm_tb_close(tbp);
+            if (rc != 1) {
+                rc = rc == 3 ? 3 : 1;
+                goto done;
+            }
+            rc = 1;
+            /* the original's checkpoint, then ggdm's copy for resuming the later phases */
+            pathf(path, sizeof path, "%s/%s_pretrain_epoch_%d.pth", o->pretrain_ckpt_folder, o->x_type,
+                     o->pre_num_episodes);
+            if (ggdm_io_mkdirs(o->pretrain_ckpt_folder) != 0) {
+                fprintf(stderr, "ggdm %s: cannot create --pretrain_ckpt_folder %s (%s)\n", o->cmd,
+                        o->pretrain_ckpt_folder, strerror(errno));
+                goto done;
+            }
+            if (!save_weights(o, path, &cfg, params, o->pre_num_episodes) || !save_weights(o, wp, &cfg, params, epoch))
+                goto done;
+            printf("------------Pretraining Time Summary--------------\n");
+            printf("ggdm | %lld\npretrain diffusion model (epoch=%d)\ntraining time: %.3f\n", o->seed,
+                   o->pre_num_episodes, t_pre);
+            printf("-------------------------------------------------\n");
+            printf("pretrained checkpoint: %s\n", path);
         }
-        rc = 1;
-        free(params);
-        snprintf(path, sizeof path, "%s", wp);
-        wpath = path;
+        mdl.s.kind = GGDM_SCORE_UNET;
+        mdl.s.cfg = cfg;
+        mdl.s.params = params;
+        mdl.s.D = h.D;
+        mdl.params = params;
+        mdl.np = np;
+        params = NULL;
     }
-    if (!model_load(&o, wpath, &h, &mdl))
-        goto done;
-    if (!optimize_run(&o, &h, &mdl, ck, tb, o.save_samples ? sd : NULL, &ro, "optimize"))
+    /* 4. round 0 (unguided) and, with --optimize, the rounds */
+    if (o->optimize) {
+        printf("guidance version: %s\n", o->cond_score_version);
+        printf("====================Optimization Starts====================\n");
+        fflush(stdout);
+    }
+    tb = o->optimize ? ggdm_tb_open(rp.tb, err, sizeof err) : NULL;
+    if (o->optimize && !tb)
+        fprintf(stderr, "ggdm %s: no TensorBoard log: %s\n", o->cmd, err);
+    if (!optimize_run(o, &h, &mdl, &ck, tb, &ro, o->optimize ? "optimize" : "sample"))
         goto done;
     if (ro.rounds < 0) {
         rc = 3;
         goto done;
     }
-    if (!write_outputs(&o, o.save_dir, &ro, o.generate_bs))
+    printf("Unconditional Generation: sample_num: %d | mean_ratio: %.9g | sample_time: %.4f\n", o->generate_bs,
+           ro.m[0].ratio, ro.m[0].t_sample);
+    printf("Reward type: %s | mean_reward: %.9g\n", fr, ro.m[0].reward);
+    /* 5. outputs, each atomic; config.json's "finished" last */
+    if (ggdm_io_mkdirs(rp.results) != 0) {
+        fprintf(stderr, "ggdm %s: cannot create %s (%s)\n", o->cmd, rp.results, strerror(errno));
         goto done;
-    {
+    }
+    if (!write_results(o, &rp, &ro, o->generate_bs, h.D))
+        goto done;
+    pathf(path, sizeof path, "%s/metrics.csv", rp.run);
+    if (!write_metrics_csv(o, path, &ro))
+        goto done;
+    if (o->optimize) {
         const char *names[1];
         char title[256];
-        names[0] = !strcmp(o.cond_score_version, "v1") ? "G (v1)" : "G_loss (v2)";
-        snprintf(title, sizeof title, "ggdm: %s, %s reward, %s%s", o.x_type, o.func_type, names[0],
-                 o.score_matching_finetune ? ", Algorithm 2" : ", Algorithm 1");
-        snprintf(path, sizeof path, "%s/metrics.svg", o.save_dir);
+        names[0] = !strcmp(o->cond_score_version, "v1") ? "G (v1)" : "G_loss (v2)";
+        snprintf(title, sizeof title, "ggdm: %s, %s reward, %s%s", o->x_type, fr, names[0],
+                 o->score_matching_finetune ? ", Algorithm 2" : ", Algorithm 1");
+        pathf(path, sizeof path, "%s/metrics.svg", rp.run);
         write_plot(path, title, &ro, names, 1, !h.unit_ball);
+        if (o->score_matching_finetune && mdl.params) { /* the original's fine-tuned checkpoint */
+            char dir[1024];
+            pathf(dir, sizeof dir, "checkpoints/score_finetuned/%s_%s", eff_func_type(o), o->cond_score_version);
+            pathf(path, sizeof path, "%s/%s_finetune_iteration_%d.pth", dir, o->x_type, eff_ft_rounds(o));
+            if (ggdm_io_mkdirs(dir) != 0 || !save_weights(o, path, &mdl.s.cfg, mdl.params, eff_ft_rounds(o)))
+                goto done;
+        }
     }
-    printf("round 0: reward %.4f ratio %.4f;  round %d: reward %.4f ratio %.4f (top-%d %.4f)\n", ro.m[0].reward,
-           ro.m[0].ratio, ro.rounds, ro.m[ro.rounds].reward, ro.m[ro.rounds].ratio, o.reward_K,
-           ro.m[ro.rounds].top_reward);
-    fprintf(stderr, "ggdm optimize: %s/rewards.npy, metrics.csv, metrics.svg; TensorBoard: %s\n", o.save_dir, o.log_dir);
+    {
+        ggdm_json j;
+        const char *t;
+        int R = ro.rounds;
+        double total = now_s() - t_all0;
+        ggdm_json_begin(&j);
+        ggdm_json_num(&j, "pretrain_s", t_pre);
+        ggdm_json_num(&j, "unguided_sample_s", ro.m[0].t_sample);
+        ggdm_json_num(&j, "optimize_s", ro.t_total);
+        ggdm_json_num(&j, "sample_s", ro.t_sample_guided);
+        ggdm_json_int(&j, "rounds", R);
+        ggdm_json_num(&j, "optimize_s_per_round", R ? ro.t_total / R : 0);
+        ggdm_json_num(&j, "sample_s_per_round", R ? ro.t_sample_guided / R : 0);
+        ggdm_json_num(&j, "this_process_s", total);
+        t = ggdm_json_end(&j);
+        if (o->optimize) {
+            printf("------------Optimization Time Summary-----------------\n");
+            printf("ggdm | data type: %s | function type: %s | guidance type: %s | score matching finetune: %s | "
+                   "%lld\n", o->x_type, fr, o->cond_score_version, o->score_matching_finetune ? "True" : "False",
+                   o->seed);
+            printf("The total optimizing time is: %.4f \n", ro.t_total);
+            printf("Sample time: %.4f (total rounds: %d)\n", ro.t_sample_guided, R);
+            printf("Each round:\n optimizing time: %.4f | sample time: %.4f\n", R ? ro.t_total / R : 0,
+                   R ? ro.t_sample_guided / R : 0);
+            printf("-------------------------------------------------\n");
+            printf("round 0: reward %.4f ratio %.4g;  round %d: reward %.4f ratio %.4g (top-%d %.4f)\n",
+                   ro.m[0].reward, ro.m[0].ratio, R, ro.m[R].reward, ro.m[R].ratio, o->reward_K, ro.m[R].top_reward);
+        }
+        if (!t || !write_config(o, &rp, &ri, rargc, rargv, "finished", t)) {
+            ggdm_json_free(&j);
+            goto done;
+        }
+        ggdm_json_free(&j);
+    }
+    printf("results: %s%s\nrun record: %s (config.json, metrics.csv)\n", rp.reward_file,
+           o->save_samples ? " (+ samples)" : "", rp.run);
+    if (o->optimize)
+        printf("TensorBoard: %s\n", rp.tb);
+    printf("The total running time is: %.4f \n", now_s() - t_all0);
+    rc = 0;
+done:
+    (void)status_written;
+    if (tb)
+        ggdm_tb_close(tb);
+    ggdm_run_unlock(&rs.lock_fd);
+    ggdm_run_record_free(&prev);
+    free(rargv);
+    run_free(&ro);
+    free(params);
+    free(mdl.params);
+    hyper_free(&h);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ ggdm pretrain */
+
+static const char *const pretrain_usage =
+    "usage: ggdm pretrain [--x_type linear_latent|unit_ball] [--d_outer 64] [--d_inner 16] [--seed 2345]\n"
+    "                     [--hyper H.npz] [--N_0 65536] [--pre_bs 32] [--pre_num_episodes 50] [--pre_lr 1e-3]\n"
+    "                     [--pretrain_data X.npy] [--dim 64] [--dim-mults 1,2,4,8] [--groups 8] [--T 200]\n"
+    "                     [--save_dir results] [--log_dir logs] [--resume [DIR]] [--overwrite] -o W.safetensors|W.pth\n"
+    "Pre-trains the Unet1D score network on N_0 samples of the data distribution (batches in data order,\n"
+    "Adam with betas (0.9, 0.99)), writes the weights (the original's names; .pth: the authors' checkpoint\n"
+    "format) and the run's record in SAVE_DIR (config.json, hyperparameters.npz, ckpt/: every epoch committed\n"
+    "atomically). --resume continues an interrupted run bit for bit. (The original's `--pretrain` line works\n"
+    "too: ggdm --pretrain ...)\n"
+    "  --threads N   worker threads (default: the cores this process may use); results are bit-identical\n";
+
+int ggdm_cmd_pretrain(int argc, char **argv)
+{
+    opts o;
+    hyper h;
+    ggdm_unet_cfg cfg;
+    float *params = NULL, loss = 0;
+    uint64_t np;
+    int rc, rargc = 0;
+    char path[GGDM_RUN_PATH_MAX], err[ERRCAP], msg[GGDM_UNET_MSG_LEN], odir[GGDM_RUN_PATH_MAX];
+    char **rargv = NULL, **alloc = NULL;
+    ggdm_tb *tb = NULL;
+    run_paths rp;
+    run_state rs;
+    run_info ri;
+    ckpt ck;
+    ggdm_run_record prev;
+    memset(&h, 0, sizeof h);
+    memset(&prev, 0, sizeof prev);
+    memset(&ri, 0, sizeof ri);
+    memset(&ck, 0, sizeof ck);
+    rs.lock_fd = -1;
+    ri.wall_start = time(NULL);
+    opts_default(&o, "pretrain");
+    if ((rc = parse_opts(&o, argc, argv, pretrain_usage)) != 0)
+        return rc == 1 ? 0 : rc;
+    if (o.resume) {
+        const char *dir = o.resume;
+        rc = merge_resume_argv("pretrain", dir, argc, argv, &prev, &argc, &alloc);
+        ggdm_run_record_free(&prev);
+        if (rc)
+            return rc;
+        argv = alloc;
+        opts_default(&o, "pretrain");
+        if ((rc = parse_opts(&o, argc, argv, pretrain_usage)) != 0) {
+            free(alloc);
+            return rc == 1 ? 0 : rc;
+        }
+        o.resume_flag = 1;
+        o.resume = NULL;
+        o.save_dir = dir;
+    }
+    rc = 1;
+    if (!o.out) {
+        fprintf(stderr, "ggdm pretrain: -o W.safetensors (or W.pth) is required\n");
+        rc = 2;
+        goto done;
+    }
+    cfg = net_cfg(&o, o.d_outer);
+    if (ggdm_unet_cfg_check(&cfg, msg) != GGDM_OK) {
+        fprintf(stderr, "ggdm pretrain: %s\n", msg);
+        rc = 2;
+        goto done;
+    }
+    /* every input, and the place of -o, checked before the training */
+    if (!hyper_get(&o, &h))
+        goto done;
+    if (o.pretrain_data) {
+        float *tmp = NULL;
+        if (!load_mat(&o, "--pretrain_data", o.pretrain_data, o.N_0, h.D, &tmp))
+            goto done;
+        free(tmp);
+    }
+    {
+        const char *slash = strrchr(o.out, '/');
+        struct stat sb;
+        if (slash)
+            snprintf(odir, sizeof odir, "%.*s", (int)(slash - o.out), o.out);
+        else
+            snprintf(odir, sizeof odir, ".");
+        if (!odir[0])
+            snprintf(odir, sizeof odir, "/");
+        if (stat(o.out, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "ggdm pretrain: -o %s is a folder; give a file name (W.safetensors or W.pth)\n", o.out);
+            goto done;
+        }
+        if (stat(odir, &sb) != 0 || !S_ISDIR(sb.st_mode) || ggdm_io_probe_writable(odir) != 0) {
+            fprintf(stderr, "ggdm pretrain: -o %s cannot be written (%s: %s); nothing was trained\n", o.out, odir,
+                    strerror(errno ? errno : ENOTDIR));
+            goto done;
+        }
+    }
+    memset(&rp, 0, sizeof rp);
+    rp.flat = 1;
+    pathf(rp.run, sizeof rp.run, "%s", o.save_dir);
+    pathf(rp.results, sizeof rp.results, "%s", o.save_dir);
+    pathf(rp.tb, sizeof rp.tb, "%s", o.log_dir);
+    pathf(rp.reward_file, sizeof rp.reward_file, "%s", o.out);
+    if (!run_claim(&o, &rp, &rs, 1))
+        goto done;
+    if (rs.resuming) {
+        pathf(path, sizeof path, "%s/config.json", rp.run);
+        if (ggdm_run_read_config(path, &prev, err, sizeof err) != 0) {
+            fprintf(stderr, "ggdm pretrain: %s\n", err);
+            goto done;
+        }
+        if (!settings_match(&o, &prev, rp.run)) {
+            rc = 2;
+            goto done;
+        }
+    }
+    if (!check_input(&o, &ri, "hyper", o.hyper, rs.resuming ? &prev : NULL) ||
+        !check_input(&o, &ri, "pretrain_data", o.pretrain_data, rs.resuming ? &prev : NULL))
+        goto done;
+    rargv = record_argv(argc, argv, &rargc);
+    if (!rargv || !write_config(&o, &rp, &ri, rargc, rargv, "running", NULL))
+        goto done;
+    pathf(path, sizeof path, "%s/hyperparameters.npz", o.save_dir);
+    if (!hyper_save(&o, &h, path))
+        goto done;
+    ggdm_run_clean_tmp(rp.run);
+    ggdm_run_clean_tmp(odir);
+    pathf(ck.dir, sizeof ck.dir, "%s/ckpt", rp.run);
+    if (ggdm_ckpt_recover(ck.dir, NULL, ck.cur, sizeof ck.cur, err, sizeof err) != 0) {
+        fprintf(stderr, "ggdm pretrain: %s\n", err);
+        goto done;
+    }
+    ggdm_unet_num_params(&cfg, &np);
+    params = (float *)malloc(sizeof(float) * (size_t)np);
+    if (!params)
+        goto done;
+    ggdm_unet_init(&cfg, (uint64_t)o.seed, params, np);
+    tb = ggdm_tb_open(o.log_dir, err, sizeof err);
+    if (!tb)
+        fprintf(stderr, "ggdm pretrain: no TensorBoard log: %s\n", err);
+    {
+        double secs = 0;
+        rc = pretrain(&o, &h, &cfg, params, np, &ck, tb, &loss, &secs);
+        if (rc != 1) {
+            rc = rc == 3 ? 3 : 1;
+            goto done;
+        }
+        rc = 1;
+        if (!save_weights(&o, o.out, &cfg, params, o.pre_num_episodes))
+            goto done;
+        {
+            ggdm_json j;
+            const char *t;
+            ggdm_json_begin(&j);
+            ggdm_json_num(&j, "pretrain_s_this_process", secs);
+            t = ggdm_json_end(&j);
+            if (!t || !write_config(&o, &rp, &ri, rargc, rargv, "finished", t)) {
+                ggdm_json_free(&j);
+                goto done;
+            }
+            ggdm_json_free(&j);
+        }
+        fprintf(stderr, "ggdm pretrain: final loss %.5f -> %s (training time %.1f s)\n", loss, o.out, secs);
+    }
     rc = 0;
 done:
     if (tb)
         ggdm_tb_close(tb);
-    run_free(&ro);
-    free(mdl.params);
+    ggdm_run_unlock(&rs.lock_fd);
+    ggdm_run_record_free(&prev);
+    free(rargv);
+    free(alloc);
+    free(params);
     hyper_free(&h);
     return rc;
 }
@@ -1573,6 +2754,7 @@ int ggdm_cmd_demo(int argc, char **argv)
     o.pre_num_episodes = 8;
     o.pre_lr = 3e-3;
     o.func_type = "quadratic";
+    o.optimize = 1;
     if ((rc = parse_opts(&o, argc, argv, demo_usage)) != 0)
         return rc == 1 ? 0 : rc;
     rc = 1;
@@ -1606,7 +2788,7 @@ int ggdm_cmd_demo(int argc, char **argv)
            cfg.dim, (unsigned long long)np, o.N_0, h.D, h.d);
     snprintf(path, sizeof path, "%s/logs/pretrain", out);
     tb = ggdm_tb_open(path, err, sizeof err);
-    if (pretrain(&o, &h, &cfg, params, np, NULL, tb, NULL) != 1)
+    if (pretrain(&o, &h, &cfg, params, np, NULL, tb, NULL, NULL) != 1)
         goto done;
     if (tb)
         ggdm_tb_close(tb);
@@ -1634,9 +2816,16 @@ int ggdm_cmd_demo(int argc, char **argv)
         printf("ggdm demo: Algorithm 1 with %s, %d rounds of %d samples, T = %d\n", names[v], o.opt_rounds,
                o.generate_bs, o.T);
         fflush(stdout);
-        if (!optimize_run(&ov, &h, &mdl, NULL, tb, NULL, &runs[v], dirs[v]) ||
-            !write_outputs(&ov, d, &runs[v], o.generate_bs))
+        if (!optimize_run(&ov, &h, &mdl, NULL, tb, &runs[v], dirs[v]))
             goto done;
+        {
+            run_paths rp;
+            ov.run_dir = d;
+            run_paths_make(&ov, 0, &rp);
+            pathf(path, sizeof path, "%s/metrics.csv", d);
+            if (!write_results(&ov, &rp, &runs[v], o.generate_bs, h.D) || !write_metrics_csv(&ov, path, &runs[v]))
+                goto done;
+        }
         if (tb)
             ggdm_tb_close(tb);
         tb = NULL;

@@ -370,7 +370,8 @@ static int run_net(int argc, char **argv, int mode)
             if (r < 0) return 2;
             xp = val;
         } else if ((r = ggdm_opt(argc, argv, &i, "-t", &val)) != 0) {
-            if (r < 0) return 2;
+            long long tcheck;
+            if (r < 0 || !ggdm_opt_int(cmd, "-t", val, 0, 1 << 24, &tcheck)) return 2; /* a usage error */
             tv = val;
         } else if ((r = ggdm_opt(argc, argv, &i, "--t-file", &val)) != 0) {
             if (r < 0) return 2;
@@ -391,6 +392,12 @@ static int run_net(int argc, char **argv, int mode)
     if (!xp || !out || (mode == 1 && !vp)) {
         fprintf(stderr, "ggdm %s: %s is required (see ggdm %s --help)\n", cmd,
                 !xp ? "-x X.npy" : !out ? "-o OUTPUT" : "-v V.npy", cmd);
+        return 2;
+    }
+    if ((tv && tf) || (!tv && !tf) || !w) { /* usage errors, before any file is read */
+        fprintf(stderr, "ggdm %s: %s (see ggdm %s --help)\n", cmd,
+                !w ? "-w WEIGHTS is required" : tv ? "give either -t T or --t-file T.npy, not both"
+                                                   : "the timestep is missing: -t T or --t-file T.npy", cmd);
         return 2;
     }
     if (!load_x(cmd, "-x", xp, &x, &N, &D) || !load_t(cmd, tv, tf, N, &t) || !load_net(cmd, w, D, &cfg, &params))

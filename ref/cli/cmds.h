@@ -1,6 +1,7 @@
 /* The subcommands of build/ggdm (each returns the process exit status). */
 #ifndef GGDM_CLI_CMDS_H
 #define GGDM_CLI_CMDS_H
+#define GGDM_VERSION_STRING "0.2.0"
 int ggdm_cmd_init(int argc, char **argv);
 int ggdm_cmd_info(int argc, char **argv);
 int ggdm_cmd_eps(int argc, char **argv);
@@ -12,6 +13,9 @@ int ggdm_cmd_sample(int argc, char **argv);
 int ggdm_cmd_guide(int argc, char **argv);
 int ggdm_cmd_pretrain(int argc, char **argv);
 int ggdm_cmd_optimize(int argc, char **argv);
+/* The original's command line (main.py): `ggdm --optimize ...`, `ggdm --pretrain ...`;
+ * optimize = 1 for `ggdm optimize ...` (--optimize implied). */
+int ggdm_cmd_original(int argc, char **argv, int optimize);
 int ggdm_cmd_demo(int argc, char **argv);
 /* The dispatcher (main.c): runs argv[1]'s command; impl names the implementation that
  * `ggdm conformance` checks (the reference's, or a GPU driver's). */

@@ -1,7 +1,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "io.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,17 +136,20 @@ ggdm_status ggdm_io_write_file(const char *path, const void *data, uint64_t len,
         }
     }
     snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+    ggdm_io_fault_point("create", tmp);
     f = fopen(tmp, "wb");
     if (!f) {
         snprintf(err, errcap, "%s: cannot create (%s)", tmp, strerror(errno));
         free(tmp);
         return GGDM_ERR_IO;
     }
+    ggdm_io_fault_point("write", tmp);
     ok = (len == 0 || fwrite(data, 1, (size_t)len, f) == (size_t)len);
     ok = (fflush(f) == 0) && ok;
+    ggdm_io_fault_point("fsync", tmp);
     ok = (fsync(fileno(f)) == 0 || errno == EINVAL) && ok;
     ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (!ok || ggdm_io_rename(tmp, path) != 0) {
         snprintf(err, errcap, "%s: write failed (%s); nothing was written", path, strerror(errno));
         remove(tmp);
         free(tmp);
@@ -234,6 +240,101 @@ void *ggdm_io_aligned_alloc(size_t bytes)
     return p;
 }
 
+void ggdm_io_fault_point(const char *op, const char *path)
+{
+    static long count = 0, at = -1;
+    static int trace = -1;
+    if (trace < 0) {
+        const char *a = getenv("GGDM_FAULT_AT"), *t = getenv("GGDM_FAULT_TRACE");
+        at = a && *a ? strtol(a, NULL, 10) : 0;
+        trace = t && t[0] == '1';
+    }
+    if (at <= 0 && !trace)
+        return;
+    count++;
+    if (trace)
+        fprintf(stderr, "ggdm-fault %ld %s %s\n", count, op, path);
+    if (count == at) {
+        fflush(NULL);
+        kill(getpid(), SIGKILL);
+        _exit(137); /* not reached */
+    }
+}
+
+int ggdm_io_sync_dir(const char *dir)
+{
+    int fd, r;
+    ggdm_io_fault_point("fsync-dir", dir);
+    fd = open(dir, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    r = fsync(fd);
+    close(fd);
+    return (r == 0 || errno == EINVAL) ? 0 : -1;
+}
+
+int ggdm_io_rename(const char *from, const char *to)
+{
+    ggdm_io_fault_point("rename", to);
+    return rename(from, to);
+}
+
+int ggdm_io_exists(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+int ggdm_io_remove_tree(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (S_ISDIR(sb.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        int ok = d != NULL;
+        while (ok && (e = readdir(d)) != NULL) {
+            size_t n;
+            char *sub;
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            n = strlen(path) + strlen(e->d_name) + 2;
+            sub = (char *)malloc(n);
+            ok = sub != NULL;
+            if (ok) {
+                snprintf(sub, n, "%s/%s", path, e->d_name);
+                ok = ggdm_io_remove_tree(sub) == 0;
+                free(sub);
+            }
+        }
+        if (d)
+            closedir(d);
+        if (!ok)
+            return -1;
+        ggdm_io_fault_point("rmdir", path);
+        return rmdir(path);
+    }
+    ggdm_io_fault_point("unlink", path);
+    return unlink(path);
+}
+
+int ggdm_io_probe_writable(const char *dir)
+{
+    char p[4096];
+    int fd;
+    if (snprintf(p, sizeof p, "%s/.ggdm-probe.%ld", dir, (long)getpid()) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    unlink(p);
+    return 0;
+}
+
 int ggdm_io_mkdirs(const char *dir)
 {
     char buf[4096];
@@ -245,10 +346,14 @@ int ggdm_io_mkdirs(const char *dir)
     for (p = buf + 1; *p; p++)
         if (*p == '/') {
             *p = 0;
+            if (!ggdm_io_exists(buf))
+                ggdm_io_fault_point("mkdir", buf);
             if (mkdir(buf, 0777) != 0 && errno != EEXIST)
                 return -1;
             *p = '/';
         }
+    if (!ggdm_io_exists(buf))
+        ggdm_io_fault_point("mkdir", buf);
     return (mkdir(buf, 0777) == 0 || errno == EEXIST) ? 0 : -1;
 }
 

@@ -49,6 +49,28 @@ int ggdm_io_mkdirs(const char *dir);
 ggdm_status ggdm_io_save(const char *path, ggdm_dtype dt, int ndim, const uint64_t *shape, const void *data, char *err,
                          size_t errcap);
 
+/*
+ * Fault injection (tests of crash consistency). Every file operation of the front end
+ * (creating, writing, syncing, closing, renaming, removing a file or folder) first calls
+ * ggdm_io_fault_point. With GGDM_FAULT_AT=K in the environment the process kills itself
+ * with SIGKILL at the K-th such operation, before performing it, as a crash or `kill -9`
+ * would; GGDM_FAULT_TRACE=1 prints "ggdm-fault N OP PATH" for each operation to stderr,
+ * so a test learns how many kill points a run has. Without them it costs one branch.
+ */
+void ggdm_io_fault_point(const char *op, const char *path);
+
+/* fsync of a folder (makes its renames durable); 0 or -1. */
+int ggdm_io_sync_dir(const char *dir);
+/* rename(2) with a fault point; 0 or -1 with errno. */
+int ggdm_io_rename(const char *from, const char *to);
+/* Removes a file, or a folder and everything in it (rm -rf); missing is fine. 0 or -1. */
+int ggdm_io_remove_tree(const char *path);
+/* 1 when path exists (any type), 0 when not. */
+int ggdm_io_exists(const char *path);
+/* Whether a file can be created in dir (created if missing? no: dir must exist): probes
+ * by creating and removing a temporary file. 0, or -1 with errno. */
+int ggdm_io_probe_writable(const char *dir);
+
 /* Writes an uncompressed .npz (what np.savez writes) of n named arrays, atomically. */
 ggdm_status ggdm_io_save_npz(const char *path, const char *const *names, const ggdm_array *arrays, int n,
                              char *err, size_t errcap);

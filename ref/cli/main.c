@@ -17,10 +17,11 @@
 #include "ggdm/schedule.h"
 #include "io.h"
 
-#define GGDM_VERSION "0.1.0"
+#define GGDM_VERSION GGDM_VERSION_STRING
 
 static const char *const usage_text =
     "usage: ggdm <command> [options]      (ggdm <command> --help for its options)\n"
+    "       ggdm --optimize|--pretrain ...   the original's command line (main.py's flags; ggdm optimize --help)\n"
     "\n"
     "ggdm - gradient-guided diffusion, exact reference implementation " GGDM_VERSION "\n"
     "\n"
@@ -249,6 +250,8 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         printf("ggdm %s (%s)\n", GGDM_VERSION, strcmp(impl->name, "ref") == 0 ? "reference, C99" : impl->name);
         return 0;
     }
+    if (cmd[0] == '-' && cmd[1] == '-') /* the original's command line: python main.py --optimize ... */
+        return ggdm_cmd_original(argc, argv, 0);
     if (strcmp(cmd, "init") == 0)
         return ggdm_cmd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)

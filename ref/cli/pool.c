@@ -3,7 +3,12 @@
  * workers take task indices from a shared counter until none is left. Which thread runs
  * a task never changes what it computes (exec.h), so results do not depend on the count.
  */
+#if defined(__linux__)
+#define _GNU_SOURCE /* sched_getaffinity */
+#include <sched.h>
+#else
 #define _POSIX_C_SOURCE 200809L
+#endif
 #include "pool.h"
 
 #include <pthread.h>
@@ -25,9 +30,45 @@ struct ggdm_pool {
     int ntasks, next, finished;
 };
 
+/* The CPU quota of this process's cgroup (v2: "max 100000" or "200000 100000"), rounded up; 0 if none. */
+static int cgroup_quota(void)
+{
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    char q[32];
+    long period = 0;
+    int n = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%31s %ld", q, &period) == 2 && strcmp(q, "max") != 0 && period > 0) {
+        long quota = strtol(q, NULL, 10);
+        if (quota > 0)
+            n = (int)((quota + period - 1) / period);
+    }
+    fclose(f);
+    return n;
+}
+
 int ggdm_pool_cores(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *slurm = getenv("SLURM_CPUS_PER_TASK");
+    int q;
+#if defined(__linux__) && defined(CPU_COUNT)
+    {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) >= 1)
+            n = CPU_COUNT(&set); /* taskset, Slurm's task/affinity, containers' cpusets */
+    }
+#endif
+    q = cgroup_quota(); /* docker --cpus, Kubernetes limits */
+    if (q >= 1 && q < n)
+        n = q;
+    if (slurm && *slurm) { /* Slurm without an affinity plugin */
+        long s = strtol(slurm, NULL, 10);
+        if (s >= 1 && s < n)
+            n = s;
+    }
     return n >= 1 && n <= 4096 ? (int)n : 1;
 }
 

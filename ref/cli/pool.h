@@ -8,7 +8,8 @@
 
 typedef struct ggdm_pool ggdm_pool;
 
-/* Number of online processors (1 if unknown). */
+/* The cores this process may use (1 if unknown): its CPU affinity (taskset, Slurm, cpusets),
+ * capped by its cgroup's CPU quota and by SLURM_CPUS_PER_TASK; the default of --threads. */
 int ggdm_pool_cores(void);
 
 /* Starts nthreads - 1 workers (the calling thread is the last one). NULL on failure. */

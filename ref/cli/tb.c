@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ggdm/status.h"
+#include "io.h"
 
 struct ggdm_tb {
     int fd;
@@ -142,6 +143,8 @@ static int make_dirs(const char *dir, char *err, size_t errcap)
             if (p[i - 1] == '/')
                 continue;
             p[i] = '\0';
+            if (!ggdm_io_exists(p))
+                ggdm_io_fault_point("mkdir", p);
             if (mkdir(p, 0777) != 0 && errno != EEXIST) {
                 set_err(err, errcap, "%s: cannot create folder: %s", p, strerror(errno));
                 free(p);
@@ -186,6 +189,7 @@ static int write_record(ggdm_tb *tb, uint8_t *rec, size_t len)
     put_le(rec + 8, c, 4);
     c = ggdm_tb_masked_crc(rec + 12, len);
     put_le(rec + 12 + len, c, 4);
+    ggdm_io_fault_point("write", tb->path);
     if (write_all(tb->fd, rec, len + 16) != 0) {
         snprintf(tb->error, sizeof tb->error, "%s: write failed: %s", tb->path, strerror(errno));
         return GGDM_ERR_IO;
@@ -241,6 +245,7 @@ ggdm_tb *ggdm_tb_open(const char *dir, char *err, size_t errcap)
                          (long)getpid());
         if (attempt > 1)
             snprintf(tb->path + n, cap - (size_t)n, ".%d", attempt);
+        ggdm_io_fault_point("create", tb->path);
         tb->fd = open(tb->path, O_WRONLY | O_CREAT | O_EXCL, 0666);
         if (tb->fd < 0 && errno != EEXIST)
             break;
