@@ -53,6 +53,6 @@ run sample "s.npy" sample -w "$W" -n 7 --T 20 -o s.npy
 run sample-G_loss "s.npy" sample -w "$W" -n 7 --T 20 --cond_score_version v2 --g "$T/g.npy" --y "$T/y.npy" -o s.npy
 run guide-G "e.npy" guide -w "$W" -x "$T/x.npy" -t 7 --T 20 --g "$T/g.npy" --y "$T/y.npy" --cond_score_version v1 -o e.npy
 run pretrain "w.safetensors" pretrain $small $net --N_0 96 --pre_bs 32 --pre_num_episodes 2 --save_dir s --log_dir l -o w.safetensors --quiet
-run optimize-alg2 "s/rewards.npy s/metrics.csv" optimize $small --pretrain_ckpt "$T/pretrain1/w.safetensors" --hyper "$T/pretrain1/s/hyper.npz" --generate_bs 7 --opt_rounds 2 --score_matching_finetune --sm_ft_lr 1e-4 --save_dir s --log_dir l --save_samples --quiet
+run optimize-alg2 "s/reward_seed_2345.npy s/samples_seed_2345.npy s/linear_latent_finetune_iteration_2.pth" optimize $small --pretrain_ckpt "$T/pretrain1/w.safetensors" --hyper "$T/pretrain1/s/hyperparameters.npz" --generate_bs 7 --opt_rounds 2 --score_matching_finetune --sm_ft_lr 1e-4 --run_dir s --save_samples --quiet
 [ $fail = 0 ] && echo "threads: all identical" || echo "threads: FAILED"
 exit $fail

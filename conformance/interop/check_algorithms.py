@@ -52,6 +52,12 @@ def main():
             print(f"     command: ggdm {' '.join(args)}\n     exit {r.returncode}: {r.stderr.strip()[-400:]}")
         return r
 
+    def math_csv(path):  # metrics.csv without its timing columns
+        with open(path) as f:
+            rows = list(csv.reader(f))
+        keep = [i for i, h in enumerate(rows[0]) if not h.endswith("_s")]
+        return [[r[i] for i in keep] for r in rows]
+
     def metrics(d):
         with open(os.path.join(d, "metrics.csv")) as f:
             return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
@@ -59,7 +65,7 @@ def main():
     def optimize(name, extra, rc=0):
         d = os.path.join(tmp, name)
         shutil.rmtree(d, ignore_errors=True)
-        r = run(["optimize", "--save_dir", d, "--log_dir", os.path.join(d, "logs"), "--generate_bs", "16"] + extra, rc)
+        r = run(["optimize", "--run_dir", d, "--generate_bs", "16"] + extra, rc)
         return d, r
 
     small = ["--d_outer", "16", "--d_inner", "4", "--T", "50", "--seed", "2345"]
@@ -106,7 +112,7 @@ def main():
     check("pretrain interrupted after epoch 2 and resumed: bit-identical weights",
           r.returncode == 0 and os.path.exists(w2) and filecmp.cmp(w, w2, shallow=False),
           "weights files equal byte for byte" if os.path.exists(w2) and filecmp.cmp(w, w2, shallow=False) else "differ")
-    hyper = os.path.join(pdir, "hyper.npz")
+    hyper = os.path.join(pdir, "hyperparameters.npz")
     common = small + ["--pretrain_ckpt", w, "--hyper", hyper, "--cond_score_version", "v2", "--interval", "0.2",
                       "--opt_rounds", "6"]
     d1, r1 = optimize("alg1", common)
@@ -120,10 +126,10 @@ def main():
               f"{m1[0]['reward']:.3f} -> {m1[-1]['reward']:.3f}")
         d3, r3 = optimize("alg2_resumed", common + ["--score_matching_finetune", "--sm_ft_lr", "1e-4",
                                                       "--sm_ft_step_per_round", "4", "--stop_after", "3"], 3)
-        r3 = run(["optimize", "--resume", d3, "--log_dir", os.path.join(d3, "logs"), "--generate_bs", "16"] + common +
-                 ["--score_matching_finetune", "--sm_ft_lr", "1e-4", "--sm_ft_step_per_round", "4"])
+        r3 = run(["optimize", "--resume", d3])
         same = r3.returncode == 0 and all(filecmp.cmp(os.path.join(d2, f), os.path.join(d3, f), shallow=False)
-                                          for f in ("rewards.npy", "metrics.csv", "ckpt/finetuned.safetensors"))
+                                          for f in ("reward_seed_2345.npy", "linear_latent_finetune_iteration_6.pth"))
+        same = same and math_csv(os.path.join(d2, "metrics.csv")) == math_csv(os.path.join(d3, "metrics.csv"))
         check("Algorithm 2 interrupted after round 3 and resumed: bit-identical outputs", same,
               "rewards.npy, metrics.csv and the fine-tuned network equal byte for byte" if same else "they differ")
         tb = [f for f in os.listdir(os.path.join(d1, "logs")) if f.startswith("events.out.tfevents")]
@@ -146,7 +152,7 @@ def main():
         for v in ("v1", "v2"):
             d, r = optimize(f"ball_{v}", ["--x_type", "unit_ball", "--func_type", "linear", "--cond_score_version", v,
                                           "--interval", "0.1", "--opt_rounds", "5", "--pretrain_ckpt", uw,
-                                          "--hyper", os.path.join(ud, "hyper.npz")] + small)
+                                          "--hyper", os.path.join(ud, "hyperparameters.npz")] + small)
             if r.returncode == 0:
                 m = metrics(d)
                 check(f"unit_ball linear reward rises, {v}", m[-1]["reward"] > m[0]["reward"] + 0.2,
@@ -159,7 +165,7 @@ def main():
     # --- divergence: a clear error, no outputs
     d, r = optimize("diverge", small + ["--score", "analytic", "--cond_score_version", "v1", "--beta", "1e30",
                                          "--opt_rounds", "3"], 1)
-    leftovers = [f for f in ("rewards.npy", "metrics.csv", "metrics.svg") if os.path.exists(os.path.join(d, f))]
+    leftovers = [f for f in ("reward_seed_2345.npy", "metrics.csv", "metrics.svg") if os.path.exists(os.path.join(d, f))]
     check("a diverging run stops with a clear error and writes no outputs",
           r.returncode == 1 and ("non-finite" in r.stderr or "NaN" in r.stderr) and not leftovers,
           (r.stderr.strip().splitlines() or ["(no message)"])[-1][:160] + (f"; left {leftovers}" if leftovers else ""))

@@ -10,6 +10,7 @@ file left behind. Prints one line per case and `cli-errors: N passed, M failed`.
 """
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -45,7 +46,9 @@ def main():
 
     def expect_error(label, args, must_say, out=None):
         nonlocal passed, failed
-        if out and os.path.exists(out):
+        if out and os.path.isdir(out):
+            shutil.rmtree(out)
+        elif out and os.path.exists(out):
             os.remove(out)
         r = run(args)
         msg = (r.stderr.strip().splitlines() or [""])[-1]
@@ -158,9 +161,9 @@ def main():
 
     # diffusion commands
     sd = p("run")
-    opt = lambda *a: ["optimize", "--score", "analytic", "--opt_rounds", "1", "--generate_bs", "2", "--T", "30",
-                      "--save_dir", sd, "--log_dir", p("logs")] + list(a)
-    rewards = os.path.join(sd, "rewards.npy")
+    opt = lambda *a: ["optimize", "--score", "analytic", "--opt_rounds", "1", "--generate_bs", "2", "--reward_K", "2", "--T", "30",
+                      "--run_dir", sd] + list(a)
+    rewards = sd  # a refused run creates not even its folder
     expect_error("optimize: missing --hyper file", opt("--hyper", p("nope.npz")), "cannot open", rewards)
     open(p("junk.npz"), "wb").write(b"PK\x03\x04 this is not a zip archive at all")
     expect_error("optimize: malformed --hyper archive", opt("--hyper", p("junk.npz")), "junk.npz", rewards)

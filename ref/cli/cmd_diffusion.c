@@ -33,23 +33,6 @@
 
 #define ERRCAP 1024
 
-#if 1 /* TEMPORARY until weights.h has them */
-static ggdm_status ggdm_cli_save_unet_pth(const char *path, const ggdm_unet_cfg *cfg, const float *params,
-                                          const char *x_type, long long epoch, int T, char *err, size_t errcap)
-{
-    (void)cfg; (void)params; (void)x_type; (void)epoch; (void)T;
-    snprintf(err, errcap, "%s: .pth writing is not built in yet", path);
-    return GGDM_ERR_UNSUPPORTED;
-}
-static ggdm_status ggdm_cli_unet_ckpt_info(const char *path, char *x_type, size_t cap, long long *epoch, char *err,
-                                           size_t errcap)
-{
-    (void)path; (void)err; (void)errcap;
-    if (cap) x_type[0] = 0;
-    *epoch = -1;
-    return GGDM_OK;
-}
-#endif
 
 /* ------------------------------------------------------------------ options */
 
@@ -81,6 +64,7 @@ typedef struct opts {
     /* the original's command line: --optimize, --pretrain, folders and remarks */
     int optimize, pretrain, disable_guidance, resume_flag, overwrite, dim_given;
     const char *pretrain_ckpt_folder, *other_remark, *run_dir;
+    const char *data_out; /* where generated pre-training data are saved (when missing), or NULL */
     int n, t, round, quiet, heads, dim_head;
     int threads;    /* --threads N: 0 = every core */
     int stop_after; /* testing: stop (exit 3) after checkpointing this round / epoch, as if interrupted */
@@ -433,15 +417,14 @@ static int hyper_get(const opts *o, hyper *h)
 static const double *reward_param(const opts *o, const hyper *h, ggdm_reward_kind *kind, double **buf)
 {
     *buf = NULL;
+    if (h->unit_ball) { /* the original always optimises theta^T x on the unit ball */
+        *kind = GGDM_REWARD_LINEAR;
+        return h->theta;
+    }
     if (ggdm_reward_kind_parse(o->func_type, kind) != GGDM_OK) {
         fprintf(stderr, "ggdm %s: --func_type must be linear, quadratic or negnormplus, not '%s'\n", o->cmd,
                 o->func_type);
         return NULL;
-    }
-    if (h->unit_ball) {
-        if (*kind != GGDM_REWARD_LINEAR)
-            fprintf(stderr, "ggdm %s: note: --func_type %s with unit_ball uses theta\n", o->cmd, o->func_type);
-        return h->theta;
     }
     if (*kind == GGDM_REWARD_NEGNORMPLUS) {
         if (o->use_b_1) {
@@ -881,18 +864,20 @@ static int ckpt_write(const opts *o, ckpt *c, const char *name, ckpt_fill_fn fil
 
 /* Weights: .pth (PyTorch's format, the original's checkpoints) or safetensors, by the name. */
 static int save_weights(const opts *o, const char *path, const ggdm_unet_cfg *cfg, const float *params,
-                        long long epoch)
+                        const char *step_key, long long step)
 {
     char err[ERRCAP], ep[32];
     const char *kv[4];
     ggdm_status st;
-    snprintf(ep, sizeof ep, "%lld", epoch);
+    ggdm_schedule_kind sk = GGDM_SCHEDULE_COSINE;
+    ggdm_schedule_kind_parse(o->schedule, &sk);
+    snprintf(ep, sizeof ep, "%lld", step);
     kv[0] = "x_type";
     kv[1] = o->x_type;
-    kv[2] = "epoch";
+    kv[2] = step_key;
     kv[3] = ep;
     if (ggdm_ends_with(path, ".pth") || ggdm_ends_with(path, ".pt"))
-        st = ggdm_cli_save_unet_pth(path, cfg, params, o->x_type, epoch, o->T, err, sizeof err);
+        st = ggdm_cli_save_unet_pth_ex(path, cfg, params, o->T, sk, o->x_type, step_key, step, err, sizeof err);
     else
         st = ggdm_cli_save_unet(path, cfg, params, kv, 2, err, sizeof err);
     if (st != GGDM_OK) {
@@ -1030,6 +1015,15 @@ static int pretrain(const opts *o, const hyper *h, const ggdm_unet_cfg *cfg, flo
         if (s != GGDM_OK) {
             fprintf(stderr, "ggdm %s: cannot generate the data: %s\n", o->cmd, ggdm_status_str(s));
             goto done;
+        }
+        if (o->data_out && !ggdm_io_exists(o->data_out)) { /* the original saves them */
+            char dir[GGDM_RUN_PATH_MAX], *slash;
+            pathf(dir, sizeof dir, "%s", o->data_out);
+            slash = strrchr(dir, '/');
+            if (slash)
+                *slash = 0;
+            if ((slash && ggdm_io_mkdirs(dir) != 0) || !save_mat(o, o->data_out, data, o->N_0, D))
+                goto done;
         }
     }
     if (!trainer_init(&tr, cfg, params, np, o->pre_bs, o->pre_lr)) {
@@ -1291,6 +1285,7 @@ static int write_config(const opts *o, const run_paths *rp, const run_info *ri, 
     ggdm_json_str(&j, "results_dir", rp->results);
     ggdm_json_str(&j, "tensorboard_dir", rp->tb);
     ggdm_json_str(&j, "reward_file", rp->reward_file);
+    ggdm_json_int(&j, "threads", o->threads > 0 ? o->threads : ggdm_pool_cores());
     iso_time(ri->wall_start, t, sizeof t);
     ggdm_json_str(&j, "started", t);
     if (!strcmp(status, "finished")) {
@@ -2256,7 +2251,7 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
     float *params = NULL;
     uint64_t np = 0;
     char hyper_found[512], path[GGDM_RUN_PATH_MAX], err[ERRCAP], msg[GGDM_UNET_MSG_LEN], fr[128];
-    char ckpt_xtype[64];
+    char ckpt_xtype[64], data_out[600];
     long long epoch = -1;
     int rc = 1, hyper_generated = 0, rargc = 0, status_written = 0;
     char **rargv = NULL;
@@ -2371,8 +2366,13 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             fprintf(stderr, "ggdm %s: generated the hyper-parameters from --seed %lld and saved them to %s (the "
                             "original's place: later runs use them)\n", o->cmd, o->seed, hyper_found);
     }
-    ggdm_run_clean_tmp(rp.run);
+    ggdm_run_clean_tmp(rp.run); /* stale temporaries of dead processes, wherever a run writes */
     ggdm_run_clean_tmp(rp.results);
+    pathf(path, sizeof path, "data/%s", o->x_type);
+    ggdm_run_clean_tmp(path);
+    ggdm_run_clean_tmp(o->pretrain_ckpt_folder);
+    pathf(path, sizeof path, "checkpoints/score_finetuned/%s_%s", eff_func_type(o), o->cond_score_version);
+    ggdm_run_clean_tmp(path);
     pathf(ck.dir, sizeof ck.dir, "%s/ckpt", rp.run);
     {
         static const char *const keep[] = {"pretrained.safetensors", NULL};
@@ -2405,6 +2405,9 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             ggdm_unet_init(&cfg, (uint64_t)o->seed, params, np);
             printf("====================Pretraining Starts====================\n");
             fflush(stdout);
+            pathf(data_out, sizeof data_out, "data/%s/pretrain_%d.npy", o->x_type, o->N_0);
+            if (!o->pretrain_data)
+                o->data_out = data_out;
             tbp = ggdm_tb_open(rp.tb_pre, err, sizeof err);
             if (!tbp)
                 fprintf(stderr, "ggdm %s: no TensorBoard log: %s\n", o->cmd, err);
@@ -2424,7 +2427,8 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
                         o->pretrain_ckpt_folder, strerror(errno));
                 goto done;
             }
-            if (!save_weights(o, path, &cfg, params, o->pre_num_episodes) || !save_weights(o, wp, &cfg, params, epoch))
+            if (!save_weights(o, path, &cfg, params, "epoch", o->pre_num_episodes) ||
+                !save_weights(o, wp, &cfg, params, "epoch", epoch))
                 goto done;
             printf("------------Pretraining Time Summary--------------\n");
             printf("ggdm | %lld\npretrain diffusion model (epoch=%d)\ntraining time: %.3f\n", o->seed,
@@ -2477,10 +2481,13 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
         pathf(path, sizeof path, "%s/metrics.svg", rp.run);
         write_plot(path, title, &ro, names, 1, !h.unit_ball);
         if (o->score_matching_finetune && mdl.params) { /* the original's fine-tuned checkpoint */
-            char dir[1024];
-            pathf(dir, sizeof dir, "checkpoints/score_finetuned/%s_%s", eff_func_type(o), o->cond_score_version);
+            char dir[2048];
+            if (rp.flat) /* --run_dir: in the run's folder */
+                pathf(dir, sizeof dir, "%s", rp.run);
+            else /* the original's place */
+                pathf(dir, sizeof dir, "checkpoints/score_finetuned/%s_%s", eff_func_type(o), o->cond_score_version);
             pathf(path, sizeof path, "%s/%s_finetune_iteration_%d.pth", dir, o->x_type, eff_ft_rounds(o));
-            if (ggdm_io_mkdirs(dir) != 0 || !save_weights(o, path, &mdl.s.cfg, mdl.params, eff_ft_rounds(o)))
+            if (ggdm_io_mkdirs(dir) != 0 || !save_weights(o, path, &mdl.s.cfg, mdl.params, "iteration", eff_ft_rounds(o)))
                 goto done;
         }
     }
@@ -2684,7 +2691,7 @@ int ggdm_cmd_pretrain(int argc, char **argv)
             goto done;
         }
         rc = 1;
-        if (!save_weights(&o, o.out, &cfg, params, o.pre_num_episodes))
+        if (!save_weights(&o, o.out, &cfg, params, "epoch", o.pre_num_episodes))
             goto done;
         {
             ggdm_json j;
