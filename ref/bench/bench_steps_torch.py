@@ -45,7 +45,7 @@ def make_net(dim):
 
 
 def hyper(rng, D=64, d=DLAT, r_off=9.0):
-    """linear_latent A (d, D) with orthonormal rows and theta_2 (spec section 6)."""
+    """linear_latent A (d, D) with orthonormal rows and theta_2 (original.md §6)."""
     q, r = np.linalg.qr(rng.standard_normal((D, D)))
     q = q * np.sign(np.diag(r))
     A = q[:, :d].T
@@ -71,7 +71,7 @@ def targets(theta, z):
 
 
 def train_step(net, opt, sched, T, x0):
-    """The authors' loss (spec section 5) + backward + one Adam step."""
+    """The authors' loss (original.md §5) + backward + one Adam step."""
     n = x0.shape[0]
     t = torch.randint(0, T, (n,))
     z = torch.randn_like(x0)

@@ -84,7 +84,7 @@ static void opts_default(opts *o, const char *cmd)
     o->seed = 2345;
     o->r_off = 9.0;
     o->cond_score_version = "v1"; /* the original's defaults (main.py) */
-    o->beta = 0.0;                /* None there; 0 means the same (the formula, spec section 4) */
+    o->beta = 0.0;                /* None there; 0 means the same (the formula, original.md §4) */
     o->beta_coef = 1.0;
     o->interval = 0.05;
     o->generate_bs = 32;
@@ -676,7 +676,7 @@ done:
 static const char *const guide_usage =
     "usage: ggdm guide -w W.safetensors -x X.npy -t T --g G.npy --y Y.npy --cond_score_version v1|v2\n"
     "                  [--beta B] [--beta_coef C] [--T 200] [--schedule cosine] -o EPS.npy\n"
-    "The guided noise prediction eps' = -G n_t of one step (spec section 4) for every sample.\n"
+    "The guided noise prediction eps' = -G n_t of one step (original.md §4) for every sample.\n"
     "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
 
 int ggdm_cmd_guide(int argc, char **argv)
@@ -1293,11 +1293,11 @@ static int write_config(const opts *o, const run_paths *rp, const run_info *ri, 
         ggdm_json_str(&j, "finished", t);
     }
     for (i = 0; i < s.n; i++) { /* flat "setting.NAME" strings: what --resume compares */
-        snprintf(k, sizeof k, "setting.%s", s.key[i]);
+        pathf(k, sizeof k, "setting.%s", s.key[i]);
         ggdm_json_str(&j, k, s.val[i]);
     }
     for (i = 0; i < ri->ninputs; i++) {
-        snprintf(k, sizeof k, "input.%s", ri->inputs[i][0]);
+        pathf(k, sizeof k, "input.%s", ri->inputs[i][0]);
         ggdm_json_str(&j, k, ri->inputs[i][1]);
     }
     if (summary_json)
@@ -1457,7 +1457,7 @@ static int opt_fill(void *vctx, const char *gendir)
 }
 
 /*
- * Algorithm 1 (and 2 with --score_matching_finetune), the original's loop (spec section 8):
+ * Algorithm 1 (and 2 with --score_matching_finetune), the original's loop (original.md §8):
  * round 0 is the unguided baseline; each later round queries the reward's gradient at the
  * current samples, fine-tunes (Algorithm 2) and draws fresh guided samples. With ck, every
  * round is one committed checkpoint generation round_RRRRR (run.h), and a committed round_
@@ -1820,7 +1820,7 @@ static void func_remark(const opts *o, char *out, size_t cap)
         pathf(out, cap, "%s_%s", ft, o->use_theta_1 ? "theta_1" : "theta_2");
 }
 
-/* Folders and files of a run (the original's names; spec section 9, main.py). */
+/* Folders and files of a run (the original's names; original.md §9, main.py). */
 static void run_paths_make(const opts *o, long long epoch, run_paths *rp)
 {
     char fr[128], iv[64], exp[1024];
@@ -2016,8 +2016,9 @@ static int run_claim(const opts *o, const run_paths *rp, run_state *rs, int tb_c
             }
         if (d)
             closedir(d);
-        remove_events(rp->tb);
-        if (rp->tb_pre[0])
+        if (o->optimize || !strcmp(o->cmd, "pretrain"))
+            remove_events(rp->tb);
+        if (rp->tb_pre[0] && o->pretrain)
             remove_events(rp->tb_pre);
         if (strcmp(rp->reward_file, o->out ? o->out : "")) { /* the results of the replaced run */
             ggdm_io_remove_tree(rp->reward_file);
@@ -2055,11 +2056,14 @@ static int run_claim(const opts *o, const run_paths *rp, run_state *rs, int tb_c
     }
     if (o->resume_flag)
         fprintf(stderr, "ggdm %s: note: nothing to resume in %s; starting the run\n", o->cmd, rp->run);
-    if (tb_check && (has_events(rp->tb) || (rp->tb_pre[0] && o->pretrain && has_events(rp->tb_pre)))) {
-        fprintf(stderr, "ggdm %s: %s already holds TensorBoard files of another run; add --overwrite to replace "
-                        "them, or choose another --log_dir / --other_remark\n",
-                o->cmd, has_events(rp->tb) ? rp->tb : rp->tb_pre);
-        return 0;
+    if (tb_check) { /* the TensorBoard folders this run will write */
+        int main_tb = (o->optimize || !strcmp(o->cmd, "pretrain")) && has_events(rp->tb);
+        if (main_tb || (rp->tb_pre[0] && o->pretrain && has_events(rp->tb_pre))) {
+            fprintf(stderr, "ggdm %s: %s already holds TensorBoard files of another run; add --overwrite to "
+                            "replace them, or choose another --log_dir / --other_remark\n",
+                    o->cmd, main_tb ? rp->tb : rp->tb_pre);
+            return 0;
+        }
     }
     return 1;
 }
@@ -2728,7 +2732,7 @@ static const char *const demo_usage =
     "The paper's finding on a laptop, in a few minutes on 2 cores: pre-trains a small Unet1D on\n"
     "linear_latent data (D 16, d 4), then runs Algorithm 1 with guidance G (v1) and G_loss (v2)\n"
     "side by side on the quadratic reward, prints a per-round table, and writes DIR/demo.svg,\n"
-    "DIR/G/ and DIR/G_loss/ (rewards.npy, metrics.csv) and TensorBoard logs in DIR/logs/.\n"
+    "DIR/G/ and DIR/G_loss/ (reward_seed_S.npy, metrics.csv) and TensorBoard logs in DIR/logs/.\n"
     "G_loss raises the reward while keeping the samples near the data's subspace; G leaves it.\n"
     "  --threads N   worker threads (default: every core); results are bit-identical for every N\n";
 
@@ -2773,7 +2777,7 @@ int ggdm_cmd_demo(int argc, char **argv)
     }
     if (!hyper_get(&o, &h))
         return 1;
-    snprintf(path, sizeof path, "%s/hyper.npz", out);
+    snprintf(path, sizeof path, "%s/hyperparameters.npz", out);
     hyper_save(&o, &h, path);
     ggdm_unet_cfg_default(&cfg);
     cfg.dim = 8; /* small enough to pre-train in about a minute on 2 cores */
@@ -2852,8 +2856,8 @@ int ggdm_cmd_demo(int argc, char **argv)
                g2, r2, r2 > 0 ? r1 / r2 : 0.0, r1,
                (g2 > 0 && r2 < r1) ? "the paper's finding." : "NOT the paper's finding (see the table).");
     }
-    printf("wrote %s/demo.svg, %s/G/, %s/G_loss/ (rewards.npy, metrics.csv), TensorBoard logs in %s/logs/ "
-           "(%ld s)\n", out, out, out, out, (long)(time(NULL) - t0));
+    printf("wrote %s/demo.svg, %s/G/, %s/G_loss/ (reward_seed_%lld.npy, metrics.csv), TensorBoard logs in %s/logs/ "
+           "(%ld s)\n", out, out, out, o.seed, out, (long)(time(NULL) - t0));
     rc = 0;
 done:
     if (tb)

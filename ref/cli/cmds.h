@@ -4,6 +4,7 @@
 #define GGDM_VERSION_STRING "0.2.0"
 int ggdm_cmd_init(int argc, char **argv);
 int ggdm_cmd_info(int argc, char **argv);
+int ggdm_cmd_convert(int argc, char **argv);
 int ggdm_cmd_eps(int argc, char **argv);
 int ggdm_cmd_vjp(int argc, char **argv);
 int ggdm_cmd_trace(int argc, char **argv);

@@ -28,6 +28,7 @@ static const char *const usage_text =
     "commands:\n"
     "  init          write a deterministically initialised Unet1D (safetensors, PyTorch names)\n"
     "  info          print a weights file's network configuration and tensors\n"
+    "  convert       rewrite weights as safetensors or as the original's PyTorch checkpoint (.pth)\n"
     "  eps           the network's predicted noise eps(x, t) for a batch (.npy in, .npy out)\n"
     "  vjp           J_eps(x)^T v per sample, the input gradient G_loss guidance needs\n"
     "  loss-grad     the training loss and its parameter gradients (safetensors)\n"
@@ -256,6 +257,8 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         return ggdm_cmd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "info") == 0)
         return ggdm_cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "convert") == 0)
+        return ggdm_cmd_convert(argc - 1, argv + 1);
     if (strcmp(cmd, "eps") == 0)
         return ggdm_cmd_eps(argc - 1, argv + 1);
     if (strcmp(cmd, "vjp") == 0)

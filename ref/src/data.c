@@ -1,5 +1,5 @@
 /*
- * Data distributions and hyper-parameters (spec section 6). Every number is float64
+ * Data distributions and hyper-parameters (original.md §6). Every number is float64
  * until the final rounding of data to float32; every reduction is one chain
  * acc = fma(a, b, acc) from +0, element 0 first (docs/data.md).
  */

@@ -1,5 +1,5 @@
 /*
- * DDPM sampling, guidance and training steps (spec sections 3-5). Every operation below is
+ * DDPM sampling, guidance and training steps (original.md §3-5). Every operation below is
  * in float32, in the written order; docs/diffusion.md states the same definitions.
  */
 #include "ggdm/diffusion.h"

@@ -1,4 +1,4 @@
-/* Reward functions (spec section 7): the per-sample math is ggdm_reward_one (reward.h). */
+/* Reward functions (original.md §7): the per-sample math is ggdm_reward_one (reward.h). */
 #include "ggdm/reward.h"
 
 ggdm_status ggdm_reward_eval(ggdm_reward_kind kind, const double *param, int D, const float *x,

@@ -1,5 +1,5 @@
 /*
- * The Unet1D score network (spec section 2): parameter table, workspace plan, forward
+ * The Unet1D score network (original.md §2): parameter table, workspace plan, forward
  * and backward. The layers are in layers.c and attention.c; this file only wires them,
  * in a fixed order that docs/nn.md documents ("The network").
  *

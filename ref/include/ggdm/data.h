@@ -1,6 +1,6 @@
 /*
  * ggdm/data.h - the data distributions of the paper's experiments and their
- * hyper-parameters (spec section 6): linear_latent (x = z A on a d-dimensional
+ * hyper-parameters (original.md §6): linear_latent (x = z A on a d-dimensional
  * subspace of R^D) and unit_ball (points on the unit sphere of R^D).
  *
  * Everything is a pure function of (seed, arguments): random numbers come only from

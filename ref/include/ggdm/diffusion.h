@@ -1,6 +1,6 @@
 /*
  * ggdm/diffusion.h - DDPM ancestral sampling, guidance G (v1) and G_loss (v2), and the
- * training step (spec sections 3, 4, 5). docs/diffusion.md gives the exact order of every
+ * training step (original.md §3-5). docs/diffusion.md gives the exact order of every
  * operation. Allocation-free: one caller workspace per call.
  */
 #ifndef GGDM_DIFFUSION_H
@@ -57,7 +57,7 @@ ggdm_status ggdm_ddpm_update(const float *tab, int T, int t, int N, int D, const
 
 /*
  * The guided noise prediction of one step from the model's eps (and, for v2, jtg = J_eps(x)^T g
- * per sample): eps_out = -G * n_t (spec section 4). g [N, D], y [N]. stats may be NULL.
+ * per sample): eps_out = -G * n_t (original.md §4). g [N, D], y [N]. stats may be NULL.
  */
 ggdm_status ggdm_guide_apply(const ggdm_guide_cfg *gc, const float *tab, int T, int t, int N, int D, const float *x,
                              const float *eps, const float *g, const float *y, const float *jtg, float *eps_out,
@@ -85,7 +85,7 @@ ggdm_status ggdm_sample(const ggdm_score *m, const ggdm_guide_cfg *gc, const flo
                         ggdm_progress_fn progress, void *progress_ctx);
 
 /*
- * One training step (spec section 5) on a batch x0 [N, D]: t_i = ggdm_rng_below(seed,
+ * One training step (original.md §5) on a batch x0 [N, D]: t_i = ggdm_rng_below(seed,
  * TRAIN_T(a, b), first + i, T); z from TRAIN_NOISE(a, b), index (first + i)*D + j; loss and
  * parameter gradients (grad is overwritten), then one Adam step. loss may be NULL.
  * Workspace: ggdm_train_workspace_bytes.
@@ -97,7 +97,7 @@ ggdm_status ggdm_train_step(const ggdm_unet_cfg *cfg, float *params, float *grad
                             void *ws, size_t ws_bytes);
 
 /*
- * Step a. of an optimisation round (spec section 8): rewards f [N] (float64), gradients
+ * Step a. of an optimisation round (original.md §8): rewards f [N] (float64), gradients
  * g [N, D] (float32) and targets y_i = (float)(interval + <g_i, z_i>), the inner product a
  * float64 fma chain over j. GGDM_ERR_NONFINITE when a reward is not finite.
  */

@@ -1,5 +1,5 @@
 /*
- * ggdm/reward.h - the reward functions of the paper's experiments (spec section 7),
+ * ggdm/reward.h - the reward functions of the paper's experiments (original.md §7),
  * float64 with analytic gradients (docs/data.md, "Rewards").
  *
  *   linear       f = theta^T x                 grad = theta

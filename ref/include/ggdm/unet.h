@@ -1,5 +1,5 @@
 /*
- * ggdm/unet.h - the score network: the original's Unet1D (spec section 2), configurable.
+ * ggdm/unet.h - the score network: the original's Unet1D (original.md §2), configurable.
  *
  * Parameters live in ONE flat float32 array, tensor after tensor in the original's
  * state-dict order (ggdm_unet_tensor gives each tensor's PyTorch name, shape and offset).
@@ -109,7 +109,7 @@ ggdm_status ggdm_unet_backward(const ggdm_unet_cfg *cfg, const float *params, in
                                void *workspace, size_t ws_bytes);
 
 /*
- * The training loss of spec section 5 for given t and noise z:
+ * The training loss of original.md §5 for given t and noise z:
  *   xt = sqrt_ab[t] * x0 + sqrt_1mab[t] * z   (two products, one sum, float32)
  *   loss = (chain over n, then j, of fmaf(d, d, acc), d = eps(xt, t) - z) / (float)(N * length)
  * dparams (may be NULL) is ADDED into with d(loss)/d(params); d(loss)/d(eps) = d * (2 / (N*length)).
