@@ -1,6 +1,7 @@
 #!/bin/sh
 # make coverage: line and branch coverage of ref/ (library, its headers' inline math, and
-# the command) by the unit suite + the conformance run + the command's bad-input tests,
+# the command) by the unit suite + the conformance run + the command's bad-input tests, the
+# .pth checks (check_pth.py) and the runs' checks (check_runs.py --quick, without the authors' lines),
 # measured with gcc --coverage -O0 in build/cov and reported by gcovr. Fails when a figure
 # is below its threshold (the level the suite had reached when the threshold was set;
 # raise them as tests are added, never lower them to let a change in):
@@ -42,7 +43,11 @@ sh ci/run-unit.sh $tests >>"$log" 2>&1 || { echo "coverage: FAIL: unit tests (se
 "$B/ggdm" conformance --vectors vectors >>"$log" 2>&1 || { echo "coverage: FAIL: conformance (see $log)"; status=1; }
 /usr/bin/python3 conformance/interop/check_cli_errors.py "$B/ggdm" >>"$log" 2>&1 ||
     { echo "coverage: FAIL: check_cli_errors.py (see $log)"; status=1; }
-grep -E '^(unit|conformance|cli-errors): ' "$log" | sed 's/^/coverage: ran /'
+/usr/bin/python3 conformance/interop/check_pth.py "$B/ggdm" >>"$log" 2>&1 ||
+    { echo "coverage: FAIL: check_pth.py (see $log)"; status=1; }
+/usr/bin/python3 conformance/interop/check_runs.py "$B/ggdm" --quick --skip authors >>"$log" 2>&1 ||
+    { echo "coverage: FAIL: check_runs.py (see $log)"; status=1; }
+grep -E '^(unit|conformance|cli-errors|pth|runs): ' "$log" | sed 's/^/coverage: ran /'
 
 gcovr -r . --object-directory "$B" --filter 'ref/' --exclude 'ref/tests/' --exclude 'ref/bench/' \
     --json "$B/coverage.json" 2>"$B/gcovr.log" || { cat "$B/gcovr.log"; echo "coverage: FAIL: gcovr"; exit 1; }

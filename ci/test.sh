@@ -28,10 +28,12 @@ stage "tampered vectors are caught" sh ci/tamper.sh "$BUILD/ggdm"
 stage "schedules equal the original's (PyTorch) bit for bit" sh ci/original-schedules.sh "$BUILD/ggdm"
 stage "bad input to the command: clear errors, no crash, no partial output" /usr/bin/python3 conformance/interop/check_cli_errors.py "$BUILD/ggdm"
 stage "Unet1D against PyTorch (small and paper configurations)" sh -c "/usr/bin/python3 conformance/interop/check_unet.py '$BUILD/ggdm' --config small && /usr/bin/python3 conformance/interop/check_unet.py '$BUILD/ggdm' --config paper"
+stage "PyTorch checkpoints (.pth): the authors' read, ggdm's loaded by torch strictly, hostile ones refused" /usr/bin/python3 conformance/interop/check_pth.py "$BUILD/ggdm"
 stage "guidance and sampling against PyTorch (guide v1/v2, replayed trajectories)" /usr/bin/python3 conformance/interop/check_guidance.py "$BUILD/ggdm" --config small
 stage "Adam against PyTorch, bit for bit" /usr/bin/python3 conformance/interop/check_adam.py "$BUILD/libggdm.a"
 stage "front end: TensorBoard files, SVG plots, progress bar" sh ci/test-frontend.sh
 stage "Algorithms 1 and 2: the paper's qualitative results, resume, divergence" /usr/bin/python3 conformance/interop/check_algorithms.py "$BUILD/ggdm"
+stage "runs: kill at every file operation and resume (byte-identical), run records, locks, the authors' command lines" /usr/bin/python3 conformance/interop/check_runs.py "$BUILD/ggdm"
 stage "GPU build compiles and links (or is skipped without nvcc)" make -s gpu
 stage "bit-identical across gcc/clang -O0/-O3/-march=native" sh ci/repro.sh
 stage "unit tests under Valgrind memcheck" sh ci/run-unit.sh --valgrind $tests

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz harnesses: fuzz/corpus/<harness>/<name>.
 
-    /usr/bin/python3 fuzz/make_seeds.py [build/ggdm]
+    /usr/bin/python3 fuzz/make_seeds.py [build/ggdm [HARNESS...]]
 
 Seeds are tiny (a few hundred bytes; the weights seeds a few KB), deterministic and
 mostly valid, so that the fuzzer starts from inputs that reach deep into each reader;
@@ -161,6 +161,91 @@ def seeds_weights(ggdm):
         shutil.rmtree(tmp)
 
 
+def pth_zip(records, compress=False, archive="archive"):
+    """A torch.save-like zip archive of {name: bytes} under archive/ (Python's zipfile layout)."""
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
+        for name, data in records.items():
+            z.writestr("%s/%s" % (archive, name), data)
+    return b.getvalue()
+
+
+def pth_records(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = z.namelist()
+        top = names[0].split("/")[0]
+        return {n[len(top) + 1:]: z.read(n) for n in names}
+
+
+def seeds_pth(ggdm):
+    """PyTorch checkpoints (torch.save's zip format) for fuzz_pth, and two for fuzz_weights."""
+    import collections
+    import torch
+
+    def saved(obj, **kw):
+        b = io.BytesIO()
+        torch.save(obj, b, **kw)
+        return b.getvalue()
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(2, 3, generator=g)
+    b = torch.randn(3, generator=g)
+    sd = collections.OrderedDict([("a", a), ("b", b)])
+    put("pth", "state_dict.pth", saved(sd))
+    wrap = collections.OrderedDict([("betas", torch.linspace(0.1, 0.2, 4)), ("model.w", a), ("model.b", b)])
+    wrapped = saved({"x_type": "linear_latent", "model_state_dict": wrap, "epoch": 20})
+    put("pth", "wrapper.pth", wrapped)
+    put("pth", "proto4.pth", saved({"x_type": "unit_ball", "model_state_dict": sd, "iteration": 70000},
+                                   pickle_protocol=4))
+    put("pth", "parameters.pth", saved(collections.OrderedDict([("p", torch.nn.Parameter(a))])))
+    base = torch.arange(12, dtype=torch.float32)
+    put("pth", "views.pth", saved(collections.OrderedDict([
+        ("scalar", torch.tensor(2.5)), ("empty", torch.zeros(0, 3)), ("tail", base[5:]), ("head", base[:4]),
+        ("g", torch.ones(1, 4, 1))])))
+    put("pth", "others.pth", saved({"model_state_dict": sd, "lr": 1e-4, "none": None, "flag": True,
+                                    "big": 2 ** 40, "neg": -5, "opt": {"param_groups": [{"betas": (0.9, 0.99)}]},
+                                    "name": "\u00e9t\u00e9"}))
+    put("pth", "dtypes.pth", saved(collections.OrderedDict([("d", a.double()), ("i", torch.arange(3))])))
+    put("pth", "bad_strided.pth", saved(collections.OrderedDict([("t", a.t())])))
+    put("pth", "bad_truncated.pth", wrapped[:len(wrapped) - 100])
+    rec = pth_records(wrapped)
+    put("pth", "bad_compressed.pth", pth_zip(rec, compress=True))
+    put("pth", "bad_big_endian.pth", pth_zip(dict(rec, byteorder=b"big")))
+    put("pth", "bad_os_system.pth", pth_zip(dict(rec, **{"data.pkl": b"\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R."})))
+    short = dict(rec)
+    short["data/1"] = short["data/1"][:-4]
+    put("pth", "bad_storage_short.pth", pth_zip(short))
+    # bare pickles (fuzz_pth wraps them in an archive whose storage K holds (K + 1) * 16 bytes)
+    def pkl(obj, **kw):
+        return pth_records(saved(obj, **kw))["data.pkl"]
+    k3 = collections.OrderedDict([("a", torch.ones(4)), ("b", torch.ones(2, 4)), ("c", torch.ones(3, 2, 2))])
+    put("pth", "pkl_state_dict.pkl", pkl(k3))
+    put("pth", "pkl_wrapper.pkl", pkl({"x_type": "linear_latent", "model_state_dict": k3, "epoch": 20}))
+    put("pth", "pkl_proto4.pkl", pkl({"x_type": "unit_ball", "model_state_dict": k3, "iteration": 7},
+                                     pickle_protocol=4))
+    put("pth", "pkl_parameters.pkl", pkl(collections.OrderedDict([("p", torch.nn.Parameter(torch.ones(4)))])))
+    four = torch.arange(4, dtype=torch.float32)
+    put("pth", "pkl_views.pkl", pkl(collections.OrderedDict([("tail", four[1:]), ("head", four[:2]),
+                                                             ("s", four[3]), ("g", torch.ones(1, 8, 1))])))
+    put("pth", "pkl_float64.pkl", pkl(collections.OrderedDict([("d", torch.ones(2, dtype=torch.float64))])))
+    put("pth", "pkl_others.pkl", pkl({"model_state_dict": k3, "lr": 1e-4, "none": None, "flag": True, "big": 2 ** 40,
+                                      "neg": -5, "opt": {"param_groups": [{"betas": (0.9, 0.99)}]}}))
+    tmp = tempfile.mkdtemp(prefix="ggdm-seeds-")
+    try:
+        w = os.path.join(tmp, "w.safetensors")
+        subprocess.run([ggdm, "init", "--dim", "4", "--dim-mults", "1", "--groups", "1", "--length", "2",
+                        "--heads", "1", "--dim-head", "1", "--seed", "3", "-o", w], check=True, capture_output=True)
+        o = os.path.join(tmp, "w.pth")
+        subprocess.run([ggdm, "convert", "-w", w, "-o", o, "--T", "2", "--x_type", "linear_latent", "--epoch", "3",
+                        "--groups", "1", "--heads", "1", "--dim-head", "1"], check=True, capture_output=True)
+        mine = open(o, "rb").read()
+        put("pth", "ggdm_dim4.pth", mine)
+        put("weights", "ggdm_dim4.pth", mine)
+        c = torch.load(io.BytesIO(mine), weights_only=True)
+        put("weights", "torch_dim4.pth", saved(c["model_state_dict"]))
+    finally:
+        shutil.rmtree(tmp)
+
+
 def seeds_cli():
     """Command lines for the fuzz_cli harness: one argument per line, the first the command.
     The files named are the harness's fixtures (fuzz_cli.c)."""
@@ -222,16 +307,18 @@ def seeds_numeric():
 
 def main():
     ggdm = sys.argv[1] if len(sys.argv) > 1 else "build/ggdm"
-    for sub in ("npy", "npz", "safetensors", "weights", "cli", "unet", "dmath", "numeric"):
+    makers = {"npy": seeds_npy, "npz": seeds_npz, "safetensors": seeds_safetensors,
+              "weights": lambda: (seeds_weights(ggdm), seeds_pth(ggdm)), "cli": seeds_cli, "unet": seeds_unet,
+              "dmath": seeds_dmath, "numeric": seeds_numeric, "pth": lambda: seeds_pth(ggdm)}
+    chosen = sys.argv[2:] or list(makers)   # make_seeds.py GGDM [HARNESS...]: only these corpora
+    for sub in chosen:
         shutil.rmtree(os.path.join(ROOT, sub), ignore_errors=True)
-    seeds_npy()
-    seeds_npz()
-    seeds_safetensors()
-    seeds_weights(ggdm)
-    seeds_cli()
-    seeds_unet()
-    seeds_dmath()
-    seeds_numeric()
+    done = set()
+    for sub in chosen:
+        if sub == "pth" and "weights" in done:
+            continue                         # the weights maker wrote the pth seeds too
+        makers[sub]()
+        done.add(sub)
     for sub in sorted(os.listdir(ROOT)):
         files = os.listdir(os.path.join(ROOT, sub))
         size = sum(os.path.getsize(os.path.join(ROOT, sub, f)) for f in files)

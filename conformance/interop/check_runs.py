@@ -2,7 +2,8 @@
 """Runs a user of the original can trust: crash consistency, run records, locks, the
 original's command line, checked through the command as a user runs it.
 
-  check_runs.py build/ggdm [--keep DIR] [--quick] [--only NAME]
+  check_runs.py build/ggdm [--keep DIR] [--quick] [--only NAME] [--skip NAME]
+  (sections: fault, records, bad input, original, authors)
 
 - fault injection: for every file operation k of a short run (GGDM_FAULT_AT=k: the process
   kills itself with SIGKILL before its k-th file operation), the run is killed there and then
@@ -37,7 +38,8 @@ def main():
     ap.add_argument("ggdm")
     ap.add_argument("--keep", help="work in this folder and keep it")
     ap.add_argument("--quick", action="store_true", help="every 7th kill point only")
-    ap.add_argument("--only", help="run only the checks whose section contains this text")
+    ap.add_argument("--only", help="run only the sections whose name contains this text")
+    ap.add_argument("--skip", help="skip the sections whose name contains this text (coverage: authors)")
     a = ap.parse_args()
     ggdm = os.path.abspath(a.ggdm)
     tmp = os.path.abspath(a.keep or tempfile.mkdtemp(prefix="ggdm-runs-"))
@@ -88,7 +90,7 @@ def main():
         return [[r[i] for i in keep] for r in rows]
 
     def want(section):
-        return not a.only or a.only in section
+        return (not a.only or a.only in section) and not (a.skip and a.skip in section)
 
     # ------------------------------------------------------------ a small network for the scenarios
     base = fresh("base")

@@ -613,6 +613,10 @@ int ggdm_cmd_sample(int argc, char **argv)
         fprintf(stderr, "ggdm sample: -o OUT.npy is required\n");
         return 2;
     }
+    if (!o.w && strcmp(o.score, "analytic")) {
+        fprintf(stderr, "ggdm sample: the network's weights are required: -w W (or --score analytic)\n");
+        return 2;
+    }
     guided = o.g || o.y;
     if (guided && !(o.g && o.y)) {
         fprintf(stderr, "ggdm sample: guidance needs both --g G.npy and --y Y.npy\n");
@@ -698,8 +702,8 @@ int ggdm_cmd_guide(int argc, char **argv)
     rc = 1;
     memset(&h, 0, sizeof h);
     memset(&m, 0, sizeof m);
-    if (!o.out || !o.x || !o.g || !o.y || o.t < 0) {
-        fprintf(stderr, "ggdm guide: -x, -t, --g, --y and -o are required (see ggdm guide --help)\n");
+    if (!o.out || !o.x || !o.g || !o.y || o.t < 0 || (!o.w && strcmp(o.score, "analytic"))) {
+        fprintf(stderr, "ggdm guide: -w, -x, -t, --g, --y and -o are required (see ggdm guide --help)\n");
         return 2;
     }
     if (o.t >= o.T) {

@@ -1,5 +1,5 @@
 /*
- * ggdm init | info | eps | vjp | loss-grad | trace | diff: the score network's inspection
+ * ggdm init | info | convert | eps | vjp | loss-grad | trace | diff: the score network's inspection
  * commands. Their names and flags are stable: they are how a user checks ggdm against
  * PyTorch, and how a GPU discrepancy is localised (docs/cli.md).
  */
@@ -18,6 +18,7 @@
 #include "ggdm/backend.h"
 #include "io.h"
 #include "pool.h"
+#include "pth.h"
 #include "weights.h"
 
 #define ERRCAP 1024
@@ -243,6 +244,25 @@ int ggdm_cmd_init(int argc, char **argv)
     return r;
 }
 
+/* "iteration" for a .pth that records its step so (the original's fine-tuned checkpoints), else "epoch" */
+static const char *step_name(const char *path)
+{
+    uint8_t *f = NULL;
+    uint64_t len = 0;
+    ggdm_pth ck;
+    char err[ERRCAP];
+    const char *r = "epoch";
+    memset(&ck, 0, sizeof ck);
+    if (ggdm_io_read_file(path, &f, &len, err, sizeof err) != GGDM_OK)
+        return r;
+    if (ggdm_pth_is_zip(f, len) && ggdm_pth_parse(f, len, &ck, err, sizeof err) == GGDM_OK &&
+        !ggdm_pth_find_entry(&ck, "epoch") && ggdm_pth_find_entry(&ck, "iteration"))
+        r = "iteration";
+    ggdm_pth_free(&ck);
+    free(f);
+    return r;
+}
+
 int ggdm_cmd_info(int argc, char **argv)
 {
     const char *val, *w = NULL;
@@ -275,6 +295,18 @@ int ggdm_cmd_info(int argc, char **argv)
         printf("%s%d", k ? "," : " ", cfg.dim_mults[k]);
     printf(", groups %d, length %d, heads %d x %d\n%llu parameters in %d tensors\n", cfg.groups, cfg.length, cfg.heads,
            cfg.dim_head, (unsigned long long)n, nt);
+    {
+        char xt[128], err[ERRCAP];
+        long long ep = -1;
+        if (ggdm_cli_unet_ckpt_info(w, xt, sizeof xt, &ep, err, sizeof err) == GGDM_OK && (xt[0] || ep >= 0)) {
+            printf("checkpoint:");
+            if (xt[0])
+                printf(" x_type %s", xt);
+            if (ep >= 0)
+                printf("%s %s %lld", xt[0] ? "," : "", step_name(w), ep);
+            printf("\n");
+        }
+    }
     if (tensors)
         for (k = 0; k < nt; k++) {
             ggdm_unet_tensor_info t;
@@ -288,6 +320,126 @@ int ggdm_cmd_info(int argc, char **argv)
                        (unsigned long long)t.shape[1], (unsigned long long)t.shape[2]);
         }
     free(params);
+    return 0;
+}
+
+/* ggdm convert: safetensors <-> the original's .pth checkpoints */
+int ggdm_cmd_convert(int argc, char **argv)
+{
+    const char *val, *in = NULL, *out = NULL, *x_type = NULL, *step_key = "epoch", *sched_name = "cosine";
+    long long v, step = -1, T = 200;
+    int i, r, known, to_pth, step_given = 0;
+    ggdm_unet_cfg cfg;
+    ggdm_schedule_kind kind;
+    char err[ERRCAP], ck_xtype[128], stepbuf[32];
+    long long ck_step = -1;
+    float *params = NULL;
+    uint64_t n;
+    ggdm_status st;
+    ggdm_unet_cfg_default(&cfg);
+    for (i = 1; i < argc; i++) {
+        if (ggdm_is_help(argv[i])) {
+            printf("usage: ggdm convert -w IN -o OUT [--x_type NAME] [--epoch N | --iteration N]\n"
+                   "                    [--T 200] [--schedule cosine|linear] [--groups 8] [--length 64]\n"
+                   "                    [--heads 4] [--dim-head 32]\n"
+                   "Reads a Unet1D (safetensors, or a PyTorch checkpoint .pth) and writes it again: OUT ending in\n"
+                   ".pth or .pt as the original's checkpoint ({x_type, model_state_dict, epoch}: the schedule\n"
+                   "buffers of --T steps, --T 0 for none, then model.* parameters; torch.load(weights_only=True)\n"
+                   "reads it), anything else as safetensors with the configuration in its metadata. x_type and\n"
+                   "the epoch are taken from IN unless given. A .pth does not record groups, heads or length:\n"
+                   "give them when they are not the defaults.\n");
+            return 0;
+        }
+#define INTOPT(name, field, lo, hi)                                                                                    \
+    if ((r = ggdm_opt(argc, argv, &i, name, &val)) != 0) {                                                             \
+        if (r < 0 || !ggdm_opt_int("convert", name, val, lo, hi, &v))                                                  \
+            return 2;                                                                                                  \
+        cfg.field = (int)v;                                                                                            \
+        continue;                                                                                                      \
+    }
+        INTOPT("--groups", groups, 1, 4096)
+        INTOPT("--length", length, 1, 1 << 20)
+        INTOPT("--heads", heads, 1, 64)
+        INTOPT("--dim-head", dim_head, 1, 1024)
+#undef INTOPT
+        if ((r = ggdm_opt(argc, argv, &i, "-w", &val)) != 0) {
+            if (r < 0)
+                return 2;
+            in = val;
+        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
+            if (r < 0)
+                return 2;
+            out = val;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--x_type", &val)) != 0) {
+            if (r < 0)
+                return 2;
+            x_type = val;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--epoch", &val)) != 0) {
+            if (r < 0 || !ggdm_opt_int("convert", "--epoch", val, 0, 0x7FFFFFFFFFFFFFFFll, &step))
+                return 2;
+            step_key = "epoch";
+            step_given = 1;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--iteration", &val)) != 0) {
+            if (r < 0 || !ggdm_opt_int("convert", "--iteration", val, 0, 0x7FFFFFFFFFFFFFFFll, &step))
+                return 2;
+            step_key = "iteration";
+            step_given = 1;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--T", &val)) != 0) {
+            if (r < 0 || !ggdm_opt_int("convert", "--T", val, 0, GGDM_SCHEDULE_MAX_T, &T))
+                return 2;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--schedule", &val)) != 0) {
+            if (r < 0)
+                return 2;
+            sched_name = val;
+        } else {
+            fprintf(stderr, "ggdm convert: unknown option '%s' (see ggdm convert --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!in || !out) {
+        fprintf(stderr, "ggdm convert: -w IN and -o OUT are required\n");
+        return 2;
+    }
+    if (ggdm_schedule_kind_parse(sched_name, &kind) != GGDM_OK) {
+        fprintf(stderr, "ggdm convert: --schedule must be cosine or linear, not '%s'\n", sched_name);
+        return 2;
+    }
+    if (ggdm_cli_load_unet(in, &cfg, &params, &n, &known, err, sizeof err) != GGDM_OK) {
+        fprintf(stderr, "ggdm convert: %s\n", err);
+        return 1;
+    }
+    if (ggdm_cli_unet_ckpt_info(in, ck_xtype, sizeof ck_xtype, &ck_step, err, sizeof err) != GGDM_OK) {
+        fprintf(stderr, "ggdm convert: %s\n", err);
+        free(params);
+        return 1;
+    }
+    if (!x_type && ck_xtype[0])
+        x_type = ck_xtype;
+    if (!step_given)
+        step = ck_step;
+    to_pth = ggdm_ends_with(out, ".pth") || ggdm_ends_with(out, ".pt");
+    if (to_pth) {
+        st = ggdm_cli_save_unet_pth_ex(out, &cfg, params, (int)T, kind, x_type, step_key, step, err, sizeof err);
+    } else {
+        const char *extra[4];
+        int ne = 0;
+        if (x_type) {
+            extra[2 * ne] = "x_type";
+            extra[2 * ne++ + 1] = x_type;
+        }
+        if (step >= 0) {
+            snprintf(stepbuf, sizeof stepbuf, "%lld", step);
+            extra[2 * ne] = step_key;
+            extra[2 * ne++ + 1] = stepbuf;
+        }
+        st = ggdm_cli_save_unet(out, &cfg, params, extra, ne, err, sizeof err);
+    }
+    free(params);
+    if (st != GGDM_OK) {
+        fprintf(stderr, "ggdm convert: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr, "ggdm convert: %llu parameters -> %s\n", (unsigned long long)n, out);
     return 0;
 }
 
@@ -489,7 +641,7 @@ int ggdm_cmd_loss_grad(int argc, char **argv)
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm loss-grad -w W.safetensors --x0 X0.npy --t-file T.npy --noise Z.npy -o GRAD.safetensors\n"
                    "                      [--T 200] [--schedule cosine|linear] [--threads N]\n"
-                   "The training loss of a batch with the given t and noise (spec section 5):\n"
+                   "The training loss of a batch with the given t and noise (original.md §5):\n"
                    "  xt = sqrt_alphas_cumprod[t] * x0 + sqrt_one_minus_alphas_cumprod[t] * z\n"
                    "  loss = mean over all N*D entries of (eps(xt, t) - z)^2\n"
                    "Prints `loss VALUE`; writes d loss / d parameters under the parameter names.\n");
