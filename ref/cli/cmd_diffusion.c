@@ -1255,6 +1255,7 @@ typedef struct run_info {
     int ninputs;
     double t_start;
     time_t wall_start;
+    char started[64]; /* the first start of an interrupted run ("" : this process's) */
 } run_info;
 
 static void iso_time(time_t t, char *out, size_t cap)
@@ -1291,7 +1292,12 @@ static int write_config(const opts *o, const run_paths *rp, const run_info *ri, 
     ggdm_json_str(&j, "reward_file", rp->reward_file);
     ggdm_json_int(&j, "threads", o->threads > 0 ? o->threads : ggdm_pool_cores());
     iso_time(ri->wall_start, t, sizeof t);
-    ggdm_json_str(&j, "started", t);
+    if (ri->started[0]) {
+        ggdm_json_str(&j, "started", ri->started);
+        ggdm_json_str(&j, "resumed", t);
+    } else {
+        ggdm_json_str(&j, "started", t);
+    }
     if (!strcmp(status, "finished")) {
         iso_time(time(NULL), t, sizeof t);
         ggdm_json_str(&j, "finished", t);
@@ -2261,7 +2267,7 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
     char hyper_found[512], path[GGDM_RUN_PATH_MAX], err[ERRCAP], msg[GGDM_UNET_MSG_LEN], fr[128];
     char ckpt_xtype[64], data_out[600];
     long long epoch = -1;
-    int rc = 1, hyper_generated = 0, rargc = 0, status_written = 0;
+    int rc = 1, hyper_generated = 0, rargc = 0;
     char **rargv = NULL;
     double t_pre = 0, t_all0 = now_s();
     ggdm_run_record prev;
@@ -2336,11 +2342,7 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             rc = 2;
             goto done;
         }
-        {
-            char started[64];
-            snprintf(started, sizeof started, "%s", ggdm_run_record_get(&prev, "started"));
-            (void)started;
-        }
+        snprintf(ri.started, sizeof ri.started, "%s", ggdm_run_record_get(&prev, "started"));
     }
     if (!check_input(o, &ri, "pretrain_ckpt", o->pretrain_ckpt ? o->pretrain_ckpt : o->w, rs.resuming ? &prev : NULL) ||
         !check_input(o, &ri, "hyper", o->hyper, rs.resuming ? &prev : NULL) ||
@@ -2363,7 +2365,6 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
     rargv = record_argv(argc, argv, &rargc);
     if (!rargv || !write_config(o, &rp, &ri, rargc, rargv, "running", NULL))
         goto done;
-    status_written = 1;
     pathf(path, sizeof path, "%s/hyperparameters.npz", rp.run);
     if (!hyper_save(o, &h, path))
         goto done;
@@ -2540,7 +2541,6 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
     printf("The total running time is: %.4f \n", now_s() - t_all0);
     rc = 0;
 done:
-    (void)status_written;
     if (tb)
         ggdm_tb_close(tb);
     ggdm_run_unlock(&rs.lock_fd);
@@ -2666,6 +2666,7 @@ int ggdm_cmd_pretrain(int argc, char **argv)
             rc = 2;
             goto done;
         }
+        snprintf(ri.started, sizeof ri.started, "%s", ggdm_run_record_get(&prev, "started"));
     }
     if (!check_input(&o, &ri, "hyper", o.hyper, rs.resuming ? &prev : NULL) ||
         !check_input(&o, &ri, "pretrain_data", o.pretrain_data, rs.resuming ? &prev : NULL))
