@@ -1,6 +1,6 @@
 #!/bin/sh
-# make sanitize: the unit suite, the conformance run, the command's bad-input tests and the
-# .pth checks under AddressSanitizer + UndefinedBehaviorSanitizer (clang), in build/asan.
+# make sanitize: the unit suite, the conformance run, the command's bad-input tests, the
+# .pth checks and the runs' checks (check_runs.py) under AddressSanitizer + UndefinedBehaviorSanitizer (clang), in build/asan.
 # Every report is fatal (-fno-sanitize-recover=all, halt_on_error, LeakSanitizer on), and
 # the outputs are also scanned for any report line: zero reports or the stage fails.
 #
@@ -42,12 +42,13 @@ run "unit tests ($(echo $tests | wc -w) programs)" sh ci/run-unit.sh $tests
 run "conformance (every golden vector)" "$B/ggdm" conformance --vectors vectors
 run "bad input to the command (check_cli_errors.py)" /usr/bin/python3 conformance/interop/check_cli_errors.py "$B/ggdm"
 run "PyTorch checkpoints, good and hostile (check_pth.py)" /usr/bin/python3 conformance/interop/check_pth.py "$B/ggdm"
+run "runs: killed and resumed, records, locks (check_runs.py, every 19th kill point)" /usr/bin/python3 conformance/interop/check_runs.py "$B/ggdm" --stride 19 --skip authors
 reports=$(grep -cE 'runtime error:|ERROR: (AddressSanitizer|LeakSanitizer)|SUMMARY: (AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer)' "$log")
 if [ "$reports" -ne 0 ]; then
     echo "sanitize: FAIL: $reports sanitizer report lines:"
     grep -E 'runtime error:|ERROR: (AddressSanitizer|LeakSanitizer)|SUMMARY:' "$log" | head -20
     status=1
 fi
-grep -E '^(unit|conformance|cli-errors|pth): ' "$log" | sed 's/^/sanitize: /'
+grep -E '^(unit|conformance|cli-errors|pth|runs): ' "$log" | sed 's/^/sanitize: /'
 [ $status -eq 0 ] && echo "sanitize: ok: zero AddressSanitizer/UBSan/LeakSanitizer reports"
 exit $status

@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--keep", help="work in this folder and keep it")
     a = ap.parse_args()
     ggdm = os.path.abspath(a.ggdm)
-    tmp = a.keep or tempfile.mkdtemp(prefix="ggdm-alg-")
+    tmp = os.path.abspath(a.keep or tempfile.mkdtemp(prefix="ggdm-alg-"))
     os.makedirs(tmp, exist_ok=True)
     passed = failed = 0
 
@@ -47,7 +47,7 @@ def main():
             print(f"FAIL {label}: {detail}")
 
     def run(args, expect_rc=0):
-        r = subprocess.run([ggdm] + args, capture_output=True, text=True, timeout=900)
+        r = subprocess.run([ggdm] + args, capture_output=True, text=True, timeout=900, cwd=tmp)
         if r.returncode != expect_rc:
             print(f"     command: ggdm {' '.join(args)}\n     exit {r.returncode}: {r.stderr.strip()[-400:]}")
         return r

@@ -42,7 +42,7 @@ def main():
     passed = failed = 0
 
     def run(args):
-        return subprocess.run([ggdm] + args, capture_output=True, text=True, timeout=120)
+        return subprocess.run([ggdm] + args, capture_output=True, text=True, timeout=120, cwd=tmp)
 
     def expect_error(label, args, must_say, out=None):
         nonlocal passed, failed

@@ -2078,6 +2078,140 @@ static int run_claim(const opts *o, const run_paths *rp, run_state *rs, int tb_c
     return 1;
 }
 
+/* A run's folder, record and checkpoints, from its start to its end (ggdm optimize, pretrain). */
+typedef struct run_ctx {
+    run_paths rp;
+    run_state rs;
+    run_info ri;
+    ggdm_run_record prev; /* the interrupted run's record when resuming */
+    ckpt ck;
+    char **rargv;         /* the command line recorded in config.json */
+    int rargc;
+} run_ctx;
+
+static void run_ctx_init(run_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->rs.lock_fd = -1;
+    c->ri.t_start = now_s();
+    c->ri.wall_start = time(NULL);
+}
+
+static void run_ctx_free(run_ctx *c)
+{
+    ggdm_run_unlock(&c->rs.lock_fd);
+    ggdm_run_record_free(&c->prev);
+    free(c->rargv);
+    c->rargv = NULL;
+}
+
+static char **record_argv(int argc, char **argv, int *n);
+
+/*
+ * Starts (or resumes) the run in c->rp, whose inputs were all read and checked: takes the
+ * lock, refuses what run_claim refuses, checks a resumed run's settings and inputs (and then
+ * uses its own copy of the hyper-parameters, *h), records config.json ("running") and the
+ * hyper-parameters, removes stale temporaries (the run's folders and extra_dirs, NULL-ended)
+ * and recovers the checkpoints (keeping the names in keep). 1 ok, 0 error, 2 usage error.
+ */
+static int run_begin(const opts *o, run_ctx *c, int argc, char **argv, hyper *h, const char *const *extra_dirs,
+                     const char *const *keep)
+{
+    char path[GGDM_RUN_PATH_MAX], err[ERRCAP];
+    const ggdm_run_record *prev = NULL;
+    const char *const *d;
+    if (!run_claim(o, &c->rp, &c->rs, 1))
+        return 0;
+    if (c->rs.resuming) {
+        pathf(path, sizeof path, "%s/config.json", c->rp.run);
+        if (ggdm_run_read_config(path, &c->prev, err, sizeof err) != 0) {
+            fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+            return 0;
+        }
+        if (!settings_match(o, &c->prev, c->rp.run))
+            return 2;
+        snprintf(c->ri.started, sizeof c->ri.started, "%s", ggdm_run_record_get(&c->prev, "started"));
+        prev = &c->prev;
+    }
+    if (!check_input(o, &c->ri, "pretrain_ckpt", o->pretrain_ckpt ? o->pretrain_ckpt : o->w, prev) ||
+        !check_input(o, &c->ri, "hyper", o->hyper, prev) ||
+        !check_input(o, &c->ri, "pretrain_data", o->pretrain_data, prev))
+        return 0;
+    pathf(path, sizeof path, "%s/hyperparameters.npz", c->rp.run);
+    if (prev && ggdm_io_exists(path)) { /* the run's own (generated ones are on no command line) */
+        hyper h2;
+        opts o2 = *o;
+        o2.hyper = path;
+        if (!hyper_load(&o2, &h2))
+            return 0;
+        hyper_free(h);
+        *h = h2;
+    }
+    c->rargv = record_argv(argc, argv, &c->rargc);
+    if (!c->rargv || !write_config(o, &c->rp, &c->ri, c->rargc, c->rargv, "running", NULL) ||
+        !hyper_save(o, h, path))
+        return 0;
+    ggdm_run_clean_tmp(c->rp.run); /* stale temporaries of dead processes, wherever the run writes */
+    ggdm_run_clean_tmp(c->rp.results);
+    for (d = extra_dirs; d && *d; d++)
+        ggdm_run_clean_tmp(*d);
+    pathf(c->ck.dir, sizeof c->ck.dir, "%s/ckpt", c->rp.run);
+    if (ggdm_ckpt_recover(c->ck.dir, keep, c->ck.cur, sizeof c->ck.cur, err, sizeof err) != 0) {
+        fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+        return 0;
+    }
+    return 1;
+}
+
+/* The run's record, "finished", with its timings (a JSON object). */
+static int run_finish(const opts *o, run_ctx *c, ggdm_json *timings)
+{
+    const char *t = ggdm_json_end(timings);
+    int ok = t && write_config(o, &c->rp, &c->ri, c->rargc, c->rargv, "finished", t);
+    ggdm_json_free(timings);
+    return ok;
+}
+
+/*
+ * Parses a run command's options (opts_default + parse_opts); with --resume RUN_DIR the run's
+ * recorded command line comes first, then this one's flags, and the command continues in the
+ * run's working folder (relative paths mean what they meant). The argv to record goes to
+ * *margc and *margv (*alloc: free it; *recp holds the recorded strings they and *o point into:
+ * ggdm_run_record_free it after the run). 0 ok, -1 help printed, 1 error, 2 usage error.
+ */
+static int parse_run_cmd(opts *o, const char *cmd, const char *usage, int argc, char **argv, int *margc,
+                         char ***margv, char ***alloc, ggdm_run_record *recp)
+{
+    const char *dir;
+    int rc;
+    memset(recp, 0, sizeof *recp);
+    *margc = argc;
+    *margv = argv;
+    *alloc = NULL;
+    opts_default(o, cmd);
+    if ((rc = parse_opts(o, argc, argv, usage)) != 0)
+        return rc == 1 ? -1 : rc;
+    if (!o->resume)
+        return 0;
+    dir = o->resume;
+    rc = merge_resume_argv(cmd, dir, argc, argv, recp, margc, alloc);
+    if (rc)
+        return rc;
+    *margv = *alloc;
+    opts_default(o, cmd);
+    rc = parse_opts(o, *margc, *margv, usage);
+    if (rc == 0) {
+        const char *cwd = ggdm_run_record_get(recp, "cwd");
+        o->resume_flag = 1;
+        o->resume = NULL;
+        if (cwd[0] && chdir(cwd) != 0) {
+            fprintf(stderr, "ggdm %s: cannot enter the run's working folder %s (%s)\n", cmd, cwd, strerror(errno));
+            return 1;
+        }
+    }
+    return rc == 1 ? -1 : rc;
+}
+
 /* ------------------------------------------------------------------ the original's main.py */
 
 static const char *const optimize_usage =
@@ -2175,36 +2309,14 @@ static int ggdm_run_main(opts *o, int argc, char **argv);
 int ggdm_cmd_original(int argc, char **argv, int optimize)
 {
     opts o;
-    int rc, margc = argc;
-    char **margv = argv, **alloc = NULL;
+    int rc, margc;
+    char **margv, **alloc;
     ggdm_run_record rec;
-    memset(&rec, 0, sizeof rec);
-    opts_default(&o, "optimize");
-    if ((rc = parse_opts(&o, argc, argv, optimize_usage)) != 0)
-        return rc == 1 ? 0 : rc;
-    if (o.resume) { /* --resume RUN_DIR: the run's own command line, then this one's */
-        const char *dir = o.resume;
-        rc = merge_resume_argv("optimize", dir, argc, argv, &rec, &margc, &alloc);
-        if (rc)
-            return rc;
-        margv = alloc;
-        opts_default(&o, "optimize");
-        if ((rc = parse_opts(&o, margc, margv, optimize_usage)) != 0) {
-            free(alloc);
-            ggdm_run_record_free(&rec);
-            return rc == 1 ? 0 : rc;
-        }
-        o.resume_flag = 1;
-        o.resume = NULL;
-        if (!o.run_dir && strcmp(ggdm_run_record_get(&rec, "run_dir"), dir))
-            fprintf(stderr, "ggdm optimize: note: resuming the run recorded in %s (paths relative to %s)\n", dir,
-                    ggdm_run_record_get(&rec, "cwd"));
-        if (ggdm_run_record_get(&rec, "cwd")[0] && chdir(ggdm_run_record_get(&rec, "cwd")) != 0) {
-            fprintf(stderr, "ggdm optimize: cannot enter the run's folder %s\n", ggdm_run_record_get(&rec, "cwd"));
-            free(alloc);
-            ggdm_run_record_free(&rec);
-            return 1;
-        }
+    rc = parse_run_cmd(&o, "optimize", optimize_usage, argc, argv, &margc, &margv, &alloc, &rec);
+    if (rc) {
+        free(alloc);
+        ggdm_run_record_free(&rec);
+        return rc < 0 ? 0 : rc;
     }
     if (optimize)
         o.optimize = 1;
@@ -2256,30 +2368,22 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
     hyper h;
     model mdl;
     run_out ro;
-    run_paths rp;
-    run_state rs;
-    run_info ri;
-    ckpt ck;
+    run_ctx rn;
     ggdm_tb *tb = NULL;
     ggdm_unet_cfg cfg;
     float *params = NULL;
     uint64_t np = 0;
     char hyper_found[512], path[GGDM_RUN_PATH_MAX], err[ERRCAP], msg[GGDM_UNET_MSG_LEN], fr[128];
-    char ckpt_xtype[64], data_out[600];
+    char ckpt_xtype[64], data_out[600], d_data[600], d_fine[600];
+    const char *extra[4];
     long long epoch = -1;
-    int rc = 1, hyper_generated = 0, rargc = 0;
-    char **rargv = NULL;
+    int rc = 1, hyper_generated = 0, b;
     double t_pre = 0, t_all0 = now_s();
-    ggdm_run_record prev;
     memset(&h, 0, sizeof h);
     memset(&mdl, 0, sizeof mdl);
     memset(&ro, 0, sizeof ro);
-    memset(&ri, 0, sizeof ri);
-    memset(&prev, 0, sizeof prev);
-    memset(&ck, 0, sizeof ck);
-    rs.lock_fd = -1;
-    ri.t_start = now_s();
-    ri.wall_start = time(NULL);
+    run_ctx_init(&rn);
+
     /* 1. everything is read and checked before anything is written */
     if (!hyper_find(o, &h, hyper_found, sizeof hyper_found, &hyper_generated))
         goto done;
@@ -2327,78 +2431,39 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             goto done;
         free(tab);
     }
-    run_paths_make(o, epoch, &rp);
+    run_paths_make(o, epoch, &rn.rp);
     func_remark(o, fr, sizeof fr);
-    /* 2. the run's folder: lock, then fresh / resume / refuse */
-    if (!run_claim(o, &rp, &rs, 1))
-        goto done;
-    if (rs.resuming) {
-        pathf(path, sizeof path, "%s/config.json", rp.run);
-        if (ggdm_run_read_config(path, &prev, err, sizeof err) != 0) {
-            fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
-            goto done;
-        }
-        if (!settings_match(o, &prev, rp.run)) {
-            rc = 2;
-            goto done;
-        }
-        snprintf(ri.started, sizeof ri.started, "%s", ggdm_run_record_get(&prev, "started"));
-    }
-    if (!check_input(o, &ri, "pretrain_ckpt", o->pretrain_ckpt ? o->pretrain_ckpt : o->w, rs.resuming ? &prev : NULL) ||
-        !check_input(o, &ri, "hyper", o->hyper, rs.resuming ? &prev : NULL) ||
-        !check_input(o, &ri, "pretrain_data", o->pretrain_data, rs.resuming ? &prev : NULL))
-        goto done;
-    if (rs.resuming) { /* the run's own hyper-parameters (generated ones are not on any command line) */
-        hyper h2;
-        opts o2 = *o;
-        pathf(path, sizeof path, "%s/hyperparameters.npz", rp.run);
-        if (ggdm_io_exists(path)) {
-            o2.hyper = path;
-            if (!hyper_load(&o2, &h2))
-                goto done;
-            hyper_free(&h);
-            h = h2;
-            if (mdl.s.kind == GGDM_SCORE_ANALYTIC)
-                mdl.s.A = h.A;
-        }
-    }
-    rargv = record_argv(argc, argv, &rargc);
-    if (!rargv || !write_config(o, &rp, &ri, rargc, rargv, "running", NULL))
-        goto done;
-    pathf(path, sizeof path, "%s/hyperparameters.npz", rp.run);
-    if (!hyper_save(o, &h, path))
-        goto done;
-    if (hyper_generated && !ggdm_io_exists(hyper_found)) { /* the original saves generated ones for later runs */
-        char dir[600];
-        pathf(dir, sizeof dir, "data/%s", o->x_type);
-        if (ggdm_io_mkdirs(dir) == 0 && hyper_save(o, &h, hyper_found))
-            fprintf(stderr, "ggdm %s: generated the hyper-parameters from --seed %lld and saved them to %s (the "
-                            "original's place: later runs use them)\n", o->cmd, o->seed, hyper_found);
-    }
-    ggdm_run_clean_tmp(rp.run); /* stale temporaries of dead processes, wherever a run writes */
-    ggdm_run_clean_tmp(rp.results);
-    pathf(path, sizeof path, "data/%s", o->x_type);
-    ggdm_run_clean_tmp(path);
-    ggdm_run_clean_tmp(o->pretrain_ckpt_folder);
-    pathf(path, sizeof path, "checkpoints/score_finetuned/%s_%s", eff_func_type(o), o->cond_score_version);
-    ggdm_run_clean_tmp(path);
-    pathf(ck.dir, sizeof ck.dir, "%s/ckpt", rp.run);
+    /* 2. the run's folder: lock, then fresh / resume / refuse; its record */
+    pathf(d_data, sizeof d_data, "data/%s", o->x_type);
+    pathf(d_fine, sizeof d_fine, "checkpoints/score_finetuned/%s_%s", eff_func_type(o), o->cond_score_version);
+    extra[0] = d_data;
+    extra[1] = o->pretrain_ckpt_folder;
+    extra[2] = d_fine;
+    extra[3] = NULL;
     {
         static const char *const keep[] = {"pretrained.safetensors", NULL};
-        if (ggdm_ckpt_recover(ck.dir, keep, ck.cur, sizeof ck.cur, err, sizeof err) != 0) {
-            fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
+        b = run_begin(o, &rn, argc, argv, &h, extra, keep);
+        if (b != 1) {
+            rc = b == 2 ? 2 : 1;
             goto done;
         }
+    }
+    if (mdl.s.kind == GGDM_SCORE_ANALYTIC)
+        mdl.s.A = h.A; /* a resumed run's own copy */
+    if (hyper_generated && !ggdm_io_exists(hyper_found)) { /* the original saves generated ones for later runs */
+        if (ggdm_io_mkdirs(d_data) == 0 && hyper_save(o, &h, hyper_found))
+            fprintf(stderr, "ggdm %s: generated the hyper-parameters from --seed %lld and saved them to %s (the "
+                            "original's place: later runs use them)\n", o->cmd, o->seed, hyper_found);
     }
     /* 3. pre-training (--pretrain) */
     if (o->pretrain) {
         char wp[GGDM_RUN_PATH_MAX];
-        pathf(wp, sizeof wp, "%s/pretrained.safetensors", ck.dir);
+        pathf(wp, sizeof wp, "%s/pretrained.safetensors", rn.ck.dir);
         ggdm_unet_num_params(&cfg, &np);
         params = (float *)malloc(sizeof(float) * (size_t)np);
         if (!params)
             goto done;
-        if (ckpt_is(&ck, "round_")) { /* pre-training was finished and saved */
+        if (ckpt_is(&rn.ck, "round_")) { /* pre-training was finished and saved */
             float *p2;
             uint64_t n2;
             int known;
@@ -2417,10 +2482,10 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             pathf(data_out, sizeof data_out, "data/%s/pretrain_%d.npy", o->x_type, o->N_0);
             if (!o->pretrain_data)
                 o->data_out = data_out;
-            tbp = ggdm_tb_open(rp.tb_pre, err, sizeof err);
+            tbp = ggdm_tb_open(rn.rp.tb_pre, err, sizeof err);
             if (!tbp)
                 fprintf(stderr, "ggdm %s: no TensorBoard log: %s\n", o->cmd, err);
-            rc = pretrain(o, &h, &cfg, params, np, &ck, tbp, NULL, &t_pre);
+            rc = pretrain(o, &h, &cfg, params, np, &rn.ck, tbp, NULL, &t_pre);
             if (tbp)
                 ggdm_tb_close(tbp);
             if (rc != 1) {
@@ -2459,10 +2524,10 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
         printf("====================Optimization Starts====================\n");
         fflush(stdout);
     }
-    tb = o->optimize ? ggdm_tb_open(rp.tb, err, sizeof err) : NULL;
+    tb = o->optimize ? ggdm_tb_open(rn.rp.tb, err, sizeof err) : NULL;
     if (o->optimize && !tb)
         fprintf(stderr, "ggdm %s: no TensorBoard log: %s\n", o->cmd, err);
-    if (!optimize_run(o, &h, &mdl, &ck, tb, &ro, o->optimize ? "optimize" : "sample"))
+    if (!optimize_run(o, &h, &mdl, &rn.ck, tb, &ro, o->optimize ? "optimize" : "sample"))
         goto done;
     if (ro.rounds < 0) {
         rc = 3;
@@ -2472,13 +2537,13 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
            ro.m[0].ratio, ro.m[0].t_sample);
     printf("Reward type: %s | mean_reward: %.9g\n", fr, ro.m[0].reward);
     /* 5. outputs, each atomic; config.json's "finished" last */
-    if (ggdm_io_mkdirs(rp.results) != 0) {
-        fprintf(stderr, "ggdm %s: cannot create %s (%s)\n", o->cmd, rp.results, strerror(errno));
+    if (ggdm_io_mkdirs(rn.rp.results) != 0) {
+        fprintf(stderr, "ggdm %s: cannot create %s (%s)\n", o->cmd, rn.rp.results, strerror(errno));
         goto done;
     }
-    if (!write_results(o, &rp, &ro, o->generate_bs, h.D))
+    if (!write_results(o, &rn.rp, &ro, o->generate_bs, h.D))
         goto done;
-    pathf(path, sizeof path, "%s/metrics.csv", rp.run);
+    pathf(path, sizeof path, "%s/metrics.csv", rn.rp.run);
     if (!write_metrics_csv(o, path, &ro))
         goto done;
     if (o->optimize) {
@@ -2487,12 +2552,12 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
         names[0] = !strcmp(o->cond_score_version, "v1") ? "G (v1)" : "G_loss (v2)";
         snprintf(title, sizeof title, "ggdm: %s, %s reward, %s%s", o->x_type, fr, names[0],
                  o->score_matching_finetune ? ", Algorithm 2" : ", Algorithm 1");
-        pathf(path, sizeof path, "%s/metrics.svg", rp.run);
+        pathf(path, sizeof path, "%s/metrics.svg", rn.rp.run);
         write_plot(path, title, &ro, names, 1, !h.unit_ball);
         if (o->score_matching_finetune && mdl.params) { /* the original's fine-tuned checkpoint */
             char dir[2048];
-            if (rp.flat) /* --run_dir: in the run's folder */
-                pathf(dir, sizeof dir, "%s", rp.run);
+            if (rn.rp.flat) /* --run_dir: in the run's folder */
+                pathf(dir, sizeof dir, "%s", rn.rp.run);
             else /* the original's place */
                 pathf(dir, sizeof dir, "checkpoints/score_finetuned/%s_%s", eff_func_type(o), o->cond_score_version);
             pathf(path, sizeof path, "%s/%s_finetune_iteration_%d.pth", dir, o->x_type, eff_ft_rounds(o));
@@ -2502,7 +2567,6 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
     }
     {
         ggdm_json j;
-        const char *t;
         int R = ro.rounds;
         double total = now_s() - t_all0;
         ggdm_json_begin(&j);
@@ -2514,7 +2578,6 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
         ggdm_json_num(&j, "optimize_s_per_round", R ? ro.t_total / R : 0);
         ggdm_json_num(&j, "sample_s_per_round", R ? ro.t_sample_guided / R : 0);
         ggdm_json_num(&j, "this_process_s", total);
-        t = ggdm_json_end(&j);
         if (o->optimize) {
             printf("------------Optimization Time Summary-----------------\n");
             printf("ggdm | data type: %s | function type: %s | guidance type: %s | score matching finetune: %s | "
@@ -2528,24 +2591,19 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             printf("round 0: reward %.4f ratio %.4g;  round %d: reward %.4f ratio %.4g (top-%d %.4f)\n",
                    ro.m[0].reward, ro.m[0].ratio, R, ro.m[R].reward, ro.m[R].ratio, o->reward_K, ro.m[R].top_reward);
         }
-        if (!t || !write_config(o, &rp, &ri, rargc, rargv, "finished", t)) {
-            ggdm_json_free(&j);
+        if (!run_finish(o, &rn, &j))
             goto done;
-        }
-        ggdm_json_free(&j);
     }
-    printf("results: %s%s\nrun record: %s (config.json, metrics.csv)\n", rp.reward_file,
-           o->save_samples ? " (+ samples)" : "", rp.run);
+    printf("results: %s%s\nrun record: %s (config.json, metrics.csv)\n", rn.rp.reward_file,
+           o->save_samples ? " (+ samples)" : "", rn.rp.run);
     if (o->optimize)
-        printf("TensorBoard: %s\n", rp.tb);
+        printf("TensorBoard: %s\n", rn.rp.tb);
     printf("The total running time is: %.4f \n", now_s() - t_all0);
     rc = 0;
 done:
     if (tb)
         ggdm_tb_close(tb);
-    ggdm_run_unlock(&rs.lock_fd);
-    ggdm_run_record_free(&prev);
-    free(rargv);
+    run_ctx_free(&rn);
     run_free(&ro);
     free(params);
     free(mdl.params);
@@ -2574,39 +2632,20 @@ int ggdm_cmd_pretrain(int argc, char **argv)
     ggdm_unet_cfg cfg;
     float *params = NULL, loss = 0;
     uint64_t np;
-    int rc, rargc = 0;
-    char path[GGDM_RUN_PATH_MAX], err[ERRCAP], msg[GGDM_UNET_MSG_LEN], odir[GGDM_RUN_PATH_MAX];
-    char **rargv = NULL, **alloc = NULL;
+    int rc, margc;
+    char err[ERRCAP], msg[GGDM_UNET_MSG_LEN], odir[GGDM_RUN_PATH_MAX];
+    char **margv, **alloc;
+    const char *extra[2];
     ggdm_tb *tb = NULL;
-    run_paths rp;
-    run_state rs;
-    run_info ri;
-    ckpt ck;
-    ggdm_run_record prev;
+    run_ctx rn;
+    ggdm_run_record rec;
     memset(&h, 0, sizeof h);
-    memset(&prev, 0, sizeof prev);
-    memset(&ri, 0, sizeof ri);
-    memset(&ck, 0, sizeof ck);
-    rs.lock_fd = -1;
-    ri.wall_start = time(NULL);
-    opts_default(&o, "pretrain");
-    if ((rc = parse_opts(&o, argc, argv, pretrain_usage)) != 0)
-        return rc == 1 ? 0 : rc;
-    if (o.resume) {
-        const char *dir = o.resume;
-        rc = merge_resume_argv("pretrain", dir, argc, argv, &prev, &argc, &alloc);
-        ggdm_run_record_free(&prev);
-        if (rc)
-            return rc;
-        argv = alloc;
-        opts_default(&o, "pretrain");
-        if ((rc = parse_opts(&o, argc, argv, pretrain_usage)) != 0) {
-            free(alloc);
-            return rc == 1 ? 0 : rc;
-        }
-        o.resume_flag = 1;
-        o.resume = NULL;
-        o.save_dir = dir;
+    run_ctx_init(&rn);
+    rc = parse_run_cmd(&o, "pretrain", pretrain_usage, argc, argv, &margc, &margv, &alloc, &rec);
+    if (rc) {
+        free(alloc);
+        ggdm_run_record_free(&rec);
+        return rc < 0 ? 0 : rc;
     }
     rc = 1;
     if (!o.out) {
@@ -2633,11 +2672,11 @@ int ggdm_cmd_pretrain(int argc, char **argv)
         const char *slash = strrchr(o.out, '/');
         struct stat sb;
         if (slash)
-            snprintf(odir, sizeof odir, "%.*s", (int)(slash - o.out), o.out);
+            pathf(odir, sizeof odir, "%.*s", (int)(slash - o.out), o.out);
         else
-            snprintf(odir, sizeof odir, ".");
+            pathf(odir, sizeof odir, ".");
         if (!odir[0])
-            snprintf(odir, sizeof odir, "/");
+            pathf(odir, sizeof odir, "/");
         if (stat(o.out, &sb) == 0 && S_ISDIR(sb.st_mode)) {
             fprintf(stderr, "ggdm pretrain: -o %s is a folder; give a file name (W.safetensors or W.pth)\n", o.out);
             goto done;
@@ -2648,42 +2687,19 @@ int ggdm_cmd_pretrain(int argc, char **argv)
             goto done;
         }
     }
-    memset(&rp, 0, sizeof rp);
-    rp.flat = 1;
-    pathf(rp.run, sizeof rp.run, "%s", o.save_dir);
-    pathf(rp.results, sizeof rp.results, "%s", o.save_dir);
-    pathf(rp.tb, sizeof rp.tb, "%s", o.log_dir);
-    pathf(rp.reward_file, sizeof rp.reward_file, "%s", o.out);
-    if (!run_claim(&o, &rp, &rs, 1))
-        goto done;
-    if (rs.resuming) {
-        pathf(path, sizeof path, "%s/config.json", rp.run);
-        if (ggdm_run_read_config(path, &prev, err, sizeof err) != 0) {
-            fprintf(stderr, "ggdm pretrain: %s\n", err);
-            goto done;
-        }
-        if (!settings_match(&o, &prev, rp.run)) {
-            rc = 2;
-            goto done;
-        }
-        snprintf(ri.started, sizeof ri.started, "%s", ggdm_run_record_get(&prev, "started"));
-    }
-    if (!check_input(&o, &ri, "hyper", o.hyper, rs.resuming ? &prev : NULL) ||
-        !check_input(&o, &ri, "pretrain_data", o.pretrain_data, rs.resuming ? &prev : NULL))
-        goto done;
-    rargv = record_argv(argc, argv, &rargc);
-    if (!rargv || !write_config(&o, &rp, &ri, rargc, rargv, "running", NULL))
-        goto done;
-    pathf(path, sizeof path, "%s/hyperparameters.npz", o.save_dir);
-    if (!hyper_save(&o, &h, path))
-        goto done;
-    ggdm_run_clean_tmp(rp.run);
-    ggdm_run_clean_tmp(odir);
-    pathf(ck.dir, sizeof ck.dir, "%s/ckpt", rp.run);
-    if (ggdm_ckpt_recover(ck.dir, NULL, ck.cur, sizeof ck.cur, err, sizeof err) != 0) {
-        fprintf(stderr, "ggdm pretrain: %s\n", err);
+    rn.rp.flat = 1; /* the run's folder is --save_dir */
+    pathf(rn.rp.run, sizeof rn.rp.run, "%s", o.save_dir);
+    pathf(rn.rp.results, sizeof rn.rp.results, "%s", o.save_dir);
+    pathf(rn.rp.tb, sizeof rn.rp.tb, "%s", o.log_dir);
+    pathf(rn.rp.reward_file, sizeof rn.rp.reward_file, "%s", o.out);
+    extra[0] = odir;
+    extra[1] = NULL;
+    rc = run_begin(&o, &rn, margc, margv, &h, extra, NULL);
+    if (rc != 1) {
+        rc = rc == 2 ? 2 : 1;
         goto done;
     }
+    rc = 1;
     ggdm_unet_num_params(&cfg, &np);
     params = (float *)malloc(sizeof(float) * (size_t)np);
     if (!params)
@@ -2694,7 +2710,8 @@ int ggdm_cmd_pretrain(int argc, char **argv)
         fprintf(stderr, "ggdm pretrain: no TensorBoard log: %s\n", err);
     {
         double secs = 0;
-        rc = pretrain(&o, &h, &cfg, params, np, &ck, tb, &loss, &secs);
+        ggdm_json j;
+        rc = pretrain(&o, &h, &cfg, params, np, &rn.ck, tb, &loss, &secs);
         if (rc != 1) {
             rc = rc == 3 ? 3 : 1;
             goto done;
@@ -2702,28 +2719,19 @@ int ggdm_cmd_pretrain(int argc, char **argv)
         rc = 1;
         if (!save_weights(&o, o.out, &cfg, params, "epoch", o.pre_num_episodes))
             goto done;
-        {
-            ggdm_json j;
-            const char *t;
-            ggdm_json_begin(&j);
-            ggdm_json_num(&j, "pretrain_s_this_process", secs);
-            t = ggdm_json_end(&j);
-            if (!t || !write_config(&o, &rp, &ri, rargc, rargv, "finished", t)) {
-                ggdm_json_free(&j);
-                goto done;
-            }
-            ggdm_json_free(&j);
-        }
+        ggdm_json_begin(&j);
+        ggdm_json_num(&j, "pretrain_s_this_process", secs);
+        if (!run_finish(&o, &rn, &j))
+            goto done;
         fprintf(stderr, "ggdm pretrain: final loss %.5f -> %s (training time %.1f s)\n", loss, o.out, secs);
     }
     rc = 0;
 done:
     if (tb)
         ggdm_tb_close(tb);
-    ggdm_run_unlock(&rs.lock_fd);
-    ggdm_run_record_free(&prev);
-    free(rargv);
+    run_ctx_free(&rn);
     free(alloc);
+    ggdm_run_record_free(&rec);
     free(params);
     hyper_free(&h);
     return rc;
