@@ -137,24 +137,35 @@ static const char *show_name(char *out, size_t cap, const char *s, size_t n)
     return out;
 }
 
+/* Parses a safetensors file into malloc'd tensor and metadata tables (free both, also on
+ * failure); err gets "PATH: reason". */
+static ggdm_status st_parse_alloc(const char *path, const uint8_t *f, uint64_t len, ggdm_st_tensor **t,
+                                  uint64_t *nt, ggdm_st_meta **m, uint64_t *nm, char *err, size_t errcap)
+{
+    char msg[GGDM_ST_MSG_LEN];
+    ggdm_status st = ggdm_st_parse(f, len, NULL, 0, nt, NULL, 0, nm, msg);
+    *t = NULL;
+    *m = NULL;
+    if (st == GGDM_ERR_BUFFER_TOO_SMALL) {
+        *t = (ggdm_st_tensor *)calloc(*nt + 1, sizeof **t);
+        *m = (ggdm_st_meta *)calloc(*nm + 1, sizeof **m);
+        st = (*t && *m) ? ggdm_st_parse(f, len, *t, *nt, nt, *m, *nm, nm, msg) : GGDM_ERR_IO;
+    }
+    if (st != GGDM_OK)
+        snprintf(err, errcap, "%s: %s", path, st == GGDM_ERR_IO ? "out of memory" : msg);
+    return st;
+}
+
 static ggdm_status list_safetensors(const char *path, const uint8_t *f, uint64_t len, wlist *w, char *err,
                                     size_t errcap)
 {
     uint64_t nt = 0, nm = 0, i, total = 0, used = 0;
     ggdm_st_tensor *t = NULL;
     ggdm_st_meta *m = NULL;
-    char msg[GGDM_ST_MSG_LEN];
-    ggdm_status st = ggdm_st_parse(f, len, NULL, 0, &nt, NULL, 0, &nm, msg);
+    ggdm_status st = st_parse_alloc(path, f, len, &t, &nt, &m, &nm, err, errcap);
     int k;
-    if (st == GGDM_ERR_BUFFER_TOO_SMALL) {
-        t = (ggdm_st_tensor *)calloc(nt + 1, sizeof *t);
-        m = (ggdm_st_meta *)calloc(nm + 1, sizeof *m);
-        st = (t && m) ? ggdm_st_parse(f, len, t, nt, &nt, m, nm, &nm, msg) : GGDM_ERR_IO;
-    }
-    if (st != GGDM_OK) {
-        snprintf(err, errcap, "%s: %s", path, st == GGDM_ERR_IO ? "out of memory" : msg);
+    if (st != GGDM_OK)
         goto done;
-    }
     for (i = 0; i < nt; i++)
         total += t[i].name_len + 1; /* decoded names are never longer than stored */
     w->t = (wtensor *)calloc(nt + 1, sizeof *w->t);
@@ -511,19 +522,12 @@ ggdm_status ggdm_cli_unet_ckpt_info(const char *path, char *x_type, size_t cap, 
         uint64_t nt = 0, nm = 0, idx, sl;
         ggdm_st_meta *m = NULL;
         ggdm_st_tensor *t = NULL;
-        char msg[GGDM_ST_MSG_LEN], *end;
+        char *end;
         const char *keys[2] = {"epoch", "iteration"};
         int i;
-        st = ggdm_st_parse(f, len, NULL, 0, &nt, NULL, 0, &nm, msg);
-        if (st == GGDM_ERR_BUFFER_TOO_SMALL) {
-            t = (ggdm_st_tensor *)calloc(nt + 1, sizeof *t);
-            m = (ggdm_st_meta *)calloc(nm + 1, sizeof *m);
-            st = (t && m) ? ggdm_st_parse(f, len, t, nt, &nt, m, nm, &nm, msg) : GGDM_ERR_IO;
-        }
-        if (st != GGDM_OK) {
-            snprintf(err, errcap, "%s: %s", path, st == GGDM_ERR_IO ? "out of memory" : msg);
+        st = st_parse_alloc(path, f, len, &t, &nt, &m, &nm, err, errcap);
+        if (st != GGDM_OK)
             goto st_done;
-        }
         if (ggdm_st_find_meta(f, len, m, nm, "x_type", &idx, NULL) == GGDM_OK) {
             if (ggdm_st_string(f, len, m[idx].value_off, m[idx].value_len, x_type, cap, &sl) != GGDM_OK) {
                 x_type[0] = 0;
