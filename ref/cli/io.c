@@ -240,6 +240,21 @@ void *ggdm_io_aligned_alloc(size_t bytes)
     return p;
 }
 
+const char *ggdm_io_shown(char *out, size_t cap, const void *s, uint64_t n)
+{
+    const uint8_t *b = (const uint8_t *)s;
+    uint64_t i, k = n < cap - 4 ? n : cap - 4;
+    for (i = 0; i < k; i++)
+        out[i] = (b[i] >= 0x20 && b[i] <= 0x7e) ? (char)b[i] : '?';
+    if (k < n) {
+        out[k++] = '.';
+        out[k++] = '.';
+        out[k++] = '.';
+    }
+    out[k] = '\0';
+    return out;
+}
+
 void ggdm_io_fault_point(const char *op, const char *path)
 {
     static long count = 0, at = -1;

@@ -71,6 +71,10 @@ int ggdm_io_exists(const char *path);
  * by creating and removing a temporary file. 0, or -1 with errno. */
 int ggdm_io_probe_writable(const char *dir);
 
+/* Bytes from a file shown in a message: printable ASCII kept, other bytes as '?', cut to fit
+ * cap (cap >= 4) with "..." when longer. Returns out. */
+const char *ggdm_io_shown(char *out, size_t cap, const void *s, uint64_t n);
+
 /* Writes an uncompressed .npz (what np.savez writes) of n named arrays, atomically. */
 ggdm_status ggdm_io_save_npz(const char *path, const char *const *names, const ggdm_array *arrays, int n,
                              char *err, size_t errcap);

@@ -18,6 +18,7 @@
 
 #include "ggdm/bytes.h"
 #include "ggdm/npy.h"
+#include "io.h"
 
 typedef unsigned long long ull;
 #define NIL 0xffffffffu
@@ -79,21 +80,9 @@ static ggdm_status fail(char *msg, size_t cap, ggdm_status st, const char *fmt, 
     return st;
 }
 
-/* A printable copy of bytes for messages: non-printable bytes as '?', cut to 60 characters. */
+/* A printable copy of bytes for messages (io.h), cut to 60 characters. */
 #define SHOWN 64
-static const char *shown(char out[SHOWN], const uint8_t *s, uint64_t n)
-{
-    uint64_t i, k = n < SHOWN - 4 ? n : SHOWN - 4;
-    for (i = 0; i < k; i++)
-        out[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? (char)s[i] : '?';
-    if (k < n) {
-        out[k++] = '.';
-        out[k++] = '.';
-        out[k++] = '.';
-    }
-    out[k] = '\0';
-    return out;
-}
+#define shown(out, s, n) ggdm_io_shown((out), SHOWN, (s), (n))
 
 /* Strict UTF-8: no overlong forms, no surrogates, at most U+10FFFF. */
 static int utf8_ok(const uint8_t *s, uint64_t n)

@@ -127,16 +127,6 @@ static int find_t(const wlist *w, const char *prefix, const char *name)
     return (int)find_exact(w, buf, strlen(buf));
 }
 
-/* A name for a message: printable ASCII, others as '?', cut to 200 bytes. */
-static const char *show_name(char *out, size_t cap, const char *s, size_t n)
-{
-    size_t i, k = n < cap - 1 ? n : cap - 1;
-    for (i = 0; i < k; i++)
-        out[i] = (s[i] >= 0x20 && s[i] <= 0x7e) ? s[i] : '?';
-    out[k] = 0;
-    return out;
-}
-
 /* Parses a safetensors file into malloc'd tensor and metadata tables (free both, also on
  * failure); err gets "PATH: reason". */
 static ggdm_status st_parse_alloc(const char *path, const uint8_t *f, uint64_t len, ggdm_st_tensor **t,
@@ -408,7 +398,7 @@ static ggdm_status load_list(const char *path, const uint8_t *f, const wlist *w,
             if (t->name_len >= 255)
                 snprintf(shownm, sizeof shownm, "(a long name)");
             else
-                show_name(shownm, sizeof shownm, t->name, t->name_len);
+                ggdm_io_shown(shownm, sizeof shownm, t->name, t->name_len);
             snprintf(err, errcap,
                      "%s: unexpected tensor '%s': not a parameter of Unet1D(dim=%d, %d levels) nor a schedule buffer",
                      path, shownm, cfg->dim, cfg->n_levels);
