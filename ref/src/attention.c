@@ -279,40 +279,50 @@ void ggdm_linattn_backward(float *dqkv, const float *dout, const float *qkv, con
 
 /* ------------------------------------------------------------------ Attention */
 
-void ggdm_attn_forward(float *out, float *cache_attn, const float *qkv, int N, int H, int Dh, int L)
+void ggdm_attn_forward_qkv(float *out, float *cache_attn, const float *q_, const float *k_, const float *v_,
+                           long sq, long sk, long sv, int N, int H, int Dh, int Lq, int Lk)
 {
     const float scale = ggdm_attn_scale(Dh);
-    const size_t sL = (size_t)L, sD = (size_t)Dh;
+    const size_t sLq = (size_t)Lq, sLk = (size_t)Lk, sD = (size_t)Dh;
     int n, h;
-    if (bad_sizes(N, H, Dh, L))
+    if (bad_sizes(N, H, Dh, Lq) || Lk < 1)
         return;
     for (n = 0; n < N; n++)
         for (h = 0; h < H; h++) {
-            const float *q = qkv + qkv_off(n, 0, H, Dh, L, h);
-            const float *k = qkv + qkv_off(n, 1, H, Dh, L, h);
-            const float *v = qkv + qkv_off(n, 2, H, Dh, L, h);
-            float *A = cache_attn + act_off(n, H, L, L, h);
-            float *o = out + act_off(n, H, Dh, L, h);
+            const float *q = q_ + (size_t)n * (size_t)sq + (size_t)h * sD * sLq;
+            const float *k = k_ + (size_t)n * (size_t)sk + (size_t)h * sD * sLk;
+            const float *v = v_ + (size_t)n * (size_t)sv + (size_t)h * sD * sLk;
+            float *A = cache_attn + ((size_t)n * (size_t)H + (size_t)h) * sLq * sLk;
+            float *o = out + act_off(n, H, Dh, Lq, h);
             size_t d, i, j;
 
-            /* sim[i, j] = chain over d of fmaf(q[d,i] * scale, k[d,j], acc): L chains side by side */
-            for (i = 0; i < sL; i++) {
-                float *Ai = A + i * sL;
-                for (j = 0; j < sL; j++)
+            /* sim[i, j] = chain over d of fmaf(q[d,i] * scale, k[d,j], acc): Lk chains side by side */
+            for (i = 0; i < sLq; i++) {
+                float *Ai = A + i * sLk;
+                for (j = 0; j < sLk; j++)
                     Ai[j] = 0.0f;
                 for (d = 0; d < sD; d++) {
-                    const float qs = q[d * sL + i] * scale;
-                    const float *kd = k + d * sL;
-                    for (j = 0; j < sL; j++)
+                    const float qs = q[d * sLq + i] * scale;
+                    const float *kd = k + d * sLk;
+                    for (j = 0; j < sLk; j++)
                         Ai[j] = fmaf(qs, kd[j], Ai[j]);
                 }
-                ggdm_softmax_f32(Ai, Ai, (long)L, 1);
+                ggdm_softmax_f32(Ai, Ai, (long)Lk, 1);
             }
             /* out[d, i] = chain over j of fmaf(attn[i,j], v[d,j], acc) */
             for (d = 0; d < sD; d++)
-                for (i = 0; i < sL; i++)
-                    o[d * sL + i] = ggdm_dot_f32(A + i * sL, 1, v + d * sL, 1, (long)L);
+                for (i = 0; i < sLq; i++)
+                    o[d * sLq + i] = ggdm_dot_f32(A + i * sLk, 1, v + d * sLk, 1, (long)Lk);
         }
+}
+
+void ggdm_attn_forward(float *out, float *cache_attn, const float *qkv, int N, int H, int Dh, int L)
+{
+    size_t HDL = (size_t)H * (size_t)Dh * (size_t)L;
+    long s = (long)(3u * HDL);
+    if (bad_sizes(N, H, Dh, L))
+        return;
+    ggdm_attn_forward_qkv(out, cache_attn, qkv, qkv + HDL, qkv + 2u * HDL, s, s, s, N, H, Dh, L, L);
 }
 
 size_t ggdm_attn_backward_scratch_floats(int H, int Dh, int L)
@@ -323,62 +333,76 @@ size_t ggdm_attn_backward_scratch_floats(int H, int Dh, int L)
     return (size_t)L * (size_t)L;
 }
 
-void ggdm_attn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_attn,
-                        int N, int H, int Dh, int L, float *scratch)
+void ggdm_attn_backward_qkv(float *dq_, float *dk_, float *dv_, const float *dout, const float *q_, const float *k_,
+                            const float *v_, long sq, long sk, long sv, const float *cache_attn, int N, int H, int Dh,
+                            int Lq, int Lk, float *scratch)
 {
     const float scale = ggdm_attn_scale(Dh);
-    const size_t sL = (size_t)L, sD = (size_t)Dh;
-    float *S = scratch; /* [L, L]: dattn, then dsim */
+    const size_t sLq = (size_t)Lq, sLk = (size_t)Lk, sD = (size_t)Dh;
+    float *S = scratch; /* [Lq, Lk]: dattn, then dsim */
     int n, h;
-    if (bad_sizes(N, H, Dh, L))
+    if (bad_sizes(N, H, Dh, Lq) || Lk < 1)
         return;
     for (n = 0; n < N; n++)
         for (h = 0; h < H; h++) {
-            const float *q = qkv + qkv_off(n, 0, H, Dh, L, h);
-            const float *k = qkv + qkv_off(n, 1, H, Dh, L, h);
-            const float *v = qkv + qkv_off(n, 2, H, Dh, L, h);
-            float *dq = dqkv + qkv_off(n, 0, H, Dh, L, h);
-            float *dk = dqkv + qkv_off(n, 1, H, Dh, L, h);
-            float *dv = dqkv + qkv_off(n, 2, H, Dh, L, h);
-            const float *A = cache_attn + act_off(n, H, L, L, h);
-            const float *go = dout + act_off(n, H, Dh, L, h);
+            const float *q = q_ + (size_t)n * (size_t)sq + (size_t)h * sD * sLq;
+            const float *k = k_ + (size_t)n * (size_t)sk + (size_t)h * sD * sLk;
+            const float *v = v_ + (size_t)n * (size_t)sv + (size_t)h * sD * sLk;
+            float *dq = dq_ ? dq_ + (size_t)n * (size_t)sq + (size_t)h * sD * sLq : NULL;
+            float *dk = dk_ ? dk_ + (size_t)n * (size_t)sk + (size_t)h * sD * sLk : NULL;
+            float *dv = dv_ ? dv_ + (size_t)n * (size_t)sv + (size_t)h * sD * sLk : NULL;
+            const float *A = cache_attn + ((size_t)n * (size_t)H + (size_t)h) * sLq * sLk;
+            const float *go = dout + act_off(n, H, Dh, Lq, h);
             size_t d, i, j;
 
-            /* dattn[i, j] = chain over d of fmaf(dout[d,i], v[d,j], acc): L chains side by side */
-            for (i = 0; i < sL; i++) {
-                float *Si = S + i * sL;
-                for (j = 0; j < sL; j++)
+            /* dattn[i, j] = chain over d of fmaf(dout[d,i], v[d,j], acc): Lk chains side by side */
+            for (i = 0; i < sLq; i++) {
+                float *Si = S + i * sLk;
+                for (j = 0; j < sLk; j++)
                     Si[j] = 0.0f;
                 for (d = 0; d < sD; d++) {
-                    const float g = go[d * sL + i];
-                    const float *vd = v + d * sL;
-                    for (j = 0; j < sL; j++)
+                    const float g = go[d * sLq + i];
+                    const float *vd = v + d * sLk;
+                    for (j = 0; j < sLk; j++)
                         Si[j] = fmaf(g, vd[j], Si[j]);
                 }
                 /* dsim = softmax backward over j of row i (y = attn, dy = dattn) */
-                ggdm_softmax_backward_f32(Si, A + i * sL, Si, (long)L, 1);
+                ggdm_softmax_backward_f32(Si, A + i * sLk, Si, (long)Lk, 1);
             }
             /* dv[d, j] = chain over i of fmaf(attn[i,j], dout[d,i], acc) */
-            for (d = 0; d < sD; d++)
-                for (j = 0; j < sL; j++)
-                    dv[d * sL + j] = dv[d * sL + j] + ggdm_dot_f32(A + j, (long)L, go + d * sL, 1, (long)L);
+            if (dv)
+                for (d = 0; d < sD; d++)
+                    for (j = 0; j < sLk; j++)
+                        dv[d * sLk + j] = dv[d * sLk + j] + ggdm_dot_f32(A + j, (long)Lk, go + d * sLq, 1, (long)Lq);
             /* dq[d, i] = (chain over j of fmaf(dsim[i,j], k[d,j], acc)) * scale */
-            for (d = 0; d < sD; d++)
-                for (i = 0; i < sL; i++)
-                    dq[d * sL + i] = dq[d * sL + i] + ggdm_dot_f32(S + i * sL, 1, k + d * sL, 1, (long)L) * scale;
+            if (dq)
+                for (d = 0; d < sD; d++)
+                    for (i = 0; i < sLq; i++)
+                        dq[d * sLq + i] =
+                            dq[d * sLq + i] + ggdm_dot_f32(S + i * sLk, 1, k + d * sLk, 1, (long)Lk) * scale;
             /* dk[d, j] = chain over i of fmaf(dsim[i,j], q[d,i] * scale, acc) */
-            for (d = 0; d < sD; d++)
-                for (j = 0; j < sL; j++) {
-                    const float *qd = q + d * sL;
-                    float acc = 0.0f;
-                    for (i = 0; i < sL; i++)
-                        acc = fmaf(S[i * sL + j], qd[i] * scale, acc);
-                    dk[d * sL + j] = dk[d * sL + j] + acc;
-                }
+            if (dk)
+                for (d = 0; d < sD; d++)
+                    for (j = 0; j < sLk; j++) {
+                        const float *qd = q + d * sLq;
+                        float acc = 0.0f;
+                        for (i = 0; i < sLq; i++)
+                            acc = fmaf(S[i * sLk + j], qd[i] * scale, acc);
+                        dk[d * sLk + j] = dk[d * sLk + j] + acc;
+                    }
         }
 }
 
-/* ------------------------------------------------------------------ time embedding */
+void ggdm_attn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_attn,
+                        int N, int H, int Dh, int L, float *scratch)
+{
+    size_t HDL = (size_t)H * (size_t)Dh * (size_t)L;
+    long s = (long)(3u * HDL);
+    if (bad_sizes(N, H, Dh, L))
+        return;
+    ggdm_attn_backward_qkv(dqkv, dqkv + HDL, dqkv + 2u * HDL, dout, qkv, qkv + HDL, qkv + 2u * HDL, s, s, s,
+                           cache_attn, N, H, Dh, L, L, scratch);
+}
 
 void ggdm_time_embedding(float *emb, const float *t, int N, int dim)
 {

@@ -365,8 +365,8 @@ void ggdm_ws_backward(float *dw, const float *dw_hat, const float *w_hat, const 
 
 /* ------------------------------------------------------------------ GroupNorm */
 
-void ggdm_groupnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
-                            const float *beta, int N, int C, int L, int G)
+void ggdm_groupnorm_forward_eps(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                                const float *beta, int N, int C, int L, int G, float eps)
 {
     int n, c, Cg, k;
     long M, Q, q0;
@@ -386,7 +386,7 @@ void ggdm_groupnorm_forward(float *y, float *mean, float *rstd, const float *x, 
                 ggdm_mean_var_f32(x + (q0 + k) * M, 1, M, &m[k], &v[k]);
         for (k = 0; k < nq; k++) {
             mean[q0 + k] = m[k];
-            rstd[q0 + k] = ggdm_norm_rstd(v[k]);
+            rstd[q0 + k] = ggdm_norm_rstd_eps(v[k], eps);
         }
     }
     for (n = 0; n < N; n++)
@@ -395,6 +395,12 @@ void ggdm_groupnorm_forward(float *y, float *mean, float *rstd, const float *x, 
             xhat_row(y + off, x + off, L, mean[q], rstd[q], gamma != NULL, gamma ? gamma[c] : 0.0f, beta != NULL,
                      beta ? beta[c] : 0.0f);
         }
+}
+
+void ggdm_groupnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                            const float *beta, int N, int C, int L, int G)
+{
+    ggdm_groupnorm_forward_eps(y, mean, rstd, x, gamma, beta, N, C, L, G, GGDM_NORM_EPS);
 }
 
 void ggdm_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
@@ -525,7 +531,8 @@ void ggdm_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float
 /* LB positions l side by side: their chains over c (stride L) run as lanes. */
 #define LB 8
 
-void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
+void ggdm_chnorm_forward_eps(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L,
+                            float eps)
 {
     int n, c, j;
     long l, l0;
@@ -558,13 +565,13 @@ void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, con
             }
             for (j = 0; j < LB; j++) {
                 mn[l0 + j] = m[j];
-                rn[l0 + j] = ggdm_norm_rstd(s[j] / (float)C);
+                rn[l0 + j] = ggdm_norm_rstd_eps(s[j] / (float)C, eps);
             }
         }
         for (l = l0; l < L; l++) {
             float v;
             ggdm_mean_var_f32(xn + l, L, C, &mn[l], &v);
-            rn[l] = ggdm_norm_rstd(v);
+            rn[l] = ggdm_norm_rstd_eps(v, eps);
         }
         for (c = 0; c < C; c++) {
             const float *xr = xn + (long)c * L;
@@ -585,6 +592,11 @@ void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, con
             }
         }
     }
+}
+
+void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
+{
+    ggdm_chnorm_forward_eps(y, mean, rstd, x, g, N, C, L, GGDM_NORM_EPS);
 }
 
 void ggdm_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,

@@ -751,6 +751,110 @@ static void test_time_embedding(void **state)
     print_message("time embedding: worst |emb - float64| / (1 + |arg|) = %.3g\n", worst);
 }
 
+/* Cross-attention (queries and keys/values of their own lengths, strided views): forward and
+ * every gradient against a float64 evaluation of the same formulas; the gradients are ADDED
+ * into (a prefilled dq), a NULL gradient is skipped, and padding between samples (strides
+ * larger than the tensor) is neither read nor written. */
+static void test_cross_attention(void **state)
+{
+    enum { N = 2, H = 2, Dh = 3, Lq = 5, Lk = 7, HD = H * Dh, SQ = HD * Lq + 3, SK = HD * Lk + 5, SV = HD * Lk + 1 };
+    float q[N * SQ], k[N * SK], v[N * SV], out[N * HD * Lq], A[N * H * Lq * Lk], go[N * HD * Lq];
+    float dq[N * SQ], dv[N * SV], scr[Lq * Lk];
+    const double scale = (double)ggdm_attn_scale(Dh);
+    double worst = 0;
+    int n, h, d, i, j;
+    (void)state;
+    fill_normal(q, N * SQ, 501, 1.0f);
+    fill_normal(k, N * SK, 502, 1.0f);
+    fill_normal(v, N * SV, 503, 1.0f);
+    fill_normal(go, N * HD * Lq, 504, 1.0f);
+    ggdm_attn_forward_qkv(out, A, q, k, v, SQ, SK, SV, N, H, Dh, Lq, Lk);
+    for (i = 0; i < N * SQ; i++)
+        dq[i] = 1.0f;
+    for (i = 0; i < N * SV; i++)
+        dv[i] = -2.0f;
+    ggdm_attn_backward_qkv(dq, NULL, dv, go, q, k, v, SQ, SK, SV, A, N, H, Dh, Lq, Lk, scr);
+    for (n = 0; n < N; n++)
+        for (h = 0; h < H; h++) {
+            const float *qh = q + n * SQ + h * Dh * Lq, *kh = k + n * SK + h * Dh * Lk, *vh = v + n * SV + h * Dh * Lk;
+            const float *gh = go + (n * H + h) * Dh * Lq;
+            double P[Lq][Lk], dP[Lq][Lk], dS[Lq][Lk];
+            for (i = 0; i < Lq; i++) {
+                double mx = -1e300, sum = 0, dot = 0;
+                for (j = 0; j < Lk; j++) {
+                    double sim = 0;
+                    for (d = 0; d < Dh; d++)
+                        sim += (double)qh[d * Lq + i] * scale * (double)kh[d * Lk + j];
+                    P[i][j] = sim;
+                    mx = sim > mx ? sim : mx;
+                }
+                for (j = 0; j < Lk; j++)
+                    sum += (P[i][j] = exp(P[i][j] - mx));
+                for (j = 0; j < Lk; j++) {
+                    P[i][j] /= sum;
+                    dP[i][j] = 0;
+                    for (d = 0; d < Dh; d++)
+                        dP[i][j] += (double)gh[d * Lq + i] * (double)vh[d * Lk + j];
+                    dot += P[i][j] * dP[i][j];
+                }
+                for (j = 0; j < Lk; j++)
+                    dS[i][j] = P[i][j] * (dP[i][j] - dot);
+                for (d = 0; d < Dh; d++) {
+                    double o = 0, g = 0;
+                    for (j = 0; j < Lk; j++) {
+                        o += P[i][j] * (double)vh[d * Lk + j];
+                        g += dS[i][j] * (double)kh[d * Lk + j];
+                    }
+                    o = fabs(o - (double)out[(n * H + h) * Dh * Lq + d * Lq + i]);
+                    g = fabs(1.0 + scale * g - (double)dq[n * SQ + h * Dh * Lq + d * Lq + i]);
+                    worst = o > worst ? o : worst;
+                    worst = g > worst ? g : worst;
+                }
+            }
+            for (d = 0; d < Dh; d++)
+                for (j = 0; j < Lk; j++) {
+                    double g = 0;
+                    for (i = 0; i < Lq; i++)
+                        g += P[i][j] * (double)gh[d * Lq + i];
+                    g = fabs(-2.0 + g - (double)dv[n * SV + h * Dh * Lk + d * Lk + j]);
+                    worst = g > worst ? g : worst;
+                }
+        }
+    assert_true(worst < 1e-5);
+    /* the padding after each sample's tensor is untouched */
+    for (n = 0; n < N; n++) {
+        for (i = HD * Lq; i < SQ; i++)
+            assert_int_equal(bits(dq[n * SQ + i]), bits(1.0f));
+        for (i = HD * Lk; i < SV; i++)
+            assert_int_equal(bits(dv[n * SV + i]), bits(-2.0f));
+    }
+    print_message("cross-attention (Lq %d, Lk %d): worst |ggdm - float64| = %.3g\n", Lq, Lk, worst);
+}
+
+/* Self-attention as views into a packed qkv has exactly the packed core's bits. */
+static void test_attn_views_packed(void **state)
+{
+    enum { N = 3, H = 2, Dh = 4, L = 6, HDL = H * Dh * L };
+    float qkv[N * 3 * HDL], o1[N * HDL], o2[N * HDL], A1[N * H * L * L], A2[N * H * L * L];
+    float go[N * HDL], d1[N * 3 * HDL], d2[N * 3 * HDL], scr[L * L];
+    int i;
+    (void)state;
+    fill_normal(qkv, N * 3 * HDL, 511, 2.0f);
+    fill_normal(go, N * HDL, 512, 1.0f);
+    ggdm_attn_forward(o1, A1, qkv, N, H, Dh, L);
+    ggdm_attn_forward_qkv(o2, A2, qkv, qkv + HDL, qkv + 2 * HDL, 3 * HDL, 3 * HDL, 3 * HDL, N, H, Dh, L, L);
+    memset(d1, 0, sizeof d1);
+    memset(d2, 0, sizeof d2);
+    ggdm_attn_backward(d1, go, qkv, A1, N, H, Dh, L, scr);
+    ggdm_attn_backward_qkv(d2, d2 + HDL, d2 + 2 * HDL, go, qkv, qkv + HDL, qkv + 2 * HDL, 3 * HDL, 3 * HDL, 3 * HDL,
+                           A2, N, H, Dh, L, L, scr);
+    for (i = 0; i < N * HDL; i++)
+        assert_int_equal(bits(o1[i]), bits(o2[i]));
+    for (i = 0; i < N * 3 * HDL; i++)
+        assert_int_equal(bits(d1[i]), bits(d2[i]));
+    assert_true(d1[0] != 0.0f && d1[HDL] != 0.0f && d1[2 * HDL] != 0.0f); /* a gradient was written */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -758,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_chains_exact),     cmocka_unit_test(test_linattn_fd),
         cmocka_unit_test(test_attn_fd),          cmocka_unit_test(test_adds_into_and_determinism),
         cmocka_unit_test(test_huge_inputs),      cmocka_unit_test(test_time_embedding),
+        cmocka_unit_test(test_cross_attention),  cmocka_unit_test(test_attn_views_packed),
     };
     return cmocka_run_group_tests_name("attention", tests, NULL, NULL);
 }

@@ -1547,6 +1547,65 @@ static void test_conv_exec(void **state)
     }
 }
 
+/* The norms' own epsilon (Stable Diffusion's 1e-6 and others): the _eps forms with
+ * GGDM_NORM_EPS have the plain forms' bits, and with another eps match float64. */
+static void test_norm_eps(void **state)
+{
+    enum { N = 2, C = 6, L = 5, G = 3 };
+    float x[N * C * L], y1[N * C * L], y2[N * C * L], m1[N * L], r1[N * L], m2[N * L], r2[N * L], gm[C], bt[C];
+    const float eps = 0.25f;
+    double worst = 0;
+    int n, c, l, q;
+    (void)state;
+    fill(x, N * C * L, -0.1f, 0.1f); /* var ~ 3e-3: eps dominates, so a wrong eps shows */
+    fill(gm, C, 0.5f, 1.5f);
+    fill(bt, C, -1.0f, 1.0f);
+    ggdm_groupnorm_forward(y1, m1, r1, x, gm, bt, N, C, L, G);
+    ggdm_groupnorm_forward_eps(y2, m2, r2, x, gm, bt, N, C, L, G, GGDM_NORM_EPS);
+    assert_memory_equal(y1, y2, sizeof y1);
+    assert_memory_equal(r1, r2, N * G * sizeof(float));
+    ggdm_groupnorm_forward_eps(y2, m2, r2, x, gm, bt, N, C, L, G, eps);
+    for (q = 0; q < N * G; q++) {
+        double mu = 0, var = 0;
+        int M = C / G * L, i;
+        for (i = 0; i < M; i++)
+            mu += x[q * M + i];
+        mu /= M;
+        for (i = 0; i < M; i++)
+            var += (x[q * M + i] - mu) * (x[q * M + i] - mu);
+        var /= M;
+        for (i = 0; i < M; i++) {
+            int ch = (q % G) * (C / G) + i / L;
+            double ref = (x[q * M + i] - mu) / sqrt(var + eps) * gm[ch] + bt[ch];
+            double e = fabs(ref - y2[q * M + i]);
+            worst = e > worst ? e : worst;
+        }
+    }
+    ggdm_chnorm_forward(y1, m1, r1, x, gm, N, C, L);
+    ggdm_chnorm_forward_eps(y2, m2, r2, x, gm, N, C, L, GGDM_NORM_EPS);
+    assert_memory_equal(y1, y2, sizeof y1);
+    ggdm_chnorm_forward_eps(y2, m2, r2, x, gm, N, C, L, eps);
+    for (n = 0; n < N; n++)
+        for (l = 0; l < L; l++) {
+            double mu = 0, var = 0;
+            for (c = 0; c < C; c++)
+                mu += x[(n * C + c) * L + l];
+            mu /= C;
+            for (c = 0; c < C; c++)
+                var += (x[(n * C + c) * L + l] - mu) * (x[(n * C + c) * L + l] - mu);
+            var /= C;
+            for (c = 0; c < C; c++) {
+                double ref = (x[(n * C + c) * L + l] - mu) / sqrt(var + eps) * gm[c];
+                double e = fabs(ref - y2[(n * C + c) * L + l]);
+                worst = e > worst ? e : worst;
+            }
+        }
+    assert_true(worst < 1e-6);
+    /* and eps really changed the result (rstd ~ 2 instead of ~ 18) */
+    assert_true(fabsf(r2[0] - r1[0]) > 1.0f);
+    print_message("norm eps %.2f: worst |ggdm - float64| = %.3g\n", eps, worst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1557,7 +1616,7 @@ int main(void)
         cmocka_unit_test(test_ws_fd),              cmocka_unit_test(test_linear_fd),
         cmocka_unit_test(test_groupnorm_fd),       cmocka_unit_test(test_chnorm_fd),
         cmocka_unit_test(test_activations_fd),     cmocka_unit_test(test_film_upsample_fd),
-        cmocka_unit_test(test_conv_exec),
+        cmocka_unit_test(test_conv_exec),          cmocka_unit_test(test_norm_eps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -123,6 +123,21 @@ size_t ggdm_attn_backward_scratch_floats(int H, int Dh, int L);
 void ggdm_attn_backward(float *dqkv, const float *dout, const float *qkv, const float *cache_attn,
                         int N, int H, int Dh, int L, float *scratch);
 
+/*
+ * The same core with separate queries and keys/values (cross-attention: keys and values of
+ * another tensor, of their own length Lk): q [heads*Dh, Lq] per sample at sample stride sq
+ * (floats), k and v [heads*Dh, Lk] at strides sk, sv; cache_attn [N, H, Lq, Lk]; out
+ * [N, H*Dh, Lq] contiguous. The same chains as above with L = Lq for i and L = Lk for j, so
+ * self-attention on views into a packed qkv (ggdm_attn_forward) has the same bits. The
+ * backward's scratch is Lq * Lk floats; dq, dk, dv (same strides as q, k, v) are ADDED into,
+ * and each may be NULL (not wanted).
+ */
+void ggdm_attn_forward_qkv(float *out, float *cache_attn, const float *q, const float *k, const float *v, long sq,
+                           long sk, long sv, int N, int H, int Dh, int Lq, int Lk);
+void ggdm_attn_backward_qkv(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                            const float *v, long sq, long sk, long sv, const float *cache_attn, int N, int H, int Dh,
+                            int Lq, int Lk, float *scratch);
+
 /* ------------------------------------------------------------------ time embedding */
 
 /*

@@ -66,9 +66,14 @@ GGDM_HD static inline float ggdm_gelu_grad(float x)
 }
 
 /* rstd of a norm: 1 / sqrt(var + 1e-5) (correctly rounded sqrtf and division). */
+GGDM_HD static inline float ggdm_norm_rstd_eps(float var, float eps)
+{
+    return 1.0f / sqrtf(var + eps);
+}
+
 GGDM_HD static inline float ggdm_norm_rstd(float var)
 {
-    return 1.0f / sqrtf(var + GGDM_NORM_EPS);
+    return ggdm_norm_rstd_eps(var, GGDM_NORM_EPS);
 }
 
 /* Normalised value (x - mean) * rstd, as in every norm's forward and backward. */
@@ -203,6 +208,12 @@ void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, con
  * dx    += ggdm_norm_dx(dxhat, xhat, m1, m2, rstd[n,l]) with dxhat = dy * g[c], and per (n, l)
  *          m1, m2 the chains over c = 0..C-1 (as GroupNorm) divided by C.
  */
+/* The same norms with their own epsilon (ggdm_norm_rstd_eps; the functions above use
+ * GGDM_NORM_EPS): Stable Diffusion's VAE and transformer norms use 1e-6. */
+void ggdm_groupnorm_forward_eps(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                                const float *beta, int N, int C, int L, int G, float eps);
+void ggdm_chnorm_forward_eps(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L,
+                             float eps);
 void ggdm_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,
                           const float *rstd, const float *g, int N, int C, int L);
 
