@@ -17,6 +17,7 @@
 #include "ggdm/adam.h"
 #include "ggdm/data.h"
 #include "ggdm/diffusion.h"
+#include "ggdm/optimize.h"
 #include "ops_adversarial.h"
 #include "runner.h"
 
@@ -593,6 +594,7 @@ static ggdm_status op_guide(conf_call *c)
 {
     ggdm_unet_cfg cfg;
     ggdm_score m;
+    ggdm_score_unet mu;
     ggdm_guide_cfg gc;
     uint64_t np, shape[2];
     float *w = NULL, *tab = NULL;
@@ -612,11 +614,7 @@ static ggdm_status op_guide(conf_call *c)
     if (st == GGDM_OK && (t < 0 || t >= T)) st = bad(c, GGDM_ERR_ARG, "t out of range%s", "");
     if (st != GGDM_OK) goto done;
     N = (int)(x.count / (uint64_t)cfg.length);
-    memset(&m, 0, sizeof m);
-    m.kind = GGDM_SCORE_UNET;
-    m.cfg = cfg;
-    m.params = w;
-    m.D = cfg.length;
+    ggdm_score_init_unet(&m, &mu, &cfg, w);
     st = ggdm_sample_workspace_bytes_ex(&m, N, gc.version, c->ex, &wsb);
     if (st == GGDM_OK && !(ws = malloc(wsb))) st = GGDM_ERR_IO;
     shape[0] = (uint64_t)N;
@@ -636,6 +634,7 @@ static ggdm_status op_sample(conf_call *c)
 {
     ggdm_unet_cfg cfg;
     ggdm_score m;
+    ggdm_score_unet mu;
     ggdm_guide_cfg gc;
     uint64_t np, shape[2];
     unsigned long long N, round, seed;
@@ -656,11 +655,7 @@ static ggdm_status op_sample(conf_call *c)
     if (st == GGDM_OK) st = conf_param_u64(c, "noise_seed", 1, &seed);
     if (st == GGDM_OK && (N < 1 || N > 4096)) st = bad(c, GGDM_ERR_ARG, "n out of range%s", "");
     if (st != GGDM_OK) goto done;
-    memset(&m, 0, sizeof m);
-    m.kind = GGDM_SCORE_UNET;
-    m.cfg = cfg;
-    m.params = w;
-    m.D = cfg.length;
+    ggdm_score_init_unet(&m, &mu, &cfg, w);
     st = ggdm_sample_workspace_bytes_ex(&m, (int)N, gc.version, c->ex, &wsb);
     if (st == GGDM_OK && !(ws = malloc(wsb))) st = GGDM_ERR_IO;
     shape[0] = N;
@@ -763,17 +758,18 @@ static ggdm_status op_opt_round(conf_call *c)
 {
     ggdm_unet_cfg cfg;
     ggdm_score m;
-    ggdm_guide_cfg g0, gc;
+    ggdm_score_unet mu;
+    ggdm_opt_cfg oc;
+    ggdm_opt_state os;
+    ggdm_guide_cfg gc;
     uint64_t np, shape[2];
-    float *w = NULL, *tab = NULL, *z = NULL, *g = NULL, *y = NULL, *grad = NULL, *am = NULL, *av = NULL;
-    double *A = NULL, *work = NULL, *f = NULL, th1[4096], th2[4096], b1, b2[4096], interval;
+    float *w = NULL, *tab = NULL;
+    double *A = NULL, *work = NULL, th1[4096], th2[4096], b1, b2[4096], interval;
     unsigned long long N, ft;
     long long dlat;
     int T, D;
-    void *ws = NULL, *tws = NULL;
-    size_t wsb, twsb = 0, wn;
-    ggdm_adam_cfg ac;
-    ggdm_adam_state as;
+    void *mem = NULL;
+    size_t memb = 0, wn;
     ggdm_status st = diff_setup(c, &cfg, &np, &w, &tab, &T);
     if (st == GGDM_OK) st = guide_params(c, &gc);
     if (st == GGDM_OK) st = conf_param_u64(c, "n", 4, &N);
@@ -784,47 +780,47 @@ static ggdm_status op_opt_round(conf_call *c)
     if (st == GGDM_OK && (N < 1 || N > 1024 || dlat < 1 || dlat >= D || D > 4096))
         st = bad(c, GGDM_ERR_ARG, "bad n or dlat%s", "");
     if (st != GGDM_OK) goto done;
-    memset(&m, 0, sizeof m);
-    m.kind = GGDM_SCORE_UNET;
-    m.cfg = cfg;
-    m.params = w;
-    m.D = D;
-    ggdm_guide_cfg_default(&g0);
+    ggdm_score_init_unet(&m, &mu, &cfg, w);
     wn = ggdm_hyper_linear_latent_work_doubles(D, (int)dlat);
     A = (double *)malloc(sizeof(double) * (size_t)dlat * D);
     work = (double *)malloc(sizeof(double) * (wn + 1));
-    z = (float *)malloc(sizeof(float) * N * D);
-    g = (float *)malloc(sizeof(float) * N * D);
-    y = (float *)malloc(sizeof(float) * N);
-    f = (double *)malloc(sizeof(double) * N);
-    st = ggdm_sample_workspace_bytes_ex(&m, (int)N, gc.version, c->ex, &wsb);
-    if (st == GGDM_OK && ft) st = ggdm_train_workspace_bytes(&cfg, (int)N, &twsb);
-    grad = (float *)malloc(sizeof(float) * np);
-    am = (float *)calloc(np, sizeof(float));
-    av = (float *)calloc(np, sizeof(float));
-    if (st == GGDM_OK && (!A || !work || !z || !g || !y || !f || !grad || !am || !av || !(ws = malloc(wsb)) ||
-                          (ft && !(tws = malloc(twsb)))))
+    if (!A || !work)
         st = GGDM_ERR_IO;
     if (st == GGDM_OK) st = ggdm_hyper_linear_latent(7, D, (int)dlat, 9.0, A, th1, th2, &b1, b2, work, wn);
-    if (st == GGDM_OK)
-        st = ggdm_sample_ex(&m, &g0, tab, T, (int)N, 7, 0, 0, NULL, NULL, NULL, z, NULL, ws, wsb, NULL, NULL, c->ex);
-    if (st == GGDM_OK) st = ggdm_opt_targets(GGDM_REWARD_QUADRATIC, th2, D, z, (int)N, interval, f, g, y);
-    if (st == GGDM_OK && ft) {
-        ggdm_adam_cfg_default(&ac);
-        ac.lr = 1e-4;
-        as.step = 0;
-        st = ggdm_train_step_ex(&cfg, w, grad, &ac, &as, am, av, tab, T, (int)N, z, 7, (1u << 23), 0, 0, NULL, tws,
-                             twsb, c->ex);
+    /* the library's round (ggdm/optimize.h): round 0, then round 1 of Algorithm 1 (2 with finetune) */
+    ggdm_opt_cfg_default(&oc);
+    oc.score = &m;
+    oc.tab = tab;
+    oc.T = T;
+    oc.N = (int)N;
+    oc.seed = 7;
+    oc.guide = gc;
+    oc.reward = GGDM_REWARD_QUADRATIC;
+    oc.reward_param = th2;
+    oc.interval = interval;
+    oc.ratio = GGDM_OPT_RATIO_LINEAR_LATENT;
+    oc.ratio_A = A;
+    oc.ratio_d = (int)dlat;
+    oc.top_k = (int)N;
+    if (ft) { /* one step on all N samples, Adam at lr 1e-4 from step 0 */
+        oc.ft_net = &cfg;
+        oc.ft_params = w;
+        oc.ft_steps = 1;
+        oc.ft_start = 0;
+        oc.ft_rounds = 1;
+        oc.ft_adam.lr = 1e-4;
     }
-    if (st == GGDM_OK)
-        st = ggdm_sample_ex(&m, &gc, tab, T, (int)N, 7, 1, 0, g, y, NULL, z, NULL, ws, wsb, NULL, NULL, c->ex);
+    if (st == GGDM_OK) st = ggdm_opt_state_bytes(&oc, c->ex, &memb);
+    if (st == GGDM_OK && !(mem = malloc(memb))) st = GGDM_ERR_IO;
+    if (st == GGDM_OK) st = ggdm_opt_state_init(&oc, c->ex, mem, memb, &os);
+    if (st == GGDM_OK) st = ggdm_opt_round(&oc, &os, 0, NULL, c->ex);
+    if (st == GGDM_OK) st = ggdm_opt_round(&oc, &os, 1, NULL, c->ex);
     shape[0] = N;
     shape[1] = (uint64_t)D;
     if (st == GGDM_OK) st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape);
-    if (st == GGDM_OK) memcpy(c->out.data, z, sizeof(float) * N * D);
+    if (st == GGDM_OK) memcpy(c->out.data, os.z, sizeof(float) * N * D);
 done:
-    free(w); free(tab); free(z); free(g); free(y); free(f); free(grad); free(am); free(av); free(A); free(work);
-    free(ws); free(tws);
+    free(w); free(tab); free(A); free(work); free(mem);
     return st;
 }
 

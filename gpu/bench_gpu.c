@@ -88,6 +88,7 @@ int main(int argc, char **argv)
     const ggdm_unet_backend *be;
     ggdm_exec ex, cpu;
     ggdm_score m;
+    ggdm_score_unet mu;
     uint64_t np;
     float *w, *tab, *x, *z, *g, *y, *eps, *xo, *ref, *grad, *grad_ref, loss;
     size_t wsb, lwsb;
@@ -144,13 +145,12 @@ int main(int argc, char **argv)
 
     /* the paper's network (seed 2345), the cosine schedule, the batch */
     memset(&m, 0, sizeof m);
-    m.kind = GGDM_SCORE_UNET;
-    ggdm_unet_cfg_default(&m.cfg);
-    D = m.D = m.cfg.length;
-    check(ggdm_unet_num_params(&m.cfg, &np), "num_params");
+    ggdm_unet_cfg_default(&mu.cfg);
+    D = mu.cfg.length;
+    check(ggdm_unet_num_params(&mu.cfg, &np), "num_params");
     w = xalloc(sizeof(float) * np);
-    check(ggdm_unet_init(&m.cfg, 2345, w, np), "init");
-    m.params = w;
+    check(ggdm_unet_init(&mu.cfg, 2345, w, np), "init");
+    check(ggdm_score_init_unet(&m, &mu, &mu.cfg, w), "score");
     tab = xalloc(sizeof(float) * ggdm_schedule_count(T));
     check(ggdm_schedule_compute(GGDM_SCHEDULE_COSINE, T, tab, ggdm_schedule_count(T)), "schedule");
     x = xalloc(sizeof(float) * N * D);
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
         y[i] = 1.0f;
     printf("bench_gpu: %s; paper Unet1D, %lu parameters, N = %d, T = %d, t = %d, median of %d\n",
            ggdm_cuda_backend_describe(), (unsigned long)np, N, T, t, R);
-    check(ggdm_unet_flops(&m.cfg, N, &fwd_flops), "flops");
+    check(ggdm_unet_flops(&mu.cfg, N, &fwd_flops), "flops");
     peak = ggdm_cuda_sgemm_peak(8192, 0);
     printf("peak cuBLAS SGEMM 8192^3 fp32: %.1f TFLOP/s\n", peak);
     if (tf32)
@@ -216,12 +216,12 @@ int main(int argc, char **argv)
         int64_t *ts = xalloc(sizeof(int64_t) * N);
         for (i = 0; i < N; i++)
             ts[i] = (int64_t)((i * 37 + 11) % T);
-        check(ggdm_unet_loss_workspace_bytes(&m.cfg, N, &lwsb), "loss workspace");
+        check(ggdm_unet_loss_workspace_bytes(&mu.cfg, N, &lwsb), "loss workspace");
         lws = xalloc(lwsb);
         for (r = -1; r < R; r++) {
             double a = now();
             memset(grad, 0, sizeof(float) * np);
-            check(ggdm_unet_loss_grad_ex(&m.cfg, w, N, x, ts, z, tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
+            check(ggdm_unet_loss_grad_ex(&mu.cfg, w, N, x, ts, z, tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
                                          tab + GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * (size_t)T, T, &loss, grad,
                                          lws, lwsb, &ex),
                   "loss grad");
@@ -235,7 +235,7 @@ int main(int argc, char **argv)
         }
         if (mode == GGDM_CUDA_EXACT && cpu_check) {
             float lref;
-            check(ggdm_unet_loss_grad_ex(&m.cfg, w, N, x, ts, z, tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
+            check(ggdm_unet_loss_grad_ex(&mu.cfg, w, N, x, ts, z, tab + GGDM_SCHED_SQRT_ALPHAS_CUMPROD * (size_t)T,
                                          tab + GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * (size_t)T, T, &lref,
                                          grad_ref, lws, lwsb, &cpu),
                   "loss grad (CPU)");
@@ -256,11 +256,11 @@ int main(int argc, char **argv)
         ggdm_adam_cfg_default(&ac);
         ac.lr = 1e-6;
         as.step = 0;
-        check(ggdm_train_workspace_bytes(&m.cfg, N, &twsb), "train workspace");
+        check(ggdm_train_workspace_bytes(&mu.cfg, N, &twsb), "train workspace");
         tws = xalloc(twsb);
         for (r = -1; r < R; r++) {
             double a = now();
-            check(ggdm_train_step_ex(&m.cfg, w2, grad, &ac, &as, am, av, tab, T, N, x, 7, 1, (uint32_t)(r + 1), 0,
+            check(ggdm_train_step_ex(&mu.cfg, w2, grad, &ac, &as, am, av, tab, T, N, x, 7, 1, (uint32_t)(r + 1), 0,
                                      &loss, tws, twsb, &ex),
                   "train step");
             if (r >= 0)

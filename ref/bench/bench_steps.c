@@ -54,6 +54,7 @@ static void check(ggdm_status s, const char *what)
 /* A network with its weights (seed 2345), the cosine schedule of T steps, the data hyper-parameters. */
 typedef struct setup {
     ggdm_score m;
+    ggdm_score_unet mu;
     uint64_t np;
     float *w, *tab;
     int T, D;
@@ -65,15 +66,14 @@ static void setup_init(setup *s, int dim, int T)
     double th1[4096], b1, b2[4096], *work;
     size_t wn;
     memset(s, 0, sizeof *s);
-    s->m.kind = GGDM_SCORE_UNET;
-    ggdm_unet_cfg_default(&s->m.cfg);
-    s->m.cfg.dim = dim;
-    check(ggdm_unet_cfg_check(&s->m.cfg, NULL), "network configuration");
-    s->D = s->m.D = s->m.cfg.length;
-    check(ggdm_unet_num_params(&s->m.cfg, &s->np), "num_params");
+    ggdm_unet_cfg_default(&s->mu.cfg);
+    s->mu.cfg.dim = dim;
+    check(ggdm_unet_cfg_check(&s->mu.cfg, NULL), "network configuration");
+    s->D = s->mu.cfg.length;
+    check(ggdm_unet_num_params(&s->mu.cfg, &s->np), "num_params");
     s->w = xalloc(sizeof(float) * s->np);
-    check(ggdm_unet_init(&s->m.cfg, 2345, s->w, s->np), "init");
-    s->m.params = s->w;
+    check(ggdm_unet_init(&s->mu.cfg, 2345, s->w, s->np), "init");
+    check(ggdm_score_init_unet(&s->m, &s->mu, &s->mu.cfg, s->w), "score");
     s->T = T;
     s->tab = xalloc(sizeof(float) * ggdm_schedule_count(T));
     check(ggdm_schedule_compute(GGDM_SCHEDULE_COSINE, T, s->tab, ggdm_schedule_count(T)), "schedule");
@@ -147,7 +147,7 @@ static double bench_round(setup *s, int N, int finetune, int R, const ggdm_exec 
     check(ggdm_sample_workspace_bytes_ex(&s->m, N, gc.version, ex, &wsb), "sample workspace");
     ws = xalloc(wsb);
     if (finetune) {
-        check(ggdm_train_workspace_bytes(&s->m.cfg, N, &twsb), "train workspace");
+        check(ggdm_train_workspace_bytes(&s->mu.cfg, N, &twsb), "train workspace");
         tws = xalloc(twsb);
     }
     check(ggdm_data_linear_latent(7, s->A, DLAT, D, 0, (uint64_t)N, z0), "data");
@@ -161,7 +161,7 @@ static double bench_round(setup *s, int N, int finetune, int R, const ggdm_exec 
         check(ggdm_opt_targets(GGDM_REWARD_QUADRATIC, s->theta2, D, z, N, 0.2, f, g, y), "targets");
         /* b. Algorithm 2: one fine-tuning step of the score network on the current samples */
         if (finetune)
-            check(ggdm_train_step_ex(&s->m.cfg, s->w, grad, &ac, &as, am, av, s->tab, s->T, N, z, 7, (1u << 23),
+            check(ggdm_train_step_ex(&s->mu.cfg, s->w, grad, &ac, &as, am, av, s->tab, s->T, N, z, 7, (1u << 23),
                                      (uint32_t)r, 0, NULL, tws, twsb, ex), "fine-tuning step");
         /* c. N fresh guided samples: a full run of T steps */
         check(ggdm_sample_ex(&s->m, &gc, s->tab, s->T, N, 7, 1, 0, g, y, NULL, z, NULL, ws, wsb, NULL, NULL, ex),
@@ -187,14 +187,14 @@ static double bench_train(setup *s, int N, int R, const ggdm_exec *ex)
     ggdm_adam_cfg_default(&ac);
     ac.lr = 1e-4;
     as.step = 0;
-    check(ggdm_train_workspace_bytes(&s->m.cfg, N, &twsb), "train workspace");
+    check(ggdm_train_workspace_bytes(&s->mu.cfg, N, &twsb), "train workspace");
     tws = xalloc(twsb);
     for (r = -1; r < R; r++) {
         double a;
         /* the next batch of the data set (not timed: the original reads it from memory) */
         check(ggdm_data_linear_latent(7, s->A, DLAT, D, (uint64_t)(r + 1) * N, (uint64_t)N, x0), "data");
         a = now();
-        check(ggdm_train_step_ex(&s->m.cfg, s->w, grad, &ac, &as, am, av, s->tab, s->T, N, x0, 7, 0,
+        check(ggdm_train_step_ex(&s->mu.cfg, s->w, grad, &ac, &as, am, av, s->tab, s->T, N, x0, 7, 0,
                                  (uint32_t)(r + 1), 0, &loss, tws, twsb, ex), "training step");
         if (r >= 0)
             tm[r] = now() - a;
@@ -234,8 +234,8 @@ int main(int argc, char **argv)
     printf("ggdm train-step N=%d threads=%d: %.3f s (%.1f samples/s)\n", N, threads, t, N / t);
     printf("(ggdm: paper Unet1D %lu parameters, CPU-sized dim %d: %lu parameters, heads %d x dim_head %d, "
            "T = %d; %d thread(s), median of %d)\n",
-           (unsigned long)paper.np, small.m.cfg.dim, (unsigned long)small.np, small.m.cfg.heads,
-           small.m.cfg.dim_head, small.T, threads, R);
+           (unsigned long)paper.np, small.mu.cfg.dim, (unsigned long)small.np, small.mu.cfg.heads,
+           small.mu.cfg.dim_head, small.T, threads, R);
     setup_free(&paper);
     setup_free(&small);
     ggdm_pool_destroy(pool);

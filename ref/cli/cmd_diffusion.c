@@ -21,6 +21,7 @@
 #include "ggdm/data.h"
 #include "ggdm/diffusion.h"
 #include "ggdm/hash.h"
+#include "ggdm/optimize.h"
 #include "ggdm/reward.h"
 #include "ggdm/schedule.h"
 #include "io.h"
@@ -466,19 +467,27 @@ static void progress_cb(void *ctx, int done, int total)
 /* ------------------------------------------------------------------ the score model */
 
 typedef struct model {
-    ggdm_score s;
+    ggdm_score s;               /* the interface sampling and guidance call (ggdm/score.h) */
+    ggdm_score_unet unet;       /* its context for the network */
+    ggdm_score_analytic an;     /* its context for --score analytic */
+    int is_unet;
     float *params; /* owned (UNET) */
     uint64_t np;
 } model;
+
+static void model_set_unet(model *m, const ggdm_unet_cfg *cfg, float *params, uint64_t np)
+{
+    ggdm_score_init_unet(&m->s, &m->unet, cfg, params);
+    m->is_unet = 1;
+    m->params = params;
+    m->np = np;
+}
 
 static int model_load(const opts *o, const char *wpath, hyper *h, model *m)
 {
     memset(m, 0, sizeof *m);
     if (!strcmp(o->score, "analytic")) {
-        m->s.kind = GGDM_SCORE_ANALYTIC;
-        m->s.A = h->A;
-        m->s.d = h->d;
-        m->s.D = h->D;
+        ggdm_score_init_analytic(&m->s, &m->an, h->A, h->d, h->D);
         return 1;
     }
     if (!wpath) {
@@ -489,30 +498,29 @@ static int model_load(const opts *o, const char *wpath, hyper *h, model *m)
     {
         char err[ERRCAP];
         int known;
-        ggdm_unet_cfg_default(&m->s.cfg);
-        if (ggdm_cli_load_unet(wpath, &m->s.cfg, &m->params, &m->np, &known, err, sizeof err) != GGDM_OK) {
+        ggdm_unet_cfg cfg;
+        ggdm_unet_cfg_default(&cfg);
+        if (ggdm_cli_load_unet(wpath, &cfg, &m->params, &m->np, &known, err, sizeof err) != GGDM_OK) {
             fprintf(stderr, "ggdm %s: %s\n", o->cmd, err);
             return 0;
         }
         if (h->D <= 0) /* no data dimension given: the network's own length */
-            h->D = m->s.cfg.length;
-        if (known && m->s.cfg.length != h->D) {
+            h->D = cfg.length;
+        if (known && cfg.length != h->D) {
             fprintf(stderr, "ggdm %s: %s holds a network for length %d but the data have D = %d (--d_outer)\n", o->cmd,
-                    wpath, m->s.cfg.length, h->D);
+                    wpath, cfg.length, h->D);
             free(m->params);
             m->params = NULL;
             return 0;
         }
-        m->s.cfg.length = h->D;
-        if (ggdm_unet_cfg_check(&m->s.cfg, NULL) != GGDM_OK) {
+        cfg.length = h->D;
+        if (ggdm_unet_cfg_check(&cfg, NULL) != GGDM_OK) {
             fprintf(stderr, "ggdm %s: the network of %s cannot take length D = %d\n", o->cmd, wpath, h->D);
             free(m->params);
             m->params = NULL;
             return 0;
         }
-        m->s.kind = GGDM_SCORE_UNET;
-        m->s.params = m->params;
-        m->s.D = h->D;
+        model_set_unet(m, &cfg, m->params, m->np);
     }
     return 1;
 }
@@ -1343,7 +1351,7 @@ static void met_unpack(metrics *m, const double *x, double t_finetune)
     m->t_finetune = t_finetune;
 }
 
-/* Top-K order (reward descending, then sample index): torch.topk's order. */
+/* Top-K order (reward descending, then sample index): torch.topk's order (as ggdm_opt_round's). */
 typedef struct ranked {
     double f;
     int i;
@@ -1374,35 +1382,18 @@ static int top_k(const double *f, int N, int K, int *idx)
     return 1;
 }
 
-/* Rewards (and gradients), ratios and the round's metrics of samples z. */
-static int evaluate(const opts *o, const hyper *h, ggdm_reward_kind kind, const double *param, const float *z, int N,
-                    double *f, float *grad, double *ratio, metrics *mt)
+/* The library's metrics of a round (ggdm/optimize.h) into the front end's record. */
+static void met_from(metrics *m, const ggdm_opt_metrics *om)
 {
-    int i, K = o->reward_K < N ? o->reward_K : N;
-    int *idx = (int *)malloc(sizeof(int) * (size_t)N);
-    ggdm_status s = ggdm_reward_eval(kind, param, h->D, z, (uint64_t)N, f, grad);
-    if (s == GGDM_OK)
-        s = h->unit_ball ? ggdm_ratio_unit_ball(h->D, z, (uint64_t)N, ratio)
-                         : ggdm_ratio_linear_latent(h->A, h->d, h->D, z, (uint64_t)N, ratio);
-    if (s != GGDM_OK || !idx || !top_k(f, N, K, idx)) {
-        fprintf(stderr, "ggdm %s: %s\n", o->cmd,
-                s == GGDM_ERR_NONFINITE ? "a reward became NaN or infinite: the samples diverged (lower --interval "
-                                          "or --beta_coef); the last completed round is in the checkpoint"
-                                        : ggdm_status_str(s));
-        free(idx);
-        return 0;
-    }
-    mt->reward = mt->ratio = mt->top_reward = mt->top_ratio = 0;
-    for (i = 0; i < N; i++) {
-        mt->reward += f[i] / N;
-        mt->ratio += ratio[i] / N;
-    }
-    for (i = 0; i < K; i++) {
-        mt->top_reward += f[idx[i]] / K;
-        mt->top_ratio += ratio[idx[i]] / K;
-    }
-    free(idx);
-    return 1;
+    m->reward = om->reward;
+    m->ratio = om->ratio;
+    m->top_reward = om->top_reward;
+    m->top_ratio = om->top_ratio;
+    m->y0 = om->y0;
+    m->mean_y = om->mean_y;
+    m->loss = om->loss;
+    m->gnorm = om->gnorm;
+    m->mean_beta = om->mean_beta;
 }
 
 typedef struct run_out {
@@ -1466,26 +1457,114 @@ static int opt_fill(void *vctx, const char *gendir)
     return write_text(p, st);
 }
 
+/* The round's hook (ggdm_opt_cfg.hook): timings and the TensorBoard scalars logged inside a round. */
+typedef struct opt_hook_ctx {
+    ggdm_tb *tb;
+    metrics *mt;
+    double t_last;
+} opt_hook_ctx;
+
+static void opt_hook(void *vctx, int round, ggdm_opt_phase done, const ggdm_opt_metrics *m, const ggdm_opt_state *st)
+{
+    opt_hook_ctx *h = (opt_hook_ctx *)vctx;
+    double now = now_s();
+    int j;
+    switch (done) {
+    case GGDM_OPT_PHASE_TARGETS: /* the original logs the targets before the round's sampling, at step k */
+        if (h->tb) {
+            ggdm_tb_scalar(h->tb, "stats/guidance", round - 1, m->y0);
+            ggdm_tb_scalar(h->tb, "stats/mean_guidance", round - 1, m->mean_y);
+        }
+        break;
+    case GGDM_OPT_PHASE_FINETUNE:
+        if (h->tb)
+            for (j = 0; j < m->ft_steps; j++)
+                ggdm_tb_scalar(h->tb, "stats/loss_diffusion", st->ft_steps_done - m->ft_steps + j, st->losses[j]);
+        h->mt->t_finetune = now - h->t_last;
+        break;
+    case GGDM_OPT_PHASE_SAMPLE:
+        h->mt->t_sample = now - h->t_last;
+        break;
+    case GGDM_OPT_PHASE_EVALUATE:
+        h->mt->t_reward = now - h->t_last;
+        break;
+    default:
+        break;
+    }
+    h->t_last = now;
+}
+
+/* The checkpoint files' view of the round state's fine-tuning buffers (trainer_save / _load). */
+static void opt_trainer(trainer *tr, const model *mdl, const ggdm_opt_cfg *oc, const ggdm_opt_state *os)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = mdl->unet.cfg;
+    tr->params = mdl->params;
+    tr->np = mdl->np;
+    tr->grad = os->grad;
+    tr->m = os->adam_m;
+    tr->v = os->adam_v;
+    tr->ac = oc->ft_adam;
+    tr->as = os->adam;
+    tr->N = oc->N;
+}
+
+/* The message of a failed round (k: the round's index in the original's loop, round = k + 1). */
+static void opt_fail_msg(const opts *o, int round, const ggdm_opt_metrics *m, ggdm_status s)
+{
+    int k = round - 1;
+    const char *nf = "a reward became NaN or infinite: the samples diverged (lower --interval or --beta_coef); the "
+                     "last completed round is in the checkpoint";
+    switch (m->failed) {
+    case GGDM_OPT_PHASE_TARGETS:
+        fprintf(stderr, "ggdm %s: round %d: %s\n", o->cmd, k, ggdm_status_str(s));
+        break;
+    case GGDM_OPT_PHASE_FINETUNE:
+        fprintf(stderr, "ggdm %s: fine-tuning in round %d failed: %s\n", o->cmd, k, ggdm_status_str(s));
+        break;
+    case GGDM_OPT_PHASE_SAMPLE:
+        if (round > 0)
+            fprintf(stderr, "ggdm %s: sampling in round %d failed: %s\n", o->cmd, k, ggdm_status_str(s));
+        break;
+    case GGDM_OPT_PHASE_CHECK:
+        if (round > 0)
+            fprintf(stderr, "ggdm %s: the samples of round %d became non-finite (lower --interval or --beta_coef); "
+                            "the last completed round is in the checkpoint\n", o->cmd, round);
+        else
+            fprintf(stderr, "ggdm %s: %s\n", o->cmd, nf);
+        break;
+    case GGDM_OPT_PHASE_EVALUATE:
+        fprintf(stderr, "ggdm %s: %s\n", o->cmd, s == GGDM_ERR_NONFINITE ? nf : ggdm_status_str(s));
+        break;
+    default:
+        fprintf(stderr, "ggdm %s: round %d: %s\n", o->cmd, k, ggdm_status_str(s));
+        break;
+    }
+}
+
 /*
  * Algorithm 1 (and 2 with --score_matching_finetune), the original's loop (original.md §8):
  * round 0 is the unguided baseline; each later round queries the reward's gradient at the
- * current samples, fine-tunes (Algorithm 2) and draws fresh guided samples. With ck, every
- * round is one committed checkpoint generation round_RRRRR (run.h), and a committed round_
- * generation is resumed from, bit for bit.
+ * current samples, fine-tunes (Algorithm 2) and draws fresh guided samples; each round is one
+ * library call, ggdm_opt_round (ggdm/optimize.h). With ck, every round is one committed
+ * checkpoint generation round_RRRRR (run.h), and a committed round_ generation is resumed
+ * from, bit for bit.
  */
 static int optimize_run(const opts *o, const hyper *h, model *mdl, ckpt *ck, ggdm_tb *tb, run_out *ro,
                         const char *label)
 {
-    int N = o->generate_bs, D = h->D, R = o->optimize ? o->opt_rounds : 0, k, k0 = -1, i, ok = 0, ft_done = 0;
-    int ft_rounds = eff_ft_rounds(o), steps = o->sm_ft_step_per_round, bs = N / (steps > 0 ? steps : 1);
-    long long ft_steps = 0;
-    float *tab = NULL, *z = NULL, *g = NULL, *y = NULL;
-    double *f = NULL, *ratio = NULL, *param_buf = NULL, t_opt0 = now_s(), t_resumed = 0;
+    int N = o->generate_bs, D = h->D, R = o->optimize ? o->opt_rounds : 0, k, k0 = -1, i, ok = 0;
+    int steps = o->sm_ft_step_per_round;
+    float *tab = NULL;
+    double *param_buf = NULL, t_opt0 = now_s(), t_resumed = 0;
     const double *param;
-    void *ws = NULL;
-    size_t wsb;
+    void *mem = NULL;
+    size_t memb;
     ggdm_reward_kind kind;
-    ggdm_guide_cfg gc0, gc;
+    ggdm_opt_cfg oc;
+    ggdm_opt_state os;
+    ggdm_opt_metrics om;
+    opt_hook_ctx hk;
     trainer tr;
     ggdm_progress pr;
     ggdm_status s;
@@ -1494,33 +1573,54 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, ckpt *ck, ggd
     param = reward_param(o, h, &kind, &param_buf);
     if (!param || !(tab = schedule_tables(o)))
         goto done;
-    gc0 = guide_cfg(o, 0);
-    gc = guide_cfg(o, !o->disable_guidance);
-    z = (float *)malloc(sizeof(float) * (size_t)N * D);
-    g = (float *)malloc(sizeof(float) * (size_t)N * D);
-    y = (float *)malloc(sizeof(float) * (size_t)N);
-    f = (double *)malloc(sizeof(double) * (size_t)N);
-    ratio = (double *)malloc(sizeof(double) * (size_t)N);
+    ggdm_opt_cfg_default(&oc);
+    oc.score = &mdl->s;
+    oc.tab = tab;
+    oc.T = o->T;
+    oc.N = N;
+    oc.seed = (uint64_t)o->seed;
+    oc.guide = guide_cfg(o, !o->disable_guidance);
+    oc.reward = kind;
+    oc.reward_param = param;
+    oc.interval = o->interval;
+    oc.ratio = h->unit_ball ? GGDM_OPT_RATIO_UNIT_BALL : GGDM_OPT_RATIO_LINEAR_LATENT;
+    oc.ratio_A = h->A;
+    oc.ratio_d = h->d;
+    oc.top_k = o->reward_K;
+    oc.progress = progress_cb;
+    oc.progress_ctx = &pr;
+    oc.hook = opt_hook;
+    oc.hook_ctx = &hk;
     ro->rounds = R;
     ro->m = (metrics *)calloc((size_t)R + 1, sizeof(metrics));
     ro->rewards = (double *)calloc((size_t)N * (R + 1), sizeof(double));
     ro->samples = o->save_samples ? (float *)calloc((size_t)(R + 1) * N * D, sizeof(float)) : NULL;
-    if (ggdm_sample_workspace_bytes_ex(&mdl->s, N, gc.version, ggdm_cli_exec(o->threads), &wsb) != GGDM_OK ||
-        !(ws = ggdm_io_aligned_alloc(wsb)) || !z || !g || !y || !f || !ratio || !ro->m || !ro->rewards ||
+    if (ggdm_opt_state_bytes(&oc, ggdm_cli_exec(o->threads), &memb) != GGDM_OK || !ro->m || !ro->rewards ||
         (o->save_samples && !ro->samples)) {
         fprintf(stderr, "ggdm %s: out of memory\n", o->cmd);
         goto done;
     }
     if (fine) {
-        if (mdl->s.kind != GGDM_SCORE_UNET) {
+        if (!mdl->is_unet) {
             fprintf(stderr, "ggdm %s: --score_matching_finetune needs the network (--score unet)\n", o->cmd);
             goto done;
         }
         /* the original: sm_ft_step_per_round steps, step j on samples [j*bs, (j+1)*bs), bs = N / steps */
-        if (!trainer_init(&tr, &mdl->s.cfg, mdl->params, mdl->np, bs, o->sm_ft_lr)) {
+        oc.ft_net = &mdl->unet.cfg;
+        oc.ft_params = mdl->params;
+        oc.ft_steps = steps > 0 ? steps : 1;
+        oc.ft_start = o->sm_ft_start_round;
+        oc.ft_rounds = eff_ft_rounds(o);
+        oc.ft_adam.lr = o->sm_ft_lr;
+        if (ggdm_opt_state_bytes(&oc, ggdm_cli_exec(o->threads), &memb) != GGDM_OK) {
             fprintf(stderr, "ggdm %s: out of memory for fine-tuning\n", o->cmd);
             goto done;
         }
+    }
+    if (!(mem = ggdm_io_aligned_alloc(memb)) || ggdm_opt_state_init(&oc, ggdm_cli_exec(o->threads), mem, memb, &os) !=
+                                                     GGDM_OK) {
+        fprintf(stderr, fine ? "ggdm %s: out of memory for fine-tuning\n" : "ggdm %s: out of memory\n", o->cmd);
+        goto done;
     }
     if (ckpt_is(ck, "round_")) { /* resume after the last committed round */
         char p[GGDM_RUN_PATH_MAX];
@@ -1535,12 +1635,12 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, ckpt *ck, ggd
         k0 = (int)v;
         v = 0;
         state_get(p, "ft_done", &v);
-        ft_done = (int)v;
+        os.ft_done = (int)v;
         v = 0;
         state_get(p, "ft_steps", &v);
-        ft_steps = v;
+        os.ft_steps_done = v;
         ckpt_file(ck, "z.npy", p, sizeof p);
-        if (!load_flat(p, z, (uint64_t)N * D))
+        if (!load_flat(p, os.z, (uint64_t)N * D))
             goto done;
         hist = (double *)malloc(sizeof(double) * (size_t)(k0 + 1) * row);
         ckpt_file(ck, "history.npy", p, sizeof p);
@@ -1560,121 +1660,55 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, ckpt *ck, ggd
             if (!load_flat(p, ro->samples, (uint64_t)(k0 + 1) * N * D))
                 goto done;
         }
-        if (fine && !trainer_load(&tr, ck))
-            goto done;
+        if (fine) {
+            opt_trainer(&tr, mdl, &oc, &os);
+            if (!trainer_load(&tr, ck))
+                goto done;
+            os.adam = tr.as;
+        }
         fprintf(stderr, "ggdm %s: resuming after round %d of %d\n", o->cmd, k0, R);
     }
     ggdm_progress_start(&pr, label, (uint64_t)(R - k0) * o->T);
-    if (k0 < 0) { /* round 0: unguided samples */
-        ggdm_guide_stats st0;
-        double t0 = now_s();
-        memset(&st0, 0, sizeof st0);
-        s = ggdm_sample_ex(&mdl->s, &gc0, tab, o->T, N, (uint64_t)o->seed, 0, 0, NULL, NULL, NULL, z, &st0, ws, wsb,
-                           progress_cb, &pr, ggdm_cli_exec(o->threads));
-        ro->m[0].t_sample = now_s() - t0;
-        t0 = now_s();
-        if (s != GGDM_OK || !evaluate(o, h, kind, param, z, N, f, g, ratio, &ro->m[0]))
-            goto fail;
-        ro->m[0].t_reward = now_s() - t0;
-        for (i = 0; i < N; i++)
-            ro->rewards[(size_t)i * (R + 1)] = f[i];
-        ro->m[0].loss = ro->m[0].y0 = ro->m[0].mean_y = NAN;
-        if (ro->samples)
-            memcpy(ro->samples, z, sizeof(float) * (size_t)N * D);
-        log_round(tb, 0, &ro->m[0]);
-        k0 = 0;
-        if (ck) {
-            opt_ckpt_ctx cc;
-            cc.o = o; cc.ro = ro; cc.z = z; cc.tr = fine ? &tr : NULL; cc.N = N; cc.D = D; cc.round = 0;
-            cc.ft_done = ft_done; cc.ft_steps = ft_steps;
-            if (!ckpt_write(o, ck, "round_00000", opt_fill, &cc))
-                goto fail;
-        }
-    }
-    for (k = k0; k < R; k++) {
-        ggdm_guide_stats gs;
-        char extra[96], name[64];
-        metrics *mt = &ro->m[k + 1];
-        double t0 = now_s();
-        /* a. gradients and targets at the current samples */
-        s = ggdm_opt_targets(kind, param, D, z, N, o->interval, f, g, y);
-        if (s != GGDM_OK) {
-            fprintf(stderr, "ggdm %s: round %d: %s\n", o->cmd, k, ggdm_status_str(s));
-            goto fail;
-        }
-        mt->y0 = y[0];
-        mt->mean_y = 0;
-        for (i = 0; i < N; i++)
-            mt->mean_y += (double)y[i];
-        mt->mean_y /= N;
-        if (tb) { /* the original logs the targets before the round's sampling, at step k */
-            ggdm_tb_scalar(tb, "stats/guidance", k, mt->y0);
-            ggdm_tb_scalar(tb, "stats/mean_guidance", k, mt->mean_y);
-        }
-        /* b. Algorithm 2: fine-tune the score network on the current samples */
-        mt->loss = NAN;
+    /* round 0 (unguided samples) unless resumed, then rounds 1 .. R (the original's k = round - 1) */
+    for (k = k0 < 0 ? -1 : k0; k < R; k++) {
+        int round = k + 1;
+        metrics *mt = &ro->m[round];
+        hk.tb = tb;
+        hk.mt = mt;
+        hk.t_last = now_s();
         mt->t_finetune = 0;
-        if (fine && k >= o->sm_ft_start_round && ft_done < ft_rounds) {
-            int j;
-            double ls = 0, tf = now_s();
-            for (j = 0; j < steps; j++) {
-                float loss;
-                s = ggdm_train_step_ex(&mdl->s.cfg, mdl->params, tr.grad, &tr.ac, &tr.as, tr.m, tr.v, tab, o->T,
-                                       bs, z + (size_t)j * bs * D, (uint64_t)o->seed, (1u << 23) + (uint32_t)k,
-                                       (uint32_t)j, 0, &loss, tr.ws, tr.wsb, ggdm_cli_exec(o->threads));
-                if (s != GGDM_OK) {
-                    fprintf(stderr, "ggdm %s: fine-tuning in round %d failed: %s\n", o->cmd, k, ggdm_status_str(s));
-                    goto fail;
-                }
-                if (tb)
-                    ggdm_tb_scalar(tb, "stats/loss_diffusion", ft_steps, loss);
-                ft_steps++;
-                ls += loss / steps;
-            }
-            mt->loss = ls;
-            mt->t_finetune = now_s() - tf;
-            ft_done++;
-        }
-        t0 = now_s();
-        /* c. fresh guided samples */
-        memset(&gs, 0, sizeof gs);
-        s = ggdm_sample_ex(&mdl->s, &gc, tab, o->T, N, (uint64_t)o->seed, (uint32_t)(k + 1), 0, g, y, NULL, z, &gs,
-                           ws, wsb, progress_cb, &pr, ggdm_cli_exec(o->threads));
-        mt->t_sample = now_s() - t0;
+        s = ggdm_opt_round(&oc, &os, round, &om, ggdm_cli_exec(o->threads));
         if (s != GGDM_OK) {
-            fprintf(stderr, "ggdm %s: sampling in round %d failed: %s\n", o->cmd, k, ggdm_status_str(s));
+            opt_fail_msg(o, round, &om, s);
             goto fail;
         }
-        if (!ggdm_f32_all_finite(z, (uint64_t)N * D, NULL)) {
-            fprintf(stderr, "ggdm %s: the samples of round %d became non-finite (lower --interval or --beta_coef); "
-                            "the last completed round is in the checkpoint\n", o->cmd, k + 1);
-            goto fail;
-        }
-        /* d. record */
-        t0 = now_s();
-        if (!evaluate(o, h, kind, param, z, N, f, g, ratio, mt))
-            goto fail;
-        mt->t_reward = now_s() - t0;
-        mt->gnorm = gs.count ? gs.guidance / gs.count : 0;
-        mt->mean_beta = gs.count ? gs.mean_beta / gs.count : 0;
+        met_from(mt, &om);
         for (i = 0; i < N; i++)
-            ro->rewards[(size_t)i * (R + 1) + k + 1] = f[i];
+            ro->rewards[(size_t)i * (R + 1) + round] = os.f[i];
         if (ro->samples)
-            memcpy(ro->samples + (size_t)(k + 1) * N * D, z, sizeof(float) * (size_t)N * D);
-        log_round(tb, k + 1, mt);
-        snprintf(extra, sizeof extra, "round %d reward %.3f ratio %.3f", k + 1, mt->reward, mt->ratio);
-        ggdm_progress_update(&pr, (uint64_t)(k + 1 - k0) * o->T, extra);
+            memcpy(ro->samples + (size_t)round * N * D, os.z, sizeof(float) * (size_t)N * D);
+        log_round(tb, round, mt);
+        if (round > 0) {
+            char extra[96];
+            snprintf(extra, sizeof extra, "round %d reward %.3f ratio %.3f", round, mt->reward, mt->ratio);
+            ggdm_progress_update(&pr, (uint64_t)(round - k0) * o->T, extra);
+        }
         if (ck) {
             opt_ckpt_ctx cc;
-            cc.o = o; cc.ro = ro; cc.z = z; cc.tr = fine ? &tr : NULL; cc.N = N; cc.D = D; cc.round = k + 1;
-            cc.ft_done = ft_done; cc.ft_steps = ft_steps;
-            snprintf(name, sizeof name, "round_%05d", k + 1);
+            char name[64];
+            if (fine)
+                opt_trainer(&tr, mdl, &oc, &os);
+            cc.o = o; cc.ro = ro; cc.z = os.z; cc.tr = fine ? &tr : NULL; cc.N = N; cc.D = D; cc.round = round;
+            cc.ft_done = os.ft_done; cc.ft_steps = (long long)os.ft_steps_done;
+            snprintf(name, sizeof name, "round_%05d", round);
             if (!ckpt_write(o, ck, name, opt_fill, &cc))
                 goto fail;
         }
-        if (o->stop_after == k + 1 && k + 1 < R) {
+        if (round == 0)
+            k0 = 0;
+        else if (o->stop_after == round && round < R) {
             ggdm_progress_finish(&pr);
-            fprintf(stderr, "ggdm %s: stopped after round %d (--stop_after); continue with --resume\n", o->cmd, k + 1);
+            fprintf(stderr, "ggdm %s: stopped after round %d (--stop_after); continue with --resume\n", o->cmd, round);
             ro->rounds = -1; /* tells the caller: interrupted */
             ok = 1;
             goto done;
@@ -1689,8 +1723,7 @@ static int optimize_run(const opts *o, const hyper *h, model *mdl, ckpt *ck, ggd
 fail:
     ggdm_progress_finish(&pr);
 done:
-    trainer_free(&tr);
-    free(tab); free(z); free(g); free(y); free(f); free(ratio); free(ws); free(param_buf);
+    free(tab); free(mem); free(param_buf);
     return ok;
 }
 
@@ -2448,8 +2481,8 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             goto done;
         }
     }
-    if (mdl.s.kind == GGDM_SCORE_ANALYTIC)
-        mdl.s.A = h.A; /* a resumed run's own copy */
+    if (!mdl.is_unet)
+        mdl.an.A = h.A; /* a resumed run's own copy */
     if (hyper_generated && !ggdm_io_exists(hyper_found)) { /* the original saves generated ones for later runs */
         if (ggdm_io_mkdirs(d_data) == 0 && hyper_save(o, &h, hyper_found))
             fprintf(stderr, "ggdm %s: generated the hyper-parameters from --seed %lld and saved them to %s (the "
@@ -2510,12 +2543,7 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             printf("-------------------------------------------------\n");
             printf("pretrained checkpoint: %s\n", path);
         }
-        mdl.s.kind = GGDM_SCORE_UNET;
-        mdl.s.cfg = cfg;
-        mdl.s.params = params;
-        mdl.s.D = h.D;
-        mdl.params = params;
-        mdl.np = np;
+        model_set_unet(&mdl, &cfg, params, np);
         params = NULL;
     }
     /* 4. round 0 (unguided) and, with --optimize, the rounds */
@@ -2561,7 +2589,7 @@ static int ggdm_run_main(opts *o, int argc, char **argv)
             else /* the original's place */
                 pathf(dir, sizeof dir, "checkpoints/score_finetuned/%s_%s", eff_func_type(o), o->cond_score_version);
             pathf(path, sizeof path, "%s/%s_finetune_iteration_%d.pth", dir, o->x_type, eff_ft_rounds(o));
-            if (ggdm_io_mkdirs(dir) != 0 || !save_weights(o, path, &mdl.s.cfg, mdl.params, "iteration", eff_ft_rounds(o)))
+            if (ggdm_io_mkdirs(dir) != 0 || !save_weights(o, path, &mdl.unet.cfg, mdl.params, "iteration", eff_ft_rounds(o)))
                 goto done;
         }
     }
@@ -2821,12 +2849,7 @@ int ggdm_cmd_demo(int argc, char **argv)
     if (ggdm_cli_save_unet(path, &cfg, params, NULL, 0, err, sizeof err) != GGDM_OK)
         fprintf(stderr, "ggdm demo: %s\n", err);
     memcpy(saved, params, sizeof(float) * (size_t)np);
-    mdl.s.kind = GGDM_SCORE_UNET;
-    mdl.s.cfg = cfg;
-    mdl.s.params = params;
-    mdl.s.D = h.D;
-    mdl.params = params;
-    mdl.np = np;
+    model_set_unet(&mdl, &cfg, params, np);
     for (v = 0; v < 2; v++) {
         char d[2048];
         ov = o;

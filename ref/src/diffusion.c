@@ -8,7 +8,6 @@
 
 #include <string.h>
 
-#include "ggdm/analytic.h"
 #include "ggdm/dmath.h"
 #include "ggdm/reduce.h"
 #include "ggdm/rng.h"
@@ -122,57 +121,63 @@ static size_t align16(size_t floats)
 
 static ggdm_status model_ws(const ggdm_score *m, int N, ggdm_guide_version v, const ggdm_exec *ex, size_t *bytes)
 {
-    if (m->kind == GGDM_SCORE_ANALYTIC) {
-        *bytes = 0;
-        return (m->A && m->d >= 1 && m->D >= 1) ? GGDM_OK : GGDM_ERR_ARG;
-    }
-    if (m->kind != GGDM_SCORE_UNET || !m->params)
-        return GGDM_ERR_ARG;
-    return ggdm_unet_workspace_bytes_ex(&m->cfg, N, v == GGDM_GUIDE_V2 ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD,
-                                        ex, bytes);
+    return ggdm_score_workspace_bytes(m, N, v == GGDM_GUIDE_V2, ex, bytes);
 }
 
-static int model_D(const ggdm_score *m)
+static ggdm_status sampler_ws(const ggdm_sampler *s, int N, int D, size_t *bytes)
 {
-    return m->kind == GGDM_SCORE_UNET ? m->cfg.length : m->D;
+    *bytes = 0;
+    if (!s->ops || !s->ops->num_steps || !s->ops->timestep || !s->ops->noisy || !s->ops->update)
+        return GGDM_ERR_ARG;
+    return s->ops->workspace_bytes ? s->ops->workspace_bytes(s->ctx, N, D, bytes) : GGDM_OK;
 }
 
 ggdm_status ggdm_sample_workspace_bytes(const ggdm_score *m, int N, ggdm_guide_version v, size_t *bytes)
 {
-    return ggdm_sample_workspace_bytes_ex(m, N, v, NULL, bytes);
+    return ggdm_sample_run_workspace_bytes(m, NULL, N, v, NULL, bytes);
 }
 
 ggdm_status ggdm_sample_workspace_bytes_ex(const ggdm_score *m, int N, ggdm_guide_version v, const ggdm_exec *ex,
                                            size_t *bytes)
 {
-    size_t mb, nd;
+    return ggdm_sample_run_workspace_bytes(m, NULL, N, v, ex, bytes);
+}
+
+ggdm_status ggdm_sample_run_workspace_bytes(const ggdm_score *m, const ggdm_sampler *s, int N, ggdm_guide_version v,
+                                            const ggdm_exec *ex, size_t *bytes)
+{
+    size_t mb, nd, sb;
     ggdm_status st;
-    if (!m || !bytes || N < 1)
+    if (!m || !bytes || N < 1 || m->D < 1)
         return GGDM_ERR_ARG;
     st = model_ws(m, N, v, ex, &mb);
     if (st != GGDM_OK)
         return st;
-    nd = align16((size_t)N * (size_t)model_D(m));
-    /* model | eps | jtg | t (int64, 2 floats each) | x | x2 | z */
-    *bytes = align16(mb / sizeof(float) + 1) * sizeof(float) + sizeof(float) * (5 * nd + align16(2 * (size_t)N));
+    st = sampler_ws(s ? s : &ggdm_sampler_ddpm, N, m->D, &sb);
+    if (st != GGDM_OK)
+        return st;
+    nd = align16((size_t)N * (size_t)m->D);
+    /* model | eps | jtg | t (int64, 2 floats each) | x | x2 | z | sampler */
+    *bytes = align16(mb / sizeof(float) + 1) * sizeof(float) + sizeof(float) * (5 * nd + align16(2 * (size_t)N)) +
+             (sb ? align16(sb / sizeof(float) + 1) * sizeof(float) : 0);
     return GGDM_OK;
 }
 
 /* Pointers into the sampling workspace. */
 typedef struct carve {
-    void *model;
-    size_t model_bytes;
+    void *model, *sampler;
+    size_t model_bytes, sampler_bytes;
     float *eps, *jtg, *x, *x2, *z;
     int64_t *t;
     const ggdm_exec *ex;
 } carve;
 
-static ggdm_status carve_ws(const ggdm_score *m, int N, ggdm_guide_version v, void *ws, size_t ws_bytes,
-                            const ggdm_exec *ex, carve *c)
+static ggdm_status carve_ws(const ggdm_score *m, const ggdm_sampler *s, int N, ggdm_guide_version v, void *ws,
+                            size_t ws_bytes, const ggdm_exec *ex, carve *c)
 {
     size_t need, mb, nd;
     float *f;
-    ggdm_status st = ggdm_sample_workspace_bytes_ex(m, N, v, ex, &need);
+    ggdm_status st = ggdm_sample_run_workspace_bytes(m, s, N, v, ex, &need);
     if (st != GGDM_OK)
         return st;
     if (!ws)
@@ -180,8 +185,9 @@ static ggdm_status carve_ws(const ggdm_score *m, int N, ggdm_guide_version v, vo
     if (ws_bytes < need)
         return GGDM_ERR_BUFFER_TOO_SMALL;
     model_ws(m, N, v, ex, &mb);
+    sampler_ws(s ? s : &ggdm_sampler_ddpm, N, m->D, &c->sampler_bytes);
     c->ex = ex;
-    nd = align16((size_t)N * (size_t)model_D(m));
+    nd = align16((size_t)N * (size_t)m->D);
     c->model = ws;
     c->model_bytes = mb;
     f = (float *)ws + align16(mb / sizeof(float) + 1);
@@ -191,6 +197,7 @@ static ggdm_status carve_ws(const ggdm_score *m, int N, ggdm_guide_version v, vo
     c->x = f + 2 * nd + align16(2 * (size_t)N);
     c->x2 = c->x + nd;
     c->z = c->x2 + nd;
+    c->sampler = c->sampler_bytes ? (void *)(c->z + nd) : NULL;
     return GGDM_OK;
 }
 
@@ -199,24 +206,15 @@ static ggdm_status guided_eps_c(const ggdm_score *m, const ggdm_guide_cfg *gc, c
                                 const float *x, const float *g, const float *y, float *eps_out,
                                 ggdm_guide_stats *stats, carve *c)
 {
-    int i, D = model_D(m);
+    int i, D = m->D;
     ggdm_status st;
     int v2 = gc && gc->version == GGDM_GUIDE_V2;
     for (i = 0; i < N; i++)
         c->t[i] = t;
-    if (m->kind == GGDM_SCORE_ANALYTIC) {
-        st = ggdm_analytic_eps(m->A, m->d, D, x, c->t, N, TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD),
-                               TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD), T, c->eps);
-        if (st == GGDM_OK && v2)
-            st = ggdm_analytic_vjp(m->A, m->d, D, c->t, N, TAB(GGDM_SCHED_SQRT_ALPHAS_CUMPROD),
-                                   TAB(GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD), T, g, c->jtg);
-    } else if (v2) {
-        st = ggdm_unet_backward_ex(&m->cfg, m->params, N, x, c->t, g, c->eps, c->jtg, NULL, c->model, c->model_bytes,
-                                   c->ex);
-    } else {
-        st = ggdm_unet_forward_ex(&m->cfg, m->params, N, x, c->t, c->eps, c->model, c->model_bytes, NULL, NULL,
-                                  c->ex);
-    }
+    if (v2)
+        st = ggdm_score_eps_vjp(m, tab, T, N, x, c->t, g, c->eps, c->jtg, c->model, c->model_bytes, c->ex);
+    else
+        st = ggdm_score_eps(m, tab, T, N, x, c->t, c->eps, c->model, c->model_bytes, c->ex);
     if (st != GGDM_OK)
         return st;
     if (!gc || gc->version == GGDM_GUIDE_NONE) {
@@ -241,7 +239,7 @@ ggdm_status ggdm_guided_eps_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, co
     ggdm_status st;
     if (!m || !tab || !x || !eps_out || T < 1 || t < 0 || t >= T)
         return GGDM_ERR_ARG;
-    st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, ex, &c);
+    st = carve_ws(m, NULL, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, ex, &c);
     if (st != GGDM_OK)
         return st;
     return guided_eps_c(m, gc, tab, T, t, N, x, g, y, eps_out, stats, &c);
@@ -252,8 +250,8 @@ ggdm_status ggdm_sample(const ggdm_score *m, const ggdm_guide_cfg *gc, const flo
                         const float *noise, float *x_out, ggdm_guide_stats *stats, void *ws, size_t ws_bytes,
                         ggdm_progress_fn progress, void *progress_ctx)
 {
-    return ggdm_sample_ex(m, gc, tab, T, N, seed, round, first, g, y, noise, x_out, stats, ws, ws_bytes, progress,
-                          progress_ctx, NULL);
+    return ggdm_sample_run(m, NULL, gc, tab, T, N, seed, round, first, g, y, noise, x_out, stats, ws, ws_bytes,
+                           progress, progress_ctx, NULL);
 }
 
 ggdm_status ggdm_sample_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const float *tab, int T, int N,
@@ -261,38 +259,55 @@ ggdm_status ggdm_sample_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const 
                            const float *noise, float *x_out, ggdm_guide_stats *stats, void *ws, size_t ws_bytes,
                            ggdm_progress_fn progress, void *progress_ctx, const ggdm_exec *ex)
 {
+    return ggdm_sample_run(m, NULL, gc, tab, T, N, seed, round, first, g, y, noise, x_out, stats, ws, ws_bytes,
+                           progress, progress_ctx, ex);
+}
+
+ggdm_status ggdm_sample_run(const ggdm_score *m, const ggdm_sampler *s, const ggdm_guide_cfg *gc, const float *tab,
+                            int T, int N, uint64_t seed, uint32_t round, uint64_t first, const float *g,
+                            const float *y, const float *noise, float *x_out, ggdm_guide_stats *stats, void *ws,
+                            size_t ws_bytes, ggdm_progress_fn progress, void *progress_ctx, const ggdm_exec *ex)
+{
     carve c;
-    int t, D, i;
+    int it, steps, D, i;
     size_t nd;
     ggdm_status st;
     ggdm_exec later; /* ex for the steps after the first: the parameters are unchanged since */
     if (!m || !tab || !x_out || T < 1)
         return GGDM_ERR_ARG;
-    st = carve_ws(m, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, ex, &c);
+    if (!s)
+        s = &ggdm_sampler_ddpm;
+    st = carve_ws(m, s, N, gc ? gc->version : GGDM_GUIDE_NONE, ws, ws_bytes, ex, &c);
     if (st != GGDM_OK)
         return st;
-    D = model_D(m);
+    D = m->D;
     nd = (size_t)N * (size_t)D;
+    steps = s->ops->num_steps(s->ctx, T);
+    if (steps < 1)
+        return GGDM_ERR_ARG;
     if (noise)
         memcpy(c.x, noise, sizeof(float) * nd);
     else
         for (i = 0; i < N; i++)
             ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_INIT_NOISE, round, 0), (first + (uint64_t)i) * D,
                                  c.x + (size_t)i * D, (uint64_t)D);
-    for (t = T - 1; t >= 0; t--) {
+    for (it = 0; it < steps; it++) {
         const float *z = NULL;
         float *tmp;
+        int t = s->ops->timestep(s->ctx, T, it);
+        if (t < 0 || t >= T)
+            return GGDM_ERR_ARG;
         st = guided_eps_c(m, gc, tab, T, t, N, c.x, g, y, c.eps, stats, &c);
         if (st != GGDM_OK)
             return st;
-        if (ex && t == T - 1) { /* a device backend verified its copy of the parameters once */
+        if (ex && it == 0) { /* a device backend verified its copy of the parameters once */
             later = *ex;
             later.params_unchanged = 1;
             c.ex = &later;
         }
-        if (t > 0) {
+        if (s->ops->noisy(s->ctx, T, it)) {
             if (noise) {
-                z = noise + (size_t)(T - t) * nd;
+                z = noise + (size_t)(it + 1) * nd;
             } else {
                 for (i = 0; i < N; i++)
                     ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_STEP_NOISE, round, (uint32_t)t),
@@ -300,14 +315,14 @@ ggdm_status ggdm_sample_ex(const ggdm_score *m, const ggdm_guide_cfg *gc, const 
                 z = c.z;
             }
         }
-        st = ggdm_ddpm_update(tab, T, t, N, D, c.x, c.eps, z, c.x2);
+        st = s->ops->update(s->ctx, tab, T, it, N, D, c.x, c.eps, z, c.x2, c.sampler, c.sampler_bytes);
         if (st != GGDM_OK)
             return st;
         tmp = c.x;
         c.x = c.x2;
         c.x2 = tmp;
         if (progress)
-            progress(progress_ctx, T - t, T);
+            progress(progress_ctx, it + 1, steps);
     }
     memcpy(x_out, c.x, sizeof(float) * nd);
     return GGDM_OK;

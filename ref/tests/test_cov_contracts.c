@@ -81,6 +81,8 @@ static void test_guide_apply_args(void **state)
 static void test_sampling_and_training_args(void **state)
 {
     ggdm_score m;
+    ggdm_score_unet mu;
+    ggdm_score_analytic ma;
     ggdm_guide_cfg gc;
     size_t b = 0;
     float x[8], eps[8], loss = 0, dummy[4] = {0};
@@ -89,17 +91,16 @@ static void test_sampling_and_training_args(void **state)
     ggdm_adam_state as;
     (void)state;
     memset(&m, 0, sizeof m);
-    m.kind = GGDM_SCORE_UNET;
-    ggdm_unet_cfg_default(&m.cfg);
-    m.cfg.dim = 8;
-    m.cfg.n_levels = 1;
-    m.cfg.dim_mults[0] = 1;
-    m.cfg.groups = 2;
-    m.cfg.length = 8;
-    m.cfg.heads = 1;
-    m.cfg.dim_head = 4;
-    m.D = 8;
-    m.params = dummy; /* never read: every call below stops at its checks */
+    ggdm_unet_cfg_default(&mu.cfg);
+    mu.cfg.dim = 8;
+    mu.cfg.n_levels = 1;
+    mu.cfg.dim_mults[0] = 1;
+    mu.cfg.groups = 2;
+    mu.cfg.length = 8;
+    mu.cfg.heads = 1;
+    mu.cfg.dim_head = 4;
+    assert_int_equal(ggdm_score_init_unet(&m, &mu, &mu.cfg, dummy), GGDM_OK); /* never read: every call below stops at its checks */
+    assert_int_equal(m.D, 8);
     ggdm_guide_cfg_default(&gc);
     assert_int_equal(ggdm_schedule_compute(GGDM_SCHEDULE_COSINE, T_, tab, 12 * T_), GGDM_OK);
     assert_int_equal(ggdm_sample_workspace_bytes(NULL, 1, GGDM_GUIDE_NONE, &b), GGDM_ERR_ARG);
@@ -118,20 +119,19 @@ static void test_sampling_and_training_args(void **state)
                      GGDM_ERR_ARG);
     /* training: size queries and a short workspace */
     assert_int_equal(ggdm_train_workspace_bytes(NULL, 1, &b), GGDM_ERR_ARG);
-    assert_int_equal(ggdm_train_workspace_bytes(&m.cfg, 0, &b), GGDM_ERR_ARG);
-    assert_int_equal(ggdm_train_workspace_bytes(&m.cfg, 2, &b), GGDM_OK);
+    assert_int_equal(ggdm_train_workspace_bytes(&mu.cfg, 0, &b), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_train_workspace_bytes(&mu.cfg, 2, &b), GGDM_OK);
     assert_true(b > sizeof ws);
     memset(&ac, 0, sizeof ac);
     memset(&as, 0, sizeof as);
-    assert_int_equal(ggdm_train_step(&m.cfg, NULL, NULL, NULL, NULL, NULL, NULL, tab, T_, 2, x, 1, 0, 0, 0, &loss, ws,
+    assert_int_equal(ggdm_train_step(&mu.cfg, NULL, NULL, NULL, NULL, NULL, NULL, tab, T_, 2, x, 1, 0, 0, 0, &loss, ws,
                                      sizeof ws),
                      GGDM_ERR_ARG);
-    assert_int_equal(ggdm_train_step(&m.cfg, dummy, dummy, &ac, &as, dummy, dummy, tab, T_, 2, x, 1, 0, 0, 0, &loss,
+    assert_int_equal(ggdm_train_step(&mu.cfg, dummy, dummy, &ac, &as, dummy, dummy, tab, T_, 2, x, 1, 0, 0, 0, &loss,
                                      ws, sizeof ws),
                      GGDM_ERR_BUFFER_TOO_SMALL);
     /* the analytic score needs its basis */
-    m.kind = GGDM_SCORE_ANALYTIC;
-    m.A = NULL;
+    assert_int_equal(ggdm_score_init_analytic(&m, &ma, NULL, 1, 8), GGDM_OK);
     assert_int_equal(ggdm_sample_workspace_bytes(&m, 1, GGDM_GUIDE_NONE, &b), GGDM_ERR_ARG);
 }
 

@@ -11,20 +11,14 @@
 
 #include "ggdm/adam.h"
 #include "ggdm/reward.h"
+#include "ggdm/sampler.h"
+#include "ggdm/score.h"
 #include "ggdm/status.h"
 #include "ggdm/unet.h"
 
-/* The score model: the Unet1D, or the exact score of linear_latent data (analytic.h). */
-typedef enum ggdm_score_kind { GGDM_SCORE_UNET = 0, GGDM_SCORE_ANALYTIC = 1 } ggdm_score_kind;
-
-typedef struct ggdm_score {
-    ggdm_score_kind kind;
-    ggdm_unet_cfg cfg;     /* UNET: the network (cfg.length = D) */
-    const float *params;   /* UNET: its parameters */
-    const double *A;       /* ANALYTIC: the d x D latent basis (orthonormal rows) */
-    int d, D;              /* ANALYTIC: latent and ambient dimension (UNET: D = cfg.length) */
-} ggdm_score;
-
+/* The score model (ggdm/score.h: the Unet1D, the analytic score or your own) and the
+ * sampler (ggdm/sampler.h: DDPM or your own) are interfaces: sampling and guidance below
+ * call them only through their function tables. */
 typedef enum ggdm_guide_version {
     GGDM_GUIDE_NONE = 0, /* unguided DDPM */
     GGDM_GUIDE_V1 = 1,   /* G: the naive gradient guidance */
@@ -123,4 +117,19 @@ ggdm_status ggdm_train_step_ex(const ggdm_unet_cfg *cfg, float *params, float *g
                                ggdm_adam_state *as, float *adam_m, float *adam_v, const float *tab, int T, int N,
                                const float *x0, uint64_t seed, uint32_t a, uint32_t b, uint64_t first, float *loss,
                                void *ws, size_t ws_bytes, const ggdm_exec *ex);
+
+/*
+ * A sampling run with any sampler (ggdm/sampler.h; NULL: DDPM, which makes ggdm_sample_ex
+ * exactly this call): iteration i evaluates the guided eps at t = sampler timestep(T, i)
+ * and, when the sampler adds noise there, draws z from STEP_NOISE(a = round, b = t) or takes
+ * entry i + 1 of noise [(steps + 1), N, D]. progress gets (i + 1, steps). The workspace must
+ * have ggdm_sample_run_workspace_bytes bytes (the model's, the run's buffers and the
+ * sampler's own).
+ */
+ggdm_status ggdm_sample_run_workspace_bytes(const ggdm_score *m, const ggdm_sampler *s, int N, ggdm_guide_version v,
+                                            const ggdm_exec *ex, size_t *bytes);
+ggdm_status ggdm_sample_run(const ggdm_score *m, const ggdm_sampler *s, const ggdm_guide_cfg *gc, const float *tab,
+                            int T, int N, uint64_t seed, uint32_t round, uint64_t first, const float *g,
+                            const float *y, const float *noise, float *x_out, ggdm_guide_stats *stats, void *ws,
+                            size_t ws_bytes, ggdm_progress_fn progress, void *progress_ctx, const ggdm_exec *ex);
 #endif /* GGDM_DIFFUSION_H */
