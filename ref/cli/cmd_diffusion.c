@@ -1351,35 +1351,14 @@ static void met_unpack(metrics *m, const double *x, double t_finetune)
     m->t_finetune = t_finetune;
 }
 
-/* Top-K order (reward descending, then sample index): torch.topk's order (as ggdm_opt_round's). */
-typedef struct ranked {
-    double f;
-    int i;
-} ranked;
-
-static int cmp_ranked(const void *a, const void *b)
-{
-    const ranked *x = (const ranked *)a, *y = (const ranked *)b;
-    if (x->f != y->f)
-        return x->f < y->f ? 1 : -1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
+/* The indices of the K best rewards, in ggdm_opt_round's (torch.topk's) order. */
 static int top_k(const double *f, int N, int K, int *idx)
 {
-    ranked *r = (ranked *)malloc(sizeof(ranked) * (size_t)N);
-    int i;
-    if (!r)
-        return 0;
-    for (i = 0; i < N; i++) {
-        r[i].f = f[i];
-        r[i].i = i;
-    }
-    qsort(r, (size_t)N, sizeof *r, cmp_ranked);
-    for (i = 0; i < K; i++)
-        idx[i] = r[i].i;
-    free(r);
-    return 1;
+    size_t n = ggdm_opt_top_k_bytes(N);
+    void *scratch = malloc(n ? n : 1);
+    int ok = scratch && ggdm_opt_top_k(f, N, K, idx, scratch, n) == GGDM_OK;
+    free(scratch);
+    return ok;
 }
 
 /* The library's metrics of a round (ggdm/optimize.h) into the front end's record. */

@@ -38,6 +38,35 @@ static int cmp_ranked(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
+static void sort_ranked(ranked *r, const double *f, int N)
+{
+    int i;
+    for (i = 0; i < N; i++) {
+        r[i].f = f[i];
+        r[i].i = i;
+    }
+    qsort(r, (size_t)N, sizeof *r, cmp_ranked);
+}
+
+size_t ggdm_opt_top_k_bytes(int N)
+{
+    return N > 0 ? sizeof(ranked) * (size_t)N : 0;
+}
+
+ggdm_status ggdm_opt_top_k(const double *f, int N, int K, int *idx, void *scratch, size_t scratch_bytes)
+{
+    ranked *r = (ranked *)scratch;
+    int i;
+    if (!f || !idx || !scratch || N < 1 || K < 0 || K > N)
+        return GGDM_ERR_ARG;
+    if (scratch_bytes < ggdm_opt_top_k_bytes(N))
+        return GGDM_ERR_BUFFER_TOO_SMALL;
+    sort_ranked(r, f, N);
+    for (i = 0; i < K; i++)
+        idx[i] = r[i].i;
+    return GGDM_OK;
+}
+
 static size_t up64(size_t n)
 {
     return (n + 63u) & ~(size_t)63u;
@@ -169,11 +198,7 @@ static ggdm_status evaluate(const ggdm_opt_cfg *c, ggdm_opt_state *s, ggdm_opt_m
         memset(s->ratio, 0, sizeof(double) * (size_t)N);
     if (st != GGDM_OK)
         return st;
-    for (i = 0; i < N; i++) {
-        r[i].f = s->f[i];
-        r[i].i = i;
-    }
-    qsort(r, (size_t)N, sizeof *r, cmp_ranked);
+    sort_ranked(r, s->f, N);
     mt->reward = mt->ratio = mt->top_reward = mt->top_ratio = 0;
     for (i = 0; i < N; i++) {
         mt->reward += s->f[i] / N;

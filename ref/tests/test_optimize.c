@@ -326,12 +326,32 @@ static void test_round_args(void **state)
     free(f.w);
 }
 
+/* Top-K: reward descending, ties by sample index (torch.topk's order); bad K and a short
+ * scratch are refused. */
+static void test_top_k(void **state)
+{
+    const double f[6] = {0.5, 2.0, -1.0, 2.0, 0.5, 3.0};
+    int idx[6] = {-1, -1, -1, -1, -1, -1}, want[5] = {5, 1, 3, 0, 4};
+    double scratch[32];
+    size_t n = ggdm_opt_top_k_bytes(6);
+    int i;
+    (void)state;
+    assert_true(n > 0 && n <= sizeof scratch);
+    assert_int_equal(ggdm_opt_top_k(f, 6, 5, idx, scratch, n), GGDM_OK);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(idx[i], want[i]);
+    assert_int_equal(idx[5], -1); /* only K written */
+    assert_int_equal(ggdm_opt_top_k(f, 6, 7, idx, scratch, n), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_opt_top_k(f, 6, 2, idx, scratch, n - 1), GGDM_ERR_BUFFER_TOO_SMALL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_equals_composition),
         cmocka_unit_test(test_round_phases),
         cmocka_unit_test(test_round_args),
+        cmocka_unit_test(test_top_k),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,4 +135,10 @@ ggdm_status ggdm_opt_state_init(const ggdm_opt_cfg *c, const ggdm_exec *ex, void
 ggdm_status ggdm_opt_round(const ggdm_opt_cfg *c, ggdm_opt_state *st, int round, ggdm_opt_metrics *m,
                            const ggdm_exec *ex);
 
+/* The indices of the K largest of f[0..N-1], reward descending, then index (torch.topk's
+ * order, the round's top-K metrics): idx[0..K-1]. scratch: ggdm_opt_top_k_bytes(N) bytes,
+ * 8-byte aligned. GGDM_ERR_ARG for K outside 0..N. */
+size_t ggdm_opt_top_k_bytes(int N);
+ggdm_status ggdm_opt_top_k(const double *f, int N, int K, int *idx, void *scratch, size_t scratch_bytes);
+
 #endif /* GGDM_OPTIMIZE_H */
