@@ -10,6 +10,8 @@
 #include "ggdm_test.h"
 
 #include "ggdm/adam.h"
+#include "ggdm/analytic.h"
+#include "ggdm/score.h"
 #include "ggdm/data.h"
 #include "ggdm/diffusion.h"
 #include "ggdm/optimize.h"
@@ -296,6 +298,27 @@ static void test_round_args(void **state)
     bad = oc;
     bad.guide.version = (ggdm_guide_version)3;
     assert_int_equal(ggdm_opt_state_bytes(&bad, NULL, &b2), GGDM_ERR_ARG);
+    bad = oc;
+    bad.tab = NULL;
+    assert_int_equal(ggdm_opt_state_bytes(&bad, NULL, &b2), GGDM_ERR_ARG);
+    bad = oc;
+    bad.T = 0;
+    assert_int_equal(ggdm_opt_state_bytes(&bad, NULL, &b2), GGDM_ERR_ARG);
+    bad = oc;
+    bad.top_k = -1;
+    assert_int_equal(ggdm_opt_state_bytes(&bad, NULL, &b2), GGDM_ERR_ARG);
+    bad = oc;
+    bad.ratio = GGDM_OPT_RATIO_LINEAR_LATENT;
+    bad.ratio_d = 0;
+    assert_int_equal(ggdm_opt_state_bytes(&bad, NULL, &b2), GGDM_ERR_ARG);
+    bad = oc;
+    bad.ratio = (ggdm_opt_ratio)7;
+    assert_int_equal(ggdm_opt_state_bytes(&bad, NULL, &b2), GGDM_ERR_ARG);
+    bad = oc;
+    bad.ratio = GGDM_OPT_RATIO_UNIT_BALL; /* needs no matrix */
+    bad.ratio_A = NULL;
+    assert_int_equal(ggdm_opt_state_bytes(&bad, NULL, &b2), GGDM_OK);
+    ggdm_opt_cfg_default(NULL); /* does nothing */
     mem = (char *)malloc(b);
     assert_non_null(mem);
     /* short memory is refused, nothing written */
@@ -345,6 +368,68 @@ static void test_top_k(void **state)
     assert_int_equal(ggdm_opt_top_k(f, 6, 2, idx, scratch, n - 1), GGDM_ERR_BUFFER_TOO_SMALL);
 }
 
+/* The score interface: the analytic model's eps and VJP through it are the direct
+ * functions' bits; every missing piece is refused. */
+static void test_score_interface(void **state)
+{
+    enum { T = 20, d = 2, D = 4, N = 3 };
+    static float tab[GGDM_SCHED_NUM_TABLES * T + 64];
+    double A[D * d] = {1, 0, 0, 1, 0.5, 0.5, -1, 2};
+    float x[N * D], v[N * D], e1[N * D], e2[N * D], j1[N * D], j2[N * D];
+    int64_t t[N] = {0, 7, 19};
+    ggdm_score s, bad;
+    ggdm_score_analytic an;
+    ggdm_score_unet un;
+    ggdm_score_ops none;
+    ggdm_unet_cfg cfg;
+    size_t bytes = 1;
+    int i;
+    (void)state;
+    assert_true(ggdm_schedule_count(T) <= sizeof tab / sizeof tab[0]);
+    assert_int_equal(ggdm_schedule_compute(GGDM_SCHEDULE_COSINE, T, tab, ggdm_schedule_count(T)), GGDM_OK);
+    for (i = 0; i < N * D; i++) {
+        x[i] = 0.25f * (float)(i - 5);
+        v[i] = 1.0f - 0.125f * (float)i;
+    }
+    assert_int_equal(ggdm_score_init_analytic(&s, &an, A, d, D), GGDM_OK);
+    assert_int_equal(ggdm_score_workspace_bytes(&s, N, 1, NULL, &bytes), GGDM_OK);
+    assert_int_equal(bytes, 0);
+    assert_int_equal(ggdm_score_eps_vjp(&s, tab, T, N, x, t, v, e1, j1, NULL, 0, NULL), GGDM_OK);
+    assert_int_equal(ggdm_analytic_eps(A, d, D, x, t, N, tab + (size_t)GGDM_SCHED_SQRT_ALPHAS_CUMPROD * T,
+                                       tab + (size_t)GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * T, T, e2),
+                     GGDM_OK);
+    assert_int_equal(ggdm_analytic_vjp(A, d, D, t, N, tab + (size_t)GGDM_SCHED_SQRT_ALPHAS_CUMPROD * T,
+                                       tab + (size_t)GGDM_SCHED_SQRT_ONE_MINUS_ALPHAS_CUMPROD * T, T, v, j2),
+                     GGDM_OK);
+    assert_memory_equal(e1, e2, sizeof e1);
+    assert_memory_equal(j1, j2, sizeof j1);
+    assert_true(j1[0] != 0.0f);
+    /* refused: no tables, no model, no pieces */
+    assert_int_equal(ggdm_score_eps(&s, NULL, T, N, x, t, e1, NULL, 0, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_eps_vjp(&s, NULL, T, N, x, t, v, e1, j1, NULL, 0, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_workspace_bytes(&s, N, 0, NULL, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_init_analytic(&bad, &an, NULL, d, D), GGDM_OK);
+    assert_int_equal(ggdm_score_workspace_bytes(&bad, N, 0, NULL, &bytes), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_init_analytic(NULL, &an, A, d, D), GGDM_ERR_ARG);
+    memset(&none, 0, sizeof none);
+    bad.ops = &none;
+    bad.ctx = &an;
+    assert_int_equal(ggdm_score_workspace_bytes(&bad, N, 0, NULL, &bytes), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_eps(&bad, tab, T, N, x, t, e1, NULL, 0, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_eps_vjp(&bad, tab, T, N, x, t, v, e1, j1, NULL, 0, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_eps(NULL, tab, T, N, x, t, e1, NULL, 0, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_eps_vjp(NULL, tab, T, N, x, t, v, e1, j1, NULL, 0, NULL), GGDM_ERR_ARG);
+    ggdm_unet_cfg_default(&cfg);
+    assert_int_equal(ggdm_score_init_unet(&bad, &un, &cfg, NULL), GGDM_OK);
+    assert_int_equal(bad.D, cfg.length);
+    assert_int_equal(ggdm_score_workspace_bytes(&bad, N, 0, NULL, &bytes), GGDM_ERR_ARG); /* no parameters */
+    assert_int_equal(ggdm_score_init_unet(&bad, NULL, &cfg, NULL), GGDM_ERR_ARG);
+    bad.ops = &ggdm_score_unet_ops;
+    bad.ctx = NULL;
+    assert_int_equal(ggdm_score_eps(&bad, tab, T, N, x, t, e1, NULL, 0, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_score_eps_vjp(&bad, tab, T, N, x, t, v, e1, j1, NULL, 0, NULL), GGDM_ERR_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_round_phases),
         cmocka_unit_test(test_round_args),
         cmocka_unit_test(test_top_k),
+        cmocka_unit_test(test_score_interface),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
