@@ -28,7 +28,7 @@ CFLAGS  ?= $(OPT) -g
 ALL_CFLAGS = $(STDFLAGS) $(CFLAGS) $(ARCH) $(EXTRA_CFLAGS) -Iref/include -Iconformance -MMD -MP
 LDLIBS  = -lxxhash -lm -pthread
 
-LIB_SRC  := $(sort $(wildcard ref/src/*.c))
+LIB_SRC  := $(sort $(wildcard ref/src/*.c)) $(sort $(wildcard ref/src/ops/*.c))
 CLI_SRC  := $(sort $(wildcard ref/cli/*.c)) $(sort $(wildcard conformance/*.c))
 TEST_SRC := $(sort $(wildcard ref/tests/test_*.c))
 

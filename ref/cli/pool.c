@@ -187,9 +187,9 @@ ggdm_exec ggdm_pool_exec(ggdm_pool *p)
 static ggdm_pool *cli_pool;
 static ggdm_exec cli_ex;
 static int cli_threads, cli_atexit;
-static const struct ggdm_unet_backend *cli_backend;
+static const struct ggdm_backend *cli_backend;
 
-void ggdm_cli_set_backend(const struct ggdm_unet_backend *be)
+void ggdm_cli_set_backend(const struct ggdm_backend *be)
 {
     cli_backend = be;
     cli_threads = 0; /* the next ggdm_cli_exec builds the executor again */

@@ -27,7 +27,7 @@ const ggdm_exec *ggdm_cli_exec(int threads);
 
 /* Makes every later ggdm_cli_exec run the score network on this backend (ggdm/backend.h;
  * NULL: the reference's CPU code), with one host thread. build/ggdm-cuda sets its own. */
-struct ggdm_unet_backend;
-void ggdm_cli_set_backend(const struct ggdm_unet_backend *be);
+struct ggdm_backend;
+void ggdm_cli_set_backend(const struct ggdm_backend *be);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ggdm/op.h"
+
 const float *ggdm_host_params(void *ctx, const float *host, uint64_t n, int changed);
 float *ggdm_host_grads_begin(void *ctx, float *host, uint64_t n);
 void ggdm_host_grads_end(void *ctx, float *host, float *dev, uint64_t n);
@@ -15,14 +17,11 @@ void ggdm_host_copy(void *ctx, float *dst, const float *src, size_t n); /* also 
 void ggdm_host_zero(void *ctx, float *dst, size_t n);
 void ggdm_host_add_into(void *ctx, float *dst, const float *src, size_t n);
 void ggdm_host_steps(void *ctx, float *dst, const int64_t *t, int N);
-/* copy_rows / add_rows (the elem backend's, so that the CPU tests run the library's row
- * path too; the CPU backend leaves them NULL and runs the per-row fallback) */
-void ggdm_host_copy_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
-                         size_t cols);
-void ggdm_host_add_rows(void *ctx, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
-                        size_t cols);
+/* The host drivers' op tables (op.c, from the manifest ggdm/ops.def). */
+extern const ggdm_op_impl ggdm_cpu_ops[GGDM_OP_COUNT];
+extern const ggdm_op_impl ggdm_elem_ops[GGDM_OP_COUNT];
 
-/* The memory operations' entries of a host backend's table (ggdm_unet_backend, params to steps). */
+/* The memory operations' entries of a host backend's table (ggdm_backend, params to steps). */
 #define GGDM_HOST_MEMORY_OPS                                                                                          \
     ggdm_host_params, ggdm_host_grads_begin, ggdm_host_grads_end, ggdm_host_copy /* upload */,                       \
         ggdm_host_copy /* download */, ggdm_host_copy, ggdm_host_zero, ggdm_host_add_into, ggdm_host_steps

@@ -18,6 +18,8 @@
 #include "ggdm/rng.h"
 #include "ggdm/schedule.h"
 #include "ggdm/unet.h"
+
+#include "op_shim.h"
 #include "ggdm_test.h"
 
 /* ------------------------------------------------------------------ data */
@@ -185,14 +187,14 @@ static void conv_case(const conv_shape *c, int mode, int variant)
     snprintf(shape, sizeof shape, "N=%d Cin=%d Lin=%d Cout=%d K=%d s=%d pad=%d mode=%d variant=%d", c->N, c->Cin,
              c->Lin, c->Cout, c->K, c->s, c->pad, mode, variant);
 
-    CPU->conv1d_forward(y0, x, w, bias, c->N, c->Cin, c->Lin, c->Cout, c->K, c->s, c->pad, scratch, NULL);
-    ELEM->conv1d_forward(y1, x, w, bias, c->N, c->Cin, c->Lin, c->Cout, c->K, c->s, c->pad, NULL, NULL);
+    L_conv1d_forward(CPU, y0, x, w, bias, c->N, c->Cin, c->Lin, c->Cout, c->K, c->s, c->pad, scratch, NULL);
+    L_conv1d_forward(ELEM, y1, x, w, bias, c->N, c->Cin, c->Lin, c->Cout, c->K, c->s, c->pad, NULL, NULL);
     same("conv1d_forward y", shape, y0, y1, ny);
 
     /* x only for dw, w only for dx: pass NULL where not needed */
-    CPU->conv1d_backward(want_dx ? dx0 : NULL, want_dw ? dw0 : NULL, want_db ? db0 : NULL, dy, want_dw ? x : NULL,
+    L_conv1d_backward(CPU, want_dx ? dx0 : NULL, want_dw ? dw0 : NULL, want_db ? db0 : NULL, dy, want_dw ? x : NULL,
                          want_dx ? w : NULL, c->N, c->Cin, c->Lin, c->Cout, c->K, c->s, c->pad, scratch, NULL);
-    ELEM->conv1d_backward(want_dx ? dx1 : NULL, want_dw ? dw1 : NULL, want_db ? db1 : NULL, dy, want_dw ? x : NULL,
+    L_conv1d_backward(ELEM, want_dx ? dx1 : NULL, want_dw ? dw1 : NULL, want_db ? db1 : NULL, dy, want_dw ? x : NULL,
                           want_dx ? w : NULL, c->N, c->Cin, c->Lin, c->Cout, c->K, c->s, c->pad, NULL, NULL);
     same("conv1d_backward dx", shape, dx0, dx1, nx);
     same("conv1d_backward dw", shape, dw0, dw1, nw);
@@ -244,12 +246,12 @@ static void linear_case(int N, int In, int Out, int mode, int variant)
     int want_dx = variant != 2, want_dW = variant != 3, want_db = variant != 4;
     char shape[128];
     snprintf(shape, sizeof shape, "N=%d In=%d Out=%d mode=%d variant=%d", N, In, Out, mode, variant);
-    CPU->linear_forward(y0, x, W, bias, N, In, Out);
-    ELEM->linear_forward(y1, x, W, bias, N, In, Out);
+    L_linear_forward(CPU, y0, x, W, bias, N, In, Out);
+    L_linear_forward(ELEM, y1, x, W, bias, N, In, Out);
     same("linear_forward y", shape, y0, y1, ny);
-    CPU->linear_backward(want_dx ? dx0 : NULL, want_dW ? dW0 : NULL, want_db ? db0 : NULL, dy, want_dW ? x : NULL,
+    L_linear_backward(CPU, want_dx ? dx0 : NULL, want_dW ? dW0 : NULL, want_db ? db0 : NULL, dy, want_dW ? x : NULL,
                          want_dx ? W : NULL, N, In, Out);
-    ELEM->linear_backward(want_dx ? dx1 : NULL, want_dW ? dW1 : NULL, want_db ? db1 : NULL, dy, want_dW ? x : NULL,
+    L_linear_backward(ELEM, want_dx ? dx1 : NULL, want_dW ? dW1 : NULL, want_db ? db1 : NULL, dy, want_dW ? x : NULL,
                           want_dx ? W : NULL, N, In, Out);
     same("linear_backward dx", shape, dx0, dx1, nx);
     same("linear_backward dW", shape, dW0, dW1, nw);
@@ -290,20 +292,20 @@ static void test_ws(void **state)
             float *gh = rbuf(n, mode, 1.0f), *dw0 = rbuf(n, mode, 1.0f), *dw1 = dup(dw0, n);
             char shape[64];
             snprintf(shape, sizeof shape, "Cout=%d fan=%d mode=%d", Cout, fan, mode);
-            CPU->ws_forward(wh0, r0, w, Cout, fan);
-            ELEM->ws_forward(wh1, r1, w, Cout, fan);
+            L_ws_forward(CPU, wh0, r0, w, Cout, fan);
+            L_ws_forward(ELEM, wh1, r1, w, Cout, fan);
             same("ws_forward w_hat", shape, wh0, wh1, n);
             same("ws_forward rstd", shape, r0, r1, Cout);
-            CPU->ws_backward(dw0, gh, wh0, r0, Cout, fan);
-            ELEM->ws_backward(dw1, gh, wh0, r0, Cout, fan);
+            L_ws_backward(CPU, dw0, gh, wh0, r0, Cout, fan);
+            L_ws_backward(ELEM, dw1, gh, wh0, r0, Cout, fan);
             same("ws_backward dw", shape, dw0, dw1, n);
             /* arbitrary caches (the backward takes them as given) */
             fill(wh1, n, mode, 2.0f);
             fill(r1, Cout, mode, 3.0f);
-            CPU->ws_backward(dw0, gh, wh1, r1, Cout, fan);
-            ELEM->ws_backward(dw1, gh, wh1, r1, Cout, fan);
+            L_ws_backward(CPU, dw0, gh, wh1, r1, Cout, fan);
+            L_ws_backward(ELEM, dw1, gh, wh1, r1, Cout, fan);
             same("ws_backward dw (given caches)", shape, dw0, dw1, n);
-            ELEM->ws_backward(NULL, gh, wh1, r1, Cout, fan); /* nothing wanted */
+            L_ws_backward(ELEM, NULL, gh, wh1, r1, Cout, fan); /* nothing wanted */
             free(w), free(wh0), free(wh1), free(r0), free(r1), free(gh), free(dw0), free(dw1);
         }
 }
@@ -322,14 +324,14 @@ static void groupnorm_case(int N, int C, int L, int G, int mode, int variant)
     int want_dx = variant != 4, want_dg = variant != 5, want_db = variant != 6;
     char shape[128];
     snprintf(shape, sizeof shape, "N=%d C=%d L=%d G=%d mode=%d variant=%d", N, C, L, G, mode, variant);
-    CPU->groupnorm_forward(y0, m0, r0, x, ga, be, N, C, L, G);
-    ELEM->groupnorm_forward(y1, m1, r1, x, ga, be, N, C, L, G);
+    L_groupnorm_forward(CPU, y0, m0, r0, x, ga, be, N, C, L, G);
+    L_groupnorm_forward(ELEM, y1, m1, r1, x, ga, be, N, C, L, G);
     same("groupnorm_forward y", shape, y0, y1, n);
     same("groupnorm_forward mean", shape, m0, m1, q);
     same("groupnorm_forward rstd", shape, r0, r1, q);
-    CPU->groupnorm_backward(want_dx ? dx0 : NULL, want_dg ? dg0 : NULL, want_db ? dbt0 : NULL, dy, x, m0, r0, ga, N,
+    L_groupnorm_backward(CPU, want_dx ? dx0 : NULL, want_dg ? dg0 : NULL, want_db ? dbt0 : NULL, dy, x, m0, r0, ga, N,
                             C, L, G);
-    ELEM->groupnorm_backward(want_dx ? dx1 : NULL, want_dg ? dg1 : NULL, want_db ? dbt1 : NULL, dy, x, m0, r0, ga, N,
+    L_groupnorm_backward(ELEM, want_dx ? dx1 : NULL, want_dg ? dg1 : NULL, want_db ? dbt1 : NULL, dy, x, m0, r0, ga, N,
                              C, L, G);
     same("groupnorm_backward dx", shape, dx0, dx1, n);
     same("groupnorm_backward dgamma", shape, dg0, dg1, C);
@@ -366,13 +368,13 @@ static void chnorm_case(int N, int C, int L, int mode, int variant)
     int want_dx = variant != 2, want_dg = variant != 3;
     char shape[128];
     snprintf(shape, sizeof shape, "N=%d C=%d L=%d mode=%d variant=%d", N, C, L, mode, variant);
-    CPU->chnorm_forward(y0, m0, r0, x, gg, N, C, L);
-    ELEM->chnorm_forward(y1, m1, r1, x, gg, N, C, L);
+    L_chnorm_forward(CPU, y0, m0, r0, x, gg, N, C, L);
+    L_chnorm_forward(ELEM, y1, m1, r1, x, gg, N, C, L);
     same("chnorm_forward y", shape, y0, y1, n);
     same("chnorm_forward mean", shape, m0, m1, q);
     same("chnorm_forward rstd", shape, r0, r1, q);
-    CPU->chnorm_backward(want_dx ? dx0 : NULL, want_dg ? dg0 : NULL, dy, x, m0, r0, gg, N, C, L);
-    ELEM->chnorm_backward(want_dx ? dx1 : NULL, want_dg ? dg1 : NULL, dy, x, m0, r0, gg, N, C, L);
+    L_chnorm_backward(CPU, want_dx ? dx0 : NULL, want_dg ? dg0 : NULL, dy, x, m0, r0, gg, N, C, L);
+    L_chnorm_backward(ELEM, want_dx ? dx1 : NULL, want_dg ? dg1 : NULL, dy, x, m0, r0, gg, N, C, L);
     same("chnorm_backward dx", shape, dx0, dx1, n);
     same("chnorm_backward dg", shape, dg0, dg1, C);
     free(x), free(g), free(y0), free(y1), free(m0), free(m1), free(r0), free(r1), free(dy);
@@ -410,21 +412,21 @@ static void test_activations(void **state)
                 char shape[64];
                 snprintf(shape, sizeof shape, "n=%ld mode=%d", n, mode);
                 if (act == 0) {
-                    CPU->silu_forward(y0, x, n);
-                    ELEM->silu_forward(y1, x, n);
-                    CPU->silu_forward(xi0, xi0, n); /* in place */
-                    ELEM->silu_forward(xi1, xi1, n);
-                    CPU->silu_backward(dx0, dy, x, n);
-                    ELEM->silu_backward(dx1, dy, x, n);
-                    ELEM->silu_backward(NULL, dy, x, n);
+                    L_silu_forward(CPU, y0, x, n);
+                    L_silu_forward(ELEM, y1, x, n);
+                    L_silu_forward(CPU, xi0, xi0, n); /* in place */
+                    L_silu_forward(ELEM, xi1, xi1, n);
+                    L_silu_backward(CPU, dx0, dy, x, n);
+                    L_silu_backward(ELEM, dx1, dy, x, n);
+                    L_silu_backward(ELEM, NULL, dy, x, n);
                 } else {
-                    CPU->gelu_forward(y0, x, n);
-                    ELEM->gelu_forward(y1, x, n);
-                    CPU->gelu_forward(xi0, xi0, n);
-                    ELEM->gelu_forward(xi1, xi1, n);
-                    CPU->gelu_backward(dx0, dy, x, n);
-                    ELEM->gelu_backward(dx1, dy, x, n);
-                    ELEM->gelu_backward(NULL, dy, x, n);
+                    L_gelu_forward(CPU, y0, x, n);
+                    L_gelu_forward(ELEM, y1, x, n);
+                    L_gelu_forward(CPU, xi0, xi0, n);
+                    L_gelu_forward(ELEM, xi1, xi1, n);
+                    L_gelu_backward(CPU, dx0, dy, x, n);
+                    L_gelu_backward(ELEM, dx1, dy, x, n);
+                    L_gelu_backward(ELEM, NULL, dy, x, n);
                 }
                 same(act ? "gelu_forward y" : "silu_forward y", shape, y0, y1, n);
                 same(act ? "gelu_forward in place" : "silu_forward in place", shape, xi0, xi1, n);
@@ -454,23 +456,23 @@ static void test_film_upsample(void **state)
                 int want_dx = variant != 1, want_dss = variant != 2;
                 char shape[96];
                 snprintf(shape, sizeof shape, "N=%d C=%d L=%d mode=%d variant=%d", N, C, L, mode, variant);
-                CPU->scale_shift_forward(y0, x, ss, N, C, L);
-                ELEM->scale_shift_forward(y1, x, ss, N, C, L);
+                L_scale_shift_forward(CPU, y0, x, ss, N, C, L);
+                L_scale_shift_forward(ELEM, y1, x, ss, N, C, L);
                 same("scale_shift_forward y", shape, y0, y1, 2 * n);
-                CPU->scale_shift_forward(xi0, xi0, ss, N, C, L);
-                ELEM->scale_shift_forward(xi1, xi1, ss, N, C, L);
+                L_scale_shift_forward(CPU, xi0, xi0, ss, N, C, L);
+                L_scale_shift_forward(ELEM, xi1, xi1, ss, N, C, L);
                 same("scale_shift_forward in place", shape, xi0, xi1, n);
-                CPU->scale_shift_backward(want_dx ? dx0 : NULL, want_dss ? ds0 : NULL, dy, want_dss ? x : NULL, ss, N,
+                L_scale_shift_backward(CPU, want_dx ? dx0 : NULL, want_dss ? ds0 : NULL, dy, want_dss ? x : NULL, ss, N,
                                           C, L);
-                ELEM->scale_shift_backward(want_dx ? dx1 : NULL, want_dss ? ds1 : NULL, dy, want_dss ? x : NULL, ss,
+                L_scale_shift_backward(ELEM, want_dx ? dx1 : NULL, want_dss ? ds1 : NULL, dy, want_dss ? x : NULL, ss,
                                            N, C, L);
                 same("scale_shift_backward dx", shape, dx0, dx1, n);
                 same("scale_shift_backward dss", shape, ds0, ds1, ns);
-                CPU->upsample2_forward(y0, x, N, C, L);
-                ELEM->upsample2_forward(y1, x, N, C, L);
+                L_upsample2_forward(CPU, y0, x, N, C, L);
+                L_upsample2_forward(ELEM, y1, x, N, C, L);
                 same("upsample2_forward y", shape, y0, y1, 2 * n);
-                CPU->upsample2_backward(dx0, dy2, N, C, L);
-                ELEM->upsample2_backward(dx1, dy2, N, C, L);
+                L_upsample2_backward(CPU, dx0, dy2, N, C, L);
+                L_upsample2_backward(ELEM, dx1, dy2, N, C, L);
                 same("upsample2_backward dx", shape, dx0, dx1, n);
                 free(x), free(ss), free(dy), free(y0), free(y1), free(xi0), free(xi1);
                 free(dx0), free(dx1), free(ds0), free(ds1), free(dy2);
@@ -492,8 +494,8 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
     char shape[96];
     snprintf(shape, sizeof shape, "N=%d H=%d Dh=%d L=%d mode=%d", N, H, Dh, L, mode);
     if (linear) {
-        CPU->linattn_forward(o0, cq0, ck0, cc0, qkv, N, H, Dh, L);
-        ELEM->linattn_forward(o1, cq1, ck1, cc1, qkv, N, H, Dh, L);
+        L_linattn_forward(CPU, o0, cq0, ck0, cc0, qkv, N, H, Dh, L);
+        L_linattn_forward(ELEM, o1, cq1, ck1, cc1, qkv, N, H, Dh, L);
         same("linattn_forward out", shape, o0, o1, no);
         same("linattn_forward cache_q", shape, cq0, cq1, no);
         same("linattn_forward cache_k", shape, ck0, ck1, no);
@@ -516,8 +518,8 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
             same("linattn_forward cache_k staged", shape, ck0, k2, no);
             free(qs), free(ks), free(q2), free(k2);
         }
-        CPU->linattn_backward(g0, dout, qkv, cq0, ck0, cc0, N, H, Dh, L, scratch);
-        ELEM->linattn_backward(g1, dout, qkv, cq0, ck0, cc0, N, H, Dh, L, NULL);
+        L_linattn_backward(CPU, g0, dout, qkv, cq0, ck0, cc0, N, H, Dh, L, scratch);
+        L_linattn_backward(ELEM, g1, dout, qkv, cq0, ck0, cc0, N, H, Dh, L, NULL);
         same("linattn_backward dqkv", shape, g0, g1, nq);
         { /* the staged form (the CUDA backend's): dctx, dks, then dqkv reading them */
             long i, ndc = ggdm_elem_linattn_backward_dctx_count(N, H, Dh, L);
@@ -546,12 +548,12 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
             free(dc), free(dk), free(g2), free(g3), free(qp), free(qg), free(qt);
         }
     } else {
-        CPU->attn_forward(o0, ca0, qkv, N, H, Dh, L);
-        ELEM->attn_forward(o1, ca1, qkv, N, H, Dh, L);
+        L_attn_forward(CPU, o0, ca0, qkv, N, H, Dh, L);
+        L_attn_forward(ELEM, o1, ca1, qkv, N, H, Dh, L);
         same("attn_forward out", shape, o0, o1, no);
         same("attn_forward cache_attn", shape, ca0, ca1, natt);
-        CPU->attn_backward(g0, dout, qkv, ca0, N, H, Dh, L, scratch);
-        ELEM->attn_backward(g1, dout, qkv, ca0, N, H, Dh, L, NULL);
+        L_attn_backward(CPU, g0, dout, qkv, ca0, N, H, Dh, L, scratch);
+        L_attn_backward(ELEM, g1, dout, qkv, ca0, N, H, Dh, L, NULL);
         same("attn_backward dqkv", shape, g0, g1, nq);
         { /* the staged form (the CUDA backend's): dsim, then dqkv reading it */
             long i, nds = ggdm_elem_attn_backward_dsim_count(N, H, Dh, L);
@@ -618,8 +620,8 @@ static void test_time_embedding(void **state)
             if (N > 0)
                 t[0] = 0.0f;
             snprintf(shape, sizeof shape, "N=%d dim=%d mode=%d", N, dim, mode);
-            CPU->time_embedding(e0, t, N, dim);
-            ELEM->time_embedding(e1, t, N, dim);
+            L_time_embedding(CPU, e0, t, N, dim);
+            L_time_embedding(ELEM, e1, t, N, dim);
             same("time_embedding emb", shape, e0, e1, n);
             free(t), free(e0), free(e1);
         }

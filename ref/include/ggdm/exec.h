@@ -19,14 +19,14 @@
 
 typedef void (*ggdm_task_fn)(void *arg, int task);
 
-struct ggdm_unet_backend;
+struct ggdm_backend;
 
 typedef struct ggdm_exec {
     void (*run)(void *ctx, ggdm_task_fn task, void *arg, int ntasks);
     void *ctx;
     int nthreads; /* >= 1: a hint for how finely to split work */
     /* where the score network's layers run (ggdm/backend.h); NULL: the reference's CPU code */
-    const struct ggdm_unet_backend *unet;
+    const struct ggdm_backend *unet;
     /* Set by the library on its own copy, never by callers (leave 0): the parameter arrays
      * are unchanged since the previous network call made through this executor within the
      * same library call (the steps of one ggdm_sample_ex), so a device backend may use its

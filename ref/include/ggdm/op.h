@@ -1,0 +1,131 @@
+/*
+ * ggdm/op.h - the op set of the network graph (ggdm/ops.def is the manifest; docs/ops.md).
+ *
+ * Every op has one calling convention for every driver: a POD call record (ggdm_op_call)
+ * with the op's attributes, its inputs, its output, its caches, and for the VJP the output's
+ * gradient and the inputs' gradients (ADDED into; NULL: not wanted, its work is skipped), a
+ * scratch buffer and an executor. A driver (the reference's CPU code, the elem loop, the
+ * CUDA exact and fast modes) is a table of (fwd, vjp) per op, generated from the manifest.
+ * Memory pointers are the driver's memory (device memory for a GPU driver).
+ *
+ * Shapes: activations are float32, C order, [N, C, H, W] (1-D: H = 1, W = L). The exact
+ * chains of every op are those of docs/nn.md (the layer functions of ggdm/layers.h and
+ * ggdm/attention.h, which the reference driver runs).
+ */
+#ifndef GGDM_OP_H
+#define GGDM_OP_H
+
+#include <stddef.h>
+
+#include "ggdm/status.h"
+
+struct ggdm_exec;
+
+typedef enum ggdm_op_id {
+#define GGDM_OP(NAME, name, n_in, n_cache, doc) GGDM_OP_##NAME,
+#include "ggdm/ops.def"
+#undef GGDM_OP
+    GGDM_OP_COUNT
+} ggdm_op_id;
+
+#define GGDM_OP_MAX_IN 3
+#define GGDM_OP_MAX_CACHE 3
+
+/* NORM kinds */
+enum {
+    GGDM_NORM_GROUP = 0,  /* G groups of C/G contiguous channels, each over (C/G) * H * W values; gamma, beta */
+    GGDM_NORM_CHANNEL = 1 /* over the C channels at each position (the original's LayerNorm); gain g only */
+};
+
+/*
+ * The attributes of an op (zero what an op does not read). Every op reads N (batch) and
+ * the shape of its input 0 per sample, C, H, W.
+ *   CONV:      Cout, KH, KW, sh, sw (strides), ph, pw (zero padding); w [Cout, C, KH, KW]
+ *   LINEAR:    C = In (H = W = 1), Cout = Out; W [Out, In]
+ *   WSTD:      Cout (output channels), C = fan (weights per output channel); N = 1
+ *   NORM:      kind, G (GROUP), eps
+ *   FILM:      x [N, C, H, W], ss [N, 2C]
+ *   UPSAMPLE:  along W (H = 1)
+ *   LINATTN:   heads, dh; qkv [N, 3 heads dh, 1, W]
+ *   ATTN:      heads, dh, Lq, Lk; sq, sk, sv (sample strides of q, k, v in floats) and oq,
+ *              ok, ov (offsets of q, k, v inside input 0, 1, 2, in floats): q is
+ *              [heads*dh, Lq] per sample, k and v [heads*dh, Lk]; self-attention: the three
+ *              inputs are one packed qkv value, views at offsets 0, hd*L, 2*hd*L. The output
+ *              is [N, heads*dh, 1, Lq] contiguous
+ *   TEMB:      Cout = dim; t [N, 1, 1, 1]
+ *   CAT:       C (input a), C2 (input b), H, W
+ *   ADD, SILU, GELU: N, C, H, W (both ADD inputs of that shape)
+ *   GEGLU:     C = 2 x the output's channels, H, W
+ */
+typedef struct ggdm_op_attr {
+    int N, C, H, W;
+    int Cout, KH, KW, sh, sw, ph, pw;
+    int kind, G;
+    float eps;
+    int heads, dh, Lq, Lk;
+    long sq, sk, sv, oq, ok, ov;
+    int C2;
+} ggdm_op_attr;
+
+typedef struct ggdm_op_call {
+    ggdm_op_attr a;
+    const float *in[GGDM_OP_MAX_IN];  /* inputs in the manifest's order (NULL: an absent optional one) */
+    float *out;                       /* the output (overwritten) */
+    float *cache[GGDM_OP_MAX_CACHE];  /* written by fwd, read by vjp */
+    const float *dout;                /* vjp: d loss / d out */
+    float *din[GGDM_OP_MAX_IN];       /* vjp: ADDED into; NULL: not wanted */
+    float *scratch;                   /* fwd / vjp scratch of the sizes ggdm_op_info gives */
+    const struct ggdm_exec *ex;       /* the CPU's executor (NULL: serial); device drivers ignore it */
+} ggdm_op_call;
+
+typedef void (*ggdm_op_fn)(void *ctx, const ggdm_op_call *c);
+
+/* One driver's implementation of one op. */
+typedef struct ggdm_op_impl {
+    ggdm_op_fn fwd, vjp;
+} ggdm_op_impl;
+
+/* What an op needs, from its attributes (sizes in floats). */
+typedef struct ggdm_op_info {
+    int n_in, n_cache;
+    int out_C, out_H, out_W;          /* the output's shape per sample ([N, out_C, out_H, out_W]) */
+    size_t out;                       /* floats of the output (all samples) */
+    size_t cache[GGDM_OP_MAX_CACHE];  /* floats of each cache */
+    size_t scratch_fwd, scratch_vjp;  /* floats of scratch */
+    int vjp_out;                      /* 1: the VJP reads the op's own output (it must stay alive) */
+    int vjp_in;                       /* bit i: the VJP reads input i (it must stay alive) */
+    int batched;                      /* 0: the output has no batch axis (derived from parameters only) */
+    double flops;                     /* 2 x multiply-adds of the forward (benchmarks) */
+} ggdm_op_info;
+
+/*
+ * The op's needs for these attributes: GGDM_OK; GGDM_ERR_ARG when they do not describe a
+ * valid op (a size < 1, C % G != 0, an empty convolution output, a size that would not fit
+ * in a size_t); GGDM_ERR_UNSUPPORTED for a valid op the drivers do not run yet.
+ */
+ggdm_status ggdm_op_info_get(ggdm_op_id op, const ggdm_op_attr *a, ggdm_op_info *info);
+
+/* "conv", "linear", ... (the manifest's names); NULL for an invalid id. */
+const char *ggdm_op_name(ggdm_op_id op);
+
+/* The drivers' functions, declared from the manifest: ggdm_op_<name>_info,
+ * ggdm_cpu_<name>_fwd/_vjp and ggdm_elem_<name>_fwd/_vjp (all in the math file). */
+#define GGDM_OP(NAME, name, n_in, n_cache, doc)                                                                        \
+    ggdm_status ggdm_op_##name##_info(const ggdm_op_attr *a, ggdm_op_info *info);                                    \
+    void ggdm_cpu_##name##_fwd(void *ctx, const ggdm_op_call *c);                                                     \
+    void ggdm_cpu_##name##_vjp(void *ctx, const ggdm_op_call *c);                                                     \
+    void ggdm_elem_##name##_fwd(void *ctx, const ggdm_op_call *c);                                                    \
+    void ggdm_elem_##name##_vjp(void *ctx, const ggdm_op_call *c);
+#include "ggdm/ops.def"
+#undef GGDM_OP
+
+/* A driver's table from the manifest, every entry bound by name (in enum order, as the
+ * enum is generated from the same lines): PREFIX is cpu, elem, cuda, ...
+ *     static const ggdm_op_impl table[GGDM_OP_COUNT] = {
+ *     #define GGDM_OP(NAME, name, n_in, n_cache, doc) GGDM_OP_IMPL(cpu, name)
+ *     #include "ggdm/ops.def"
+ *     #undef GGDM_OP
+ *     }; */
+#define GGDM_OP_IMPL(PREFIX, name) { ggdm_##PREFIX##_##name##_fwd, ggdm_##PREFIX##_##name##_vjp },
+
+#endif /* GGDM_OP_H */
