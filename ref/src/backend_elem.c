@@ -49,9 +49,10 @@ static void unary(void (*fn)(void *, const ggdm_op_call *), float *out, float *d
     fn(NULL, &c);
 }
 
-static void e_gn_act_forward(float *g, float *mean, float *rstd, float *f, float *a, const float *h, const float *gamma,
+static void e_gn_act_forward(void *ctx, float *g, float *mean, float *rstd, float *f, float *a, const float *h, const float *gamma,
                              const float *beta, const float *ss, int N, int C, int L, int G)
 {
+    (void)ctx;
     gn_fwd(g, mean, rstd, h, gamma, beta, N, C, L, G);
     if (ss) {
         unary(ggdm_elem_film_fwd, f, NULL, NULL, g, ss, N, C, L);
@@ -61,12 +62,13 @@ static void e_gn_act_forward(float *g, float *mean, float *rstd, float *f, float
     }
 }
 
-static void e_gn_act_backward(float *dh, float *scratch, const float *da, const float *h, const float *mean,
+static void e_gn_act_backward(void *ctx, float *dh, float *scratch, const float *da, const float *h, const float *mean,
                               const float *rstd, const float *gamma, const float *g, const float *f, const float *ss,
                               int N, int C, int L, int G)
 {
     size_t n = (size_t)N * C * L;
     ggdm_op_call c = call_nc(N, C, L);
+    (void)ctx;
     if (ss) { /* da may be scratch: read before scratch is written */
         ggdm_host_zero(NULL, dh, n);
         unary(ggdm_elem_silu_vjp, NULL, dh, da, f, NULL, N, C, L);

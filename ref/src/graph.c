@@ -668,7 +668,7 @@ void ggdm_graph_forward(const ggdm_graph *g, const ggdm_backend *be, const float
         if (nd->fuse) {
             const ggdm_graph_node *silu = &g->node[k + nd->fuse];
             const ggdm_graph_node *film = nd->fuse == 2 ? &g->node[k + 1] : NULL;
-            be->gn_act_forward(c.out, c.cache[0], c.cache[1], film ? arena + g->val[film->out].off : NULL,
+            be->gn_act_forward(be->ctx, c.out, c.cache[0], c.cache[1], film ? arena + g->val[film->out].off : NULL,
                                arena + g->val[silu->out].off, c.in[0], c.in[1], c.in[2],
                                film ? vptr(g, params, arena, film->in[1]) : NULL, nd->a.N, nd->a.C, nd->a.W, nd->a.G);
         } else {
@@ -735,7 +735,7 @@ void ggdm_graph_backward(const ggdm_graph *g, const ggdm_backend *be, const floa
                 head--;
             h = &g->node[head];
             film = k - head == 2 ? &g->node[head + 1] : NULL;
-            be->gn_act_backward(gptr(g, arena, NULL, h->in[0]), c.scratch, c.dout, vptr(g, params, arena, h->in[0]),
+            be->gn_act_backward(be->ctx, gptr(g, arena, NULL, h->in[0]), c.scratch, c.dout, vptr(g, params, arena, h->in[0]),
                                 arena + h->cache_off[0], arena + h->cache_off[1], vptr(g, params, arena, h->in[1]),
                                 arena + g->val[h->out].off, film ? arena + g->val[film->out].off : NULL,
                                 film ? vptr(g, params, arena, film->in[1]) : NULL, h->a.N, h->a.C, h->a.W, h->a.G);
@@ -749,8 +749,12 @@ void ggdm_graph_backward(const ggdm_graph *g, const ggdm_backend *be, const floa
         }
         be->ops[nd->op].vjp(be->ctx, &c);
     }
-    if (x0 >= 0 && io->dx && g->val[x0].needs_grad) {
+    if (x0 >= 0 && io->dx && (g->mode & GGDM_GRAPH_GRAD_INPUT)) {
         const ggdm_graph_value *r = &g->val[root(g, x0)];
+        if (!g->val[x0].needs_grad) { /* the outputs do not depend on the input: a zero gradient */
+            memset(io->dx, 0, sizeof(float) * g->val[x0].n);
+            return;
+        }
         if (r->grad_zero == g->n_nodes)
             be->zero(be->ctx, arena + r->goff, r->n);
         be->download(be->ctx, io->dx, arena + r->goff, g->val[x0].n);
@@ -930,10 +934,9 @@ typedef struct chunk_job {
     const ggdm_backend *be;
     const float *params;
     const ggdm_graph_io *io;
-    const ggdm_exec *ex;
-    char *ws, *dev;
     int N, C, mode;
-    size_t off[MAX_CHUNKS], end;
+    ggdm_graph *g[MAX_CHUNKS];
+    float *arena[MAX_CHUNKS];
 } chunk_job;
 
 /* The io of samples [n0, n0 + n) */
@@ -954,18 +957,11 @@ static void chunk_io(const ggdm_net *net, const ggdm_graph_io *io, int n0, ggdm_
 static void chunk_task(void *arg, int c)
 {
     const chunk_job *j = (const chunk_job *)arg;
-    int n0 = chunk_first(j->N, j->C, c), n = chunk_first(j->N, j->C, c + 1) - n0;
-    size_t end = c + 1 < j->C ? j->off[c + 1] : j->end;
-    ggdm_graph *g;
-    float *arena;
     ggdm_graph_io io;
-    if (prepare_at(j->net, j->be, n, j->mode, j->ws + j->off[c], end - j->off[c], j->dev + j->off[c], &g, &arena,
-                   NULL) != GGDM_OK)
-        return; /* cannot happen: every chunk's plan fitted when the chunks were sized */
-    chunk_io(j->net, j->io, n0, &io);
-    ggdm_graph_forward(g, j->be, j->params, arena, &io, NULL);
+    chunk_io(j->net, j->io, chunk_first(j->N, j->C, c), &io);
+    ggdm_graph_forward(j->g[c], j->be, j->params, j->arena[c], &io, NULL);
     if (j->mode)
-        ggdm_graph_backward(g, j->be, j->params, arena, &io, NULL);
+        ggdm_graph_backward(j->g[c], j->be, j->params, j->arena[c], &io, NULL);
 }
 
 ggdm_status ggdm_net_run(const ggdm_net *net, const ggdm_backend *be, const float *params, int N, int mode,
@@ -981,35 +977,37 @@ ggdm_status ggdm_net_run(const ggdm_net *net, const ggdm_backend *be, const floa
     if (!be)
         be = ggdm_backend_cpu();
     C = n_chunks(ex, N);
-    if (C > 1 && net->per_sample && !(mode & GGDM_GRAPH_GRAD_PARAMS) && !io->trace) {
+    if (C > 1 && net->per_sample && !(mode & GGDM_GRAPH_GRAD_PARAMS) && !io->trace && !((uintptr_t)workspace & 15u)) {
+        /* every chunk's graph is built and planned here, one after the other in the workspace;
+         * when they do not all fit (a workspace sized for one run), one run, threads inside the
+         * ops */
         chunk_job j;
-        union {
-            unsigned char b[GGDM_NET_SIZING_BYTES];
-            double align;
-        } mem;
-        size_t need = graph_region(net, N) <= sizeof mem.b
-                          ? chunked_bytes(net, N, mode != 0, C, j.off, mem.b, sizeof mem.b)
-                          : 0;
-        if (need != 0 && ws_bytes >= need && !((uintptr_t)workspace & 15u)) {
-            char *ws = (char *)workspace;
+        char *ws = (char *)workspace, *dev;
+        size_t off = 0, used;
+        int c;
+        dev = be->workspace ? (char *)be->workspace(be->ctx, workspace, ws_bytes) : ws;
+        if (!dev)
+            return GGDM_ERR_BUFFER_TOO_SMALL; /* the backend could not provide its workspace */
+        for (c = 0; c < C; c++) {
+            int n = chunk_first(N, C, c + 1) - chunk_first(N, C, c);
+            st = prepare_at(net, be, n, mode, ws + off, ws_bytes - off, dev + off, &j.g[c], &j.arena[c], &used);
+            if (st != GGDM_OK)
+                break;
+            off += used;
+        }
+        if (st == GGDM_OK) {
             j.net = net;
             j.be = be;
             j.io = io;
-            j.ex = ex;
             j.N = N;
             j.C = C;
             j.mode = mode;
-            j.end = need;
-            /* the backend's workspace and parameters once, before the chunks */
-            j.dev = be->workspace ? (char *)be->workspace(be->ctx, workspace, ws_bytes) : ws;
-            if (!j.dev)
-                return GGDM_ERR_BUFFER_TOO_SMALL;
             j.params = be->params(be->ctx, params, net->n_params, ex && ex->params_unchanged ? -1 : 0);
-            j.ws = ws;
             ggdm_exec_run(ex, chunk_task, &j, C);
             return backend_status(be);
         }
-        /* a workspace sized for one run: one run, threads inside the ops */
+        if (st != GGDM_ERR_BUFFER_TOO_SMALL)
+            return st;
     }
     st = ggdm_net_prepare(net, be, N, mode, workspace, ws_bytes, &g, &arena, NULL);
     if (st != GGDM_OK)

@@ -698,23 +698,17 @@ static const ggdm_backend *backend_of(const ggdm_exec *ex)
     return ex && ex->unet ? ex->unet : ggdm_backend_cpu();
 }
 
-/* The trace adapter: the graph's trace has the unet's signature. */
 static ggdm_status unet_run(const ggdm_unet_cfg *cfg, const float *params, int N, const float *x, const int64_t *t,
                             const float *deps, float *eps, float *dx, float *dp, int backward, void *workspace,
                             size_t ws_bytes, ggdm_unet_trace_fn trace, void *trace_ctx, const ggdm_exec *ex)
 {
     ggdm_net net;
     ggdm_graph_io io;
-    size_t need;
     int mode = 0;
     ggdm_status st = check_inputs(cfg, N, params, x, t, workspace);
     if (st != GGDM_OK)
         return st;
-    st = ggdm_unet_workspace_bytes(cfg, N, backward ? GGDM_UNET_BACKWARD : GGDM_UNET_FORWARD, &need);
-    if (st != GGDM_OK)
-        return st;
-    if (ws_bytes < need)
-        return GGDM_ERR_BUFFER_TOO_SMALL;
+    /* (the run refuses a workspace its plan does not fit in: GGDM_ERR_BUFFER_TOO_SMALL) */
     unet_net(cfg, &net);
     memset(&io, 0, sizeof io);
     io.in[0] = x;

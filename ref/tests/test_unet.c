@@ -413,6 +413,54 @@ static void test_errors(void **state)
     net_free(&n);
 }
 
+/* The graph's workspace: the paper network's forward-only call at N = 32 fits in half of what the
+ * fixed table of buffers took before the graph (162657920 bytes); flops as documented; the loss's
+ * remaining refusals. */
+static void test_workspace_flops_loss(void **state)
+{
+    ggdm_unet_cfg cfg;
+    size_t fwd, bwd, loss;
+    double f32, f64;
+    net n;
+    float x[16], z[16], tab[4] = {0.9f, 0.8f, 0.7f, 0.6f}, l0, l1, *dp;
+    int64_t t[2] = {1, 3}, late[2] = {1, 4};
+    (void)state;
+    ggdm_unet_cfg_default(&cfg);
+    assert_int_equal(ggdm_unet_workspace_bytes(&cfg, 32, GGDM_UNET_FORWARD, &fwd), GGDM_OK);
+    assert_int_equal(ggdm_unet_workspace_bytes(&cfg, 32, GGDM_UNET_BACKWARD, &bwd), GGDM_OK);
+    assert_int_equal(ggdm_unet_loss_workspace_bytes(&cfg, 32, &loss), GGDM_OK);
+    printf("paper Unet1D, N = 32: forward workspace %zu bytes (before the graph: 162657920), forward + backward %zu "
+           "(before: 199108224)\n",
+           fwd, bwd);
+    assert_true(fwd <= 162657920u / 2u);
+    assert_true(bwd > fwd && loss > bwd);
+    assert_int_equal(ggdm_unet_workspace_bytes(&cfg, 32, GGDM_UNET_FORWARD, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_unet_workspace_bytes(&cfg, 0, GGDM_UNET_FORWARD, &fwd), GGDM_ERR_ARG);
+    assert_int_equal(fwd, 0);
+    assert_int_equal(ggdm_unet_flops(&cfg, 32, &f32), GGDM_OK);
+    assert_int_equal(ggdm_unet_flops(&cfg, 64, &f64), GGDM_OK);
+    assert_true(fabs(f32 - 9.66e9) < 0.01e9); /* docs/performance.md */
+    assert_true(f64 == 2.0 * f32);
+    assert_int_equal(ggdm_unet_flops(&cfg, 32, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_unet_flops(&cfg, 0, &f32), GGDM_ERR_ARG);
+    cfg.groups = 7;
+    assert_int_equal(ggdm_unet_flops(&cfg, 32, &f32), GGDM_ERR_ARG);
+    /* the loss without parameter gradients has the loss's bits; steps past T are refused */
+    net_make(&n, 2, 5);
+    ggdm_rng_fill_normal(6, 2, 0, x, 16);
+    ggdm_rng_fill_normal(6, 3, 0, z, 16);
+    dp = (float *)calloc(n.np, sizeof(float));
+    assert_int_equal(ggdm_unet_loss_grad(&n.cfg, n.w, 2, x, t, z, tab, tab, 4, &l0, dp, n.ws, n.wsb), GGDM_OK);
+    assert_int_equal(ggdm_unet_loss_grad(&n.cfg, n.w, 2, x, t, z, tab, tab, 4, &l1, NULL, n.ws, n.wsb), GGDM_OK);
+    assert_memory_equal(&l0, &l1, sizeof l0);
+    assert_int_equal(ggdm_unet_loss_grad(&n.cfg, n.w, 2, x, late, z, tab, tab, 4, &l1, dp, n.ws, n.wsb),
+                     GGDM_ERR_ARG);
+    assert_int_equal(ggdm_unet_loss_grad(&n.cfg, n.w, 2, x, t, z, tab, tab, 4, &l1, dp, n.ws, n.wsb - 1),
+                     GGDM_ERR_BUFFER_TOO_SMALL);
+    free(dp);
+    net_free(&n);
+}
+
 /* Initialisation: PyTorch's bounds, ones and zeros for the norms, seed-determined. */
 static void test_init(void **state)
 {
@@ -449,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_gradients_fd),  cmocka_unit_test(test_cross_checks),
         cmocka_unit_test(test_batch_independence), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_init), cmocka_unit_test(test_executor),
+        cmocka_unit_test(test_workspace_flops_loss),
     };
     return cmocka_run_group_tests_name("unet", tests, NULL, NULL);
 }

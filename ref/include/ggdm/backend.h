@@ -72,9 +72,9 @@ typedef struct ggdm_backend {
      *                    h given da, as the separate backward operations leave it in a zeroed
      *                    dh (silu, [scale_shift,] groupnorm); scratch [N*C*L] may be clobbered
      *                    and may be da itself; g, f, ss as in the forward. */
-    void (*gn_act_forward)(float *g, float *mean, float *rstd, float *f, float *a, const float *h,
+    void (*gn_act_forward)(void *ctx, float *g, float *mean, float *rstd, float *f, float *a, const float *h,
                            const float *gamma, const float *beta, const float *ss, int N, int C, int L, int G);
-    void (*gn_act_backward)(float *dh, float *scratch, const float *da, const float *h, const float *mean,
+    void (*gn_act_backward)(void *ctx, float *dh, float *scratch, const float *da, const float *h, const float *mean,
                             const float *rstd, const float *gamma, const float *g, const float *f, const float *ss,
                             int N, int C, int L, int G);
 } ggdm_backend;
