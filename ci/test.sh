@@ -25,6 +25,7 @@ stage "conformance through the element functions (the GPU exact kernels' CPU twi
 stage "conformance on the GPU (exact: bit for bit; fast: tolerance), or loudly skipped" sh ci/conformance-gpu.sh "$BUILD"
 stage "threads: bit-identical results for --threads 1, 2, 3" sh ci/threads.sh "$BUILD/ggdm"
 stage "tampered vectors are caught" sh ci/tamper.sh "$BUILD/ggdm"
+stage "tampered op vectors are caught" sh ci/tamper-ops.sh "$BUILD/ggdm"
 stage "schedules equal the original's (PyTorch) bit for bit" sh ci/original-schedules.sh "$BUILD/ggdm"
 stage "bad input to the command: clear errors, no crash, no partial output" /usr/bin/python3 conformance/interop/check_cli_errors.py "$BUILD/ggdm"
 stage "Unet1D against PyTorch (small and paper configurations)" sh -c "/usr/bin/python3 conformance/interop/check_unet.py '$BUILD/ggdm' --config small && /usr/bin/python3 conformance/interop/check_unet.py '$BUILD/ggdm' --config paper"

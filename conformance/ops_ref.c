@@ -19,14 +19,8 @@
 #include "ggdm/diffusion.h"
 #include "ggdm/optimize.h"
 #include "ops_adversarial.h"
+#include "ops_vectors.h"
 #include "runner.h"
-
-#define TRY(x)                                                                                                         \
-    do {                                                                                                               \
-        ggdm_status st_ = (x);                                                                                         \
-        if (st_ != GGDM_OK)                                                                                            \
-            return st_;                                                                                                \
-    } while (0)
 
 static ggdm_status alloc1(conf_call *c, ggdm_dtype dt, uint64_t n)
 {
@@ -826,6 +820,7 @@ done:
 
 static const conf_op ref_ops[] = {
     CONF_OPS_ADVERSARIAL
+    CONF_OPS_VECTORS
     {"input_f32", op_input_f32, "deterministic float32 inputs (lin, bits, special)"},
     {"input_f64", op_input_f64, "deterministic float64 inputs (lin, bits, special)"},
     {"f32_unary", op_f32_unary, "ggdm's float32 elementary functions"},

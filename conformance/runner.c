@@ -635,13 +635,14 @@ static void usage(FILE *f, int regenerate)
         fprintf(f,
                 "usage: ggdm vectors [--vectors DIR] [--filter TEXT]\n"
                 "Recomputes every golden vector with the reference and rewrites the stored .npy files,\n"
-                "the manifest's xxh3 column and files.xxh3. Only after a deliberate change of the math,\n"
+                "the manifest's xxh3 column and files.xxh3 (of DIR and of DIR/ops). Only after a deliberate change of the math,\n"
                 "documented in docs/math.md: golden vectors are evidence, not fixtures.\n");
     else
         fprintf(f,
                 "usage: ggdm conformance [--vectors DIR] [--filter TEXT] [--list] [--verbose] [--threads N]\n"
                 "                        [--backend cpu|elem]\n"
-                "Recomputes every golden vector of DIR/manifest.tsv (default: vectors) and compares it with\n"
+                "Recomputes every golden vector of DIR/manifest.tsv (default: vectors), then of DIR/ops/manifest.tsv\n"
+                "(every op of ggdm/ops.def through the backend's op table), and compares it with\n"
                 "the stored result: bit for bit for an exact implementation, within the vector's tolerance\n"
                 "otherwise. Fails naming the vector and the first differing element. Exit status 0 when\n"
                 "every vector passes, 1 when one fails, 2 on a usage or manifest error. --threads N (default\n"
@@ -651,55 +652,31 @@ static void usage(FILE *f, int regenerate)
                 "host as the CUDA exact mode runs them (slow). Default: the front end's own choice.\n");
 }
 
-int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
+/* What one run of the vectors shares across its manifests (the main one and vectors/ops). */
+typedef struct conf_run {
+    const conf_impl *impl;
+    const char *filter;
+    int verbose, list, regenerate, threads;
+    const ggdm_unet_backend *backend;
+    int pass, fail, skip;
+} conf_run;
+
+/* Runs (or regenerates, or lists) the vectors of DIR/manifest.tsv; paths in it are relative
+ * to DIR. Returns -1 when the manifest cannot be read (a usage error), else 0 (counts in r). */
+static int run_manifest(conf_run *r, const char *dir, int sub)
 {
-    const char *dir = "vectors", *filter = NULL;
-    int verbose = 0, list = 0, threads = 1, i, pass = 0, fail = 0, skip = 0, nfiles = 0, bad_files = 0;
-    const ggdm_unet_backend *backend = NULL; /* --backend; NULL: ggdm_cli_exec's own */
-    static ggdm_exec bex;                    /* ggdm_cli_exec(threads) with .unet = backend */
+    const conf_impl *impl = r->impl;
+    const char *filter = r->filter;
+    int verbose = r->verbose, regenerate = r->regenerate, threads = r->threads, i;
+    int pass = 0, fail = 0, skip = 0, nfiles = 0, bad_files = 0;
+    const ggdm_unet_backend *backend = r->backend;
+    static ggdm_exec bex; /* ggdm_cli_exec(threads) with .unet = backend */
     char mpath[1024];
     manifest m;
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--vectors") == 0 && i + 1 < argc)
-            dir = argv[++i];
-        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc)
-            filter = argv[++i];
-        else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
-            verbose = 1;
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 1024) {
-                fprintf(stderr, "ggdm conformance: --threads must be an integer in [1, 1024], not '%s'\n", argv[i]);
-                return 2;
-            }
-            threads = (int)n;
-        } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
-            const char *b = argv[++i];
-            if (strcmp(b, "cpu") == 0)
-                backend = ggdm_unet_backend_cpu();
-            else if (strcmp(b, "elem") == 0)
-                backend = ggdm_unet_backend_elem();
-            else {
-                fprintf(stderr, "ggdm conformance: --backend must be cpu or elem, not '%s'\n", b);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--list") == 0)
-            list = 1;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout, regenerate);
-            return 0;
-        } else {
-            fprintf(stderr, "ggdm %s: unknown or incomplete option '%s'\n", regenerate ? "vectors" : "conformance",
-                    argv[i]);
-            usage(stderr, regenerate);
-            return 2;
-        }
-    }
     join_path(mpath, sizeof mpath, dir, "manifest.tsv");
     if (manifest_load(mpath, &m) != 0)
-        return 2;
-    if (list) {
+        return -1;
+    if (r->list) {
         for (i = 0; i < m.nvec; i++)
             printf("%-40s %-12s %s\n", m.vec[i].id, m.vec[i].op, m.vec[i].comment);
         manifest_free(&m);
@@ -708,8 +685,8 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
     if (!regenerate) {
         bad_files = check_stored_files(dir, &nfiles);
         if (verbose || bad_files)
-            printf("%s stored files: %d checked, %d altered or missing\n", bad_files ? "FAIL" : "ok  ", nfiles,
-                   bad_files);
+            printf("%s stored files%s%s%s: %d checked, %d altered or missing\n", bad_files ? "FAIL" : "ok  ",
+                   sub ? " (" : "", sub ? dir : "", sub ? ")" : "", nfiles, bad_files);
     }
     for (i = 0; i < m.nvec; i++) {
         conf_vector *v = &m.vec[i];
@@ -813,9 +790,89 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
     }
     if (bad_files)
         fail += bad_files;
+    manifest_free(&m);
+    r->pass += pass;
+    r->fail += fail;
+    r->skip += skip;
+    return 0;
+}
+
+/* Manifests of their own below the vectors folder, run after the main one (docs/conformance.md,
+ * "Per-op vectors"): DIR/<sub>/manifest.tsv with its own files.xxh3; paths relative to DIR/<sub>. */
+static const char *const sub_manifests[] = {"ops"};
+
+int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate)
+{
+    const char *dir = "vectors", *filter = NULL;
+    int verbose = 0, list = 0, threads = 1, i;
+    size_t k;
+    const ggdm_unet_backend *backend = NULL; /* --backend; NULL: ggdm_cli_exec's own */
+    conf_run run;
+    memset(&run, 0, sizeof run);
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--vectors") == 0 && i + 1 < argc)
+            dir = argv[++i];
+        else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc)
+            filter = argv[++i];
+        else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+            verbose = 1;
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > 1024) {
+                fprintf(stderr, "ggdm conformance: --threads must be an integer in [1, 1024], not '%s'\n", argv[i]);
+                return 2;
+            }
+            threads = (int)n;
+        } else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            const char *b = argv[++i];
+            if (strcmp(b, "cpu") == 0)
+                backend = ggdm_unet_backend_cpu();
+            else if (strcmp(b, "elem") == 0)
+                backend = ggdm_unet_backend_elem();
+            else {
+                fprintf(stderr, "ggdm conformance: --backend must be cpu or elem, not '%s'\n", b);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--list") == 0)
+            list = 1;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout, regenerate);
+            return 0;
+        } else {
+            fprintf(stderr, "ggdm %s: unknown or incomplete option '%s'\n", regenerate ? "vectors" : "conformance",
+                    argv[i]);
+            usage(stderr, regenerate);
+            return 2;
+        }
+    }
+    run.impl = impl;
+    run.filter = filter;
+    run.verbose = verbose;
+    run.list = list;
+    run.regenerate = regenerate;
+    run.threads = threads;
+    run.backend = backend;
+    if (run_manifest(&run, dir, 0) != 0)
+        return 2;
+    for (k = 0; k < sizeof sub_manifests / sizeof sub_manifests[0]; k++) {
+        char sub[1024], spath[1100];
+        join_path(sub, sizeof sub, dir, sub_manifests[k]);
+        snprintf(spath, sizeof spath, "%s/manifest.tsv", sub);
+        if (!ggdm_io_exists(spath)) {
+            if (!list) {
+                printf("SKIP %s: not present (its vectors were not run)\n", spath);
+                run.skip++;
+            }
+        } else if (run_manifest(&run, sub, 1) != 0) {
+            return 2;
+        }
+    }
+    if (list)
+        return 0;
     printf("implementation %s, vectors %s%s%s\n", impl->name, dir, backend ? ", backend " : "",
            backend ? backend->name : "");
-    printf("%s: %d passed, %d failed, %d skipped\n", regenerate ? "vectors" : "conformance", pass, fail, skip);
-    manifest_free(&m);
-    return fail ? 1 : 0;
+    printf("%s: %d passed, %d failed, %d skipped\n", regenerate ? "vectors" : "conformance", run.pass, run.fail,
+           run.skip);
+    return run.fail ? 1 : 0;
 }

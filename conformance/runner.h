@@ -17,7 +17,7 @@
 #include "ggdm/exec.h"
 #include "ggdm/status.h"
 
-#define CONF_MAX_PARAMS 16
+#define CONF_MAX_PARAMS 24
 #define CONF_FIELD 512
 
 typedef struct conf_vector {
@@ -72,5 +72,13 @@ int conf_main(int argc, char **argv, const conf_impl *impl, int regenerate);
 
 /* The reference implementation's op table (conformance/ops_ref.c). */
 extern const conf_impl conf_impl_ref;
+
+/* Returns the status of x when it is not GGDM_OK (the ops' setup code). */
+#define TRY(x)                                                                                                         \
+    do {                                                                                                               \
+        ggdm_status st_ = (x);                                                                                         \
+        if (st_ != GGDM_OK)                                                                                            \
+            return st_;                                                                                                \
+    } while (0)
 
 #endif

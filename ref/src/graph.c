@@ -861,25 +861,23 @@ ggdm_status ggdm_net_workspace_bytes(const ggdm_net *net, int N, int grad, const
 {
     /* the graph is built here to plan it: the only stack buffer of the library's size queries
      * (GGDM_NET_SIZING_BYTES; docs/graph.md) */
-    union {
-        unsigned char b[GGDM_NET_SIZING_BYTES];
-        double align;
-    } mem;
-    size_t one, ch;
+    unsigned char mem_[GGDM_NET_SIZING_BYTES + 16];
+    unsigned char *mem = mem_ + ((16u - ((uintptr_t)mem_ & 15u)) & 15u); /* 16-byte aligned */
+    size_t one, ch, room = GGDM_NET_SIZING_BYTES;
     int C;
     if (!bytes)
         return GGDM_ERR_ARG;
     *bytes = 0;
     if (!net || !net->build || !net->size || N < 1 || N > (1 << 24))
         return GGDM_ERR_ARG;
-    if (graph_region(net, N) > sizeof mem.b)
+    if (graph_region(net, N) > room)
         return graph_region(net, N) ? GGDM_ERR_UNSUPPORTED : GGDM_ERR_ARG;
-    one = one_bytes(net, N, grad, mem.b, sizeof mem.b);
+    one = one_bytes(net, N, grad, mem, room);
     if (one == 0)
         return GGDM_ERR_ARG;
     C = n_chunks(ex, N);
     if (C > 1 && net->per_sample) {
-        ch = chunked_bytes(net, N, grad, C, NULL, mem.b, sizeof mem.b);
+        ch = chunked_bytes(net, N, grad, C, NULL, mem, room);
         if (ch == 0)
             return GGDM_ERR_ARG;
         one = ch > one ? ch : one;

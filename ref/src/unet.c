@@ -1,11 +1,9 @@
 /*
- * The Unet1D score network (original.md §2): parameter table, workspace plan, forward
- * and backward. The layers are in layers.c and attention.c; this file only wires them,
- * in a fixed order that docs/nn.md documents ("The network").
- *
- * Workspace: one float array carved into buffers by a plan computed from (cfg, N, mode);
- * every buffer starts on a 64-byte boundary. The forward pass keeps every activation the
- * backward pass needs (the tape); module backward passes use a shared scratch region.
+ * The Unet1D score network (original.md §2): its parameter table (state-dict order: init's
+ * Philox streams and the checkpoints' layout) and its builder, which registers parameter
+ * views and wires the graph of ops (ggdm/graph.h) in the forward order docs/nn.md documents
+ * ("The network"). Planning, memory, running forward and backward, sample chunks and tracing
+ * are the graph runner's (ref/src/graph.c); the ops are ref/src/ops.
  */
 #include "ggdm/unet.h"
 

@@ -35,7 +35,7 @@
 #define GGDM_GRAPH_SLOTS 2
 #define GGDM_GRAPH_NAME_LEN 48
 #define GGDM_GRAPH_NONE ((size_t)-1)
-/* The stack buffer ggdm_net_workspace_bytes (and a chunked ggdm_net_run) builds a graph in to
+/* The stack buffer ggdm_net_workspace_bytes builds a graph in to
  * plan its size: networks whose graph needs more are refused (GGDM_ERR_UNSUPPORTED). */
 #define GGDM_NET_SIZING_BYTES (512u * 1024u)
 

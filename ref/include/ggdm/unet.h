@@ -3,10 +3,10 @@
  *
  * Parameters live in ONE flat float32 array, tensor after tensor in the original's
  * state-dict order (ggdm_unet_tensor gives each tensor's PyTorch name, shape and offset).
- * All working memory is one caller-provided workspace, carved by a fixed table of sizes
- * (ggdm_unet_workspace_bytes). Nothing allocates, prints or keeps state between calls:
- * the same inputs give the same bits, on every platform (docs/nn.md: the exact order of
- * every chain).
+ * All working memory is one caller-provided workspace (ggdm_unet_workspace_bytes): the
+ * network's graph and an arena laid out by liveness (docs/graph.md). Nothing allocates,
+ * prints or keeps state between calls: the same inputs give the same bits, on every
+ * platform (docs/nn.md: the exact order of every chain).
  */
 #ifndef GGDM_UNET_H
 #define GGDM_UNET_H

@@ -80,4 +80,45 @@ static inline long ggdm_op_count(const ggdm_op_attr *a)
     return (long)a->N * a->C * a->H * a->W;
 }
 
+/* An element-wise op y = f(x) of one input: its info, and its drivers over the layer
+ * functions ggdm_<f>_forward/_backward (cpu) and the element functions
+ * ggdm_elem_<f>_forward_y / _backward_dx (elem). */
+#define GGDM_UNARY_OP(name, f)                                                                                        \
+    ggdm_status ggdm_op_##name##_info(const ggdm_op_attr *a, ggdm_op_info *info)                                     \
+    {                                                                                                                 \
+        ggdm_op_sz z = {0};                                                                                           \
+        ggdm_op_info_begin(info, 1, 0);                                                                               \
+        if (!ggdm_op_shape_ok(a))                                                                                     \
+            return GGDM_ERR_ARG;                                                                                      \
+        info->vjp_in = 1;                                                                                             \
+        return ggdm_op_info_out(info, &z, a->N, a->C, a->H, a->W);                                                    \
+    }                                                                                                                 \
+    void ggdm_cpu_##name##_fwd(void *ctx, const ggdm_op_call *c)                                                      \
+    {                                                                                                                 \
+        (void)ctx;                                                                                                    \
+        ggdm_##f##_forward(c->out, c->in[0], ggdm_op_count(&c->a));                                                   \
+    }                                                                                                                 \
+    void ggdm_cpu_##name##_vjp(void *ctx, const ggdm_op_call *c)                                                      \
+    {                                                                                                                 \
+        (void)ctx;                                                                                                    \
+        if (c->din[0])                                                                                                \
+            ggdm_##f##_backward(c->din[0], c->dout, c->in[0], ggdm_op_count(&c->a));                                  \
+    }                                                                                                                 \
+    void ggdm_elem_##name##_fwd(void *ctx, const ggdm_op_call *c)                                                     \
+    {                                                                                                                 \
+        float *y = c->out;                                                                                            \
+        const float *x = c->in[0];                                                                                    \
+        long n = ggdm_op_count(&c->a);                                                                                \
+        (void)ctx;                                                                                                    \
+        GGDM_ELEM_LAUNCH(f##_forward, y, (y, x, n, idx_), (n))                                                        \
+    }                                                                                                                 \
+    void ggdm_elem_##name##_vjp(void *ctx, const ggdm_op_call *c)                                                     \
+    {                                                                                                                 \
+        float *dx = c->din[0];                                                                                        \
+        const float *dy = c->dout, *x = c->in[0];                                                                     \
+        long n = ggdm_op_count(&c->a);                                                                                \
+        (void)ctx;                                                                                                    \
+        GGDM_ELEM_LAUNCH(f##_backward, dx, (dx, dy, x, n, idx_), (n))                                                 \
+    }
+
 #endif /* GGDM_OP_IMPL_H */
