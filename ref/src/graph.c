@@ -300,6 +300,9 @@ static int fuse_len(const ggdm_graph *g, int k)
 static ggdm_status add_buf(gscratch *s, int *nb, size_t n, int t0, int t1, size_t *off)
 {
     pbuf *b;
+    *off = 0;
+    if (n == 0)
+        return GGDM_OK; /* nothing to place */
     if (*nb >= s->cap)
         return GGDM_ERR_BUFFER_TOO_SMALL;
     b = &s->buf[(*nb)++];
@@ -307,37 +310,46 @@ static ggdm_status add_buf(gscratch *s, int *nb, size_t n, int t0, int t1, size_
     b->t0 = t0;
     b->t1 = t1;
     b->off = off;
-    *off = 0;
     return GGDM_OK;
+}
+
+/* ord[0 .. nb) sorted by (t0, listing order), a stable bottom-up merge sort with tmp */
+static void sort_by_t0(const pbuf *buf, int *ord, int *tmp, int nb)
+{
+    int w, i;
+    for (i = 0; i < nb; i++)
+        ord[i] = i;
+    for (w = 1; w < nb; w *= 2) {
+        for (i = 0; i < nb; i += 2 * w) {
+            int a = i, m = i + w < nb ? i + w : nb, e = i + 2 * w < nb ? i + 2 * w : nb, b = m, k = i;
+            while (a < m || b < e)
+                tmp[k++] = (b >= e || (a < m && buf[ord[a]].t0 <= buf[ord[b]].t0)) ? ord[a++] : ord[b++];
+        }
+        memcpy(ord, tmp, sizeof(int) * (size_t)nb);
+    }
 }
 
 /* First fit in order of creation time (ties: the order the buffers were listed): each buffer
  * goes at the lowest offset where it overlaps no placed buffer alive at the same time. The
- * placed buffers are kept sorted by offset, so one scan finds the place. */
+ * placed buffers still alive are kept sorted by offset, so one scan finds the place; a
+ * buffer dead before the current creation time can meet no later one and leaves the list. */
 static size_t place(gscratch *s, int nb)
 {
-    int *ord = s->order, *byoff = s->order + s->cap, placed = 0, i, t;
+    int *ord = s->order, *live = s->order + s->cap, n_live = 0, i, t;
     size_t top = 0;
-    for (i = 0; i < nb; i++) { /* by t0, stable */
-        int j = i;
-        while (j > 0 && s->buf[ord[j - 1]].t0 > s->buf[i].t0) {
-            ord[j] = ord[j - 1];
-            j--;
-        }
-        ord[j] = i;
-    }
+    sort_by_t0(s->buf, ord, live, nb);
     for (t = 0; t < nb; t++) {
         pbuf *b = &s->buf[ord[t]];
         size_t cand = 0;
-        int at;
-        if (b->n == 0) {
-            *b->off = 0;
-            continue;
+        int at, k;
+        for (i = k = 0; i < n_live; i++) { /* drop the dead, keep the order */
+            const pbuf *p = &s->buf[live[i]];
+            if (p->t1 >= b->t0)
+                live[k++] = live[i];
         }
-        for (i = 0; i < placed; i++) {
-            const pbuf *p = &s->buf[byoff[i]];
-            if (p->t1 < b->t0 || p->t0 > b->t1)
-                continue;
+        n_live = k;
+        for (i = 0; i < n_live; i++) {
+            const pbuf *p = &s->buf[live[i]];
             if (*p->off >= cand + b->n)
                 break;
             if (*p->off + p->n > cand)
@@ -346,10 +358,10 @@ static size_t place(gscratch *s, int nb)
         *b->off = cand;
         if (cand + b->n > top)
             top = cand + b->n;
-        for (at = placed; at > 0 && *s->buf[byoff[at - 1]].off > cand; at--)
-            byoff[at] = byoff[at - 1];
-        byoff[at] = ord[t];
-        placed++;
+        for (at = n_live; at > 0 && *s->buf[live[at - 1]].off > cand; at--)
+            live[at] = live[at - 1];
+        live[at] = ord[t];
+        n_live++;
     }
     return top;
 }
@@ -843,11 +855,13 @@ static size_t one_bytes(const ggdm_net *net, int N, int grad, void *mem, size_t 
  * byte offset. 0 on failure. */
 static size_t chunked_bytes(const ggdm_net *net, int N, int grad, int C, size_t *off, void *mem, size_t bytes)
 {
-    size_t total = 0, one;
-    int c;
+    size_t total = 0, one = 0;
+    int c, last_n = -1;
     for (c = 0; c < C; c++) {
         int n = chunk_first(N, C, c + 1) - chunk_first(N, C, c);
-        one = one_bytes(net, n, grad, mem, bytes);
+        if (n != last_n) /* chunks take one of two sizes: each is planned once */
+            one = one_bytes(net, n, grad, mem, bytes);
+        last_n = n;
         if (one == 0 || total > SIZE_MAX / 4u - one)
             return 0;
         if (off)
