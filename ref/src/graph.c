@@ -851,9 +851,8 @@ static size_t one_bytes(const ggdm_net *net, int N, int grad, void *mem, size_t 
     return gb + ((f * sizeof(float) + 63u) & ~(size_t)63u);
 }
 
-/* The bytes of C chunks' runs, one after the other; off (may be NULL) receives each chunk's
- * byte offset. 0 on failure. */
-static size_t chunked_bytes(const ggdm_net *net, int N, int grad, int C, size_t *off, void *mem, size_t bytes)
+/* The bytes of C chunks' runs, one after the other; 0 on failure. */
+static size_t chunked_bytes(const ggdm_net *net, int N, int grad, int C, void *mem, size_t bytes)
 {
     size_t total = 0, one = 0;
     int c, last_n = -1;
@@ -864,8 +863,6 @@ static size_t chunked_bytes(const ggdm_net *net, int N, int grad, int C, size_t 
         last_n = n;
         if (one == 0 || total > SIZE_MAX / 4u - one)
             return 0;
-        if (off)
-            off[c] = total;
         total += one;
     }
     return total;
@@ -891,7 +888,7 @@ ggdm_status ggdm_net_workspace_bytes(const ggdm_net *net, int N, int grad, const
         return GGDM_ERR_ARG;
     C = n_chunks(ex, N);
     if (C > 1 && net->per_sample) {
-        ch = chunked_bytes(net, N, grad, C, NULL, mem, room);
+        ch = chunked_bytes(net, N, grad, C, mem, room);
         if (ch == 0)
             return GGDM_ERR_ARG;
         one = ch > one ? ch : one;
@@ -1014,7 +1011,7 @@ ggdm_status ggdm_net_run(const ggdm_net *net, const ggdm_backend *be, const floa
             j.N = N;
             j.C = C;
             j.mode = mode;
-            j.params = be->params(be->ctx, params, net->n_params, ex && ex->params_unchanged ? -1 : 0);
+            j.params = be->params(be->ctx, params, net->n_params, ex->params_unchanged ? -1 : 0); /* (C > 1: ex) */
             ggdm_exec_run(ex, chunk_task, &j, C);
             return backend_status(be);
         }

@@ -163,7 +163,7 @@ static void log_trace(void *ctx, const char *name, const float *data, int ndim, 
 static void test_mini_network(void **state)
 {
     static float ws[1 << 16];
-    mini_cfg cfg;
+    mini_cfg cfg = {0};
     ggdm_net net;
     ggdm_graph_io io;
     float p[P_COUNT], x[N_ * L_], dy[N_ * L_], y0[N_ * L_], dx0[N_ * L_], dp0[P_COUNT], y1[N_ * L_], dx1[N_ * L_],
@@ -238,7 +238,7 @@ static void rev_run(void *ctx, ggdm_task_fn task, void *arg, int ntasks)
 static void test_chunks(void **state)
 {
     static float ws[1 << 17];
-    mini_cfg cfg;
+    mini_cfg cfg = {0};
     ggdm_net net;
     ggdm_graph_io io;
     ggdm_exec ex;
@@ -270,6 +270,14 @@ static void test_chunks(void **state)
     assert_int_equal(ggdm_net_run(&net, NULL, p, NB, GGDM_GRAPH_GRAD_INPUT, &io, ws, chunked, &ex), GGDM_OK);
     same_bits(y0, y1, NB * L_, "y (chunks)");
     same_bits(dx0, dx1, NB * L_, "dx (chunks)");
+    /* more threads than samples (and than the chunk limit): one chunk per sample */
+    ex.nthreads = 100;
+    assert_int_equal(ggdm_net_workspace_bytes(&net, NB, 1, &ex, &chunked), GGDM_OK);
+    assert_true(chunked <= sizeof ws);
+    memset(y1, 0, sizeof y1);
+    assert_int_equal(ggdm_net_run(&net, NULL, p, NB, GGDM_GRAPH_GRAD_INPUT, &io, ws, chunked, &ex), GGDM_OK);
+    same_bits(y0, y1, NB * L_, "y (a chunk per sample)");
+    ex.nthreads = 3;
     /* a workspace for one run only: one run, the same bits */
     memset(y1, 0, sizeof y1);
     assert_int_equal(ggdm_net_run(&net, NULL, p, NB, GGDM_GRAPH_GRAD_INPUT, &io, ws, one, &ex), GGDM_OK);
@@ -580,7 +588,7 @@ static void test_device_backend(void **state)
 {
     static float ws[1 << 17];
     ggdm_backend be = *ggdm_backend_cpu();
-    mini_cfg cfg;
+    mini_cfg cfg = {0};
     ggdm_net net;
     ggdm_graph_io io;
     ggdm_exec ex;
@@ -657,7 +665,7 @@ static ggdm_status bad_build(const void *cfg, ggdm_graph *g)
 static void test_net_errors(void **state)
 {
     static float ws[1 << 14];
-    mini_cfg cfg;
+    mini_cfg cfg = {0};
     ggdm_net net;
     ggdm_graph_io io;
     ggdm_graph *g;
@@ -675,6 +683,17 @@ static void test_net_errors(void **state)
     assert_int_equal(ggdm_net_workspace_bytes(&net, N_, 0, NULL, NULL), GGDM_ERR_ARG);
     assert_int_equal(ggdm_net_workspace_bytes(NULL, N_, 0, NULL, &bytes), GGDM_ERR_ARG);
     assert_int_equal(ggdm_net_workspace_bytes(&net, 0, 0, NULL, &bytes), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_workspace_bytes(&net, (1 << 24) + 1, 0, NULL, &bytes), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_run(&net, NULL, p, N_, 0, NULL, ws, sizeof ws, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_run(&net, NULL, p, N_, 0, &io, NULL, sizeof ws, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_run(&net, NULL, p, 0, 0, &io, ws, sizeof ws, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_prepare(&net, NULL, N_, 0, ws, sizeof ws, NULL, &arena, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_prepare(&net, NULL, N_, 0, ws, sizeof ws, &g, NULL, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_prepare(&net, NULL, 0, 0, ws, sizeof ws, &g, &arena, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_prepare(NULL, NULL, N_, 0, ws, sizeof ws, &g, &arena, NULL), GGDM_ERR_ARG);
+    net.build = NULL;
+    assert_int_equal(ggdm_net_workspace_bytes(&net, N_, 0, NULL, &bytes), GGDM_ERR_ARG);
+    net.build = mini_build;
     assert_int_equal(ggdm_net_run(NULL, NULL, p, N_, 0, &io, ws, sizeof ws, NULL), GGDM_ERR_ARG);
     assert_int_equal(ggdm_net_run(&net, NULL, NULL, N_, 0, &io, ws, sizeof ws, NULL), GGDM_ERR_ARG);
     assert_int_equal(ggdm_net_prepare(&net, NULL, N_, 0, (char *)ws + 4, sizeof ws - 4, &g, &arena, NULL),
@@ -707,10 +726,23 @@ static ggdm_status steps_only_build(const void *cfg, ggdm_graph *g)
     return g->status;
 }
 
+/* y = temb(x): the input needs a gradient, its one reader's VJP adds nothing into it */
+static ggdm_status temb_of_input_build(const void *cfg, ggdm_graph *g)
+{
+    ggdm_op_attr a;
+    int in[1];
+    (void)cfg;
+    in[0] = ggdm_graph_input(g, 0, 1, 1, 1, NULL);
+    memset(&a, 0, sizeof a);
+    a.Cout = 8;
+    ggdm_graph_output(g, ggdm_graph_op(g, GGDM_OP_TEMB, &a, in, 1, NULL, 3), 0);
+    return g->status;
+}
+
 static void test_unused_input_gradient(void **state)
 {
     static float ws[1 << 14];
-    mini_cfg cfg;
+    mini_cfg cfg = {0};
     ggdm_net net;
     ggdm_graph_io io;
     float p[1] = {0}, x[N_ * 8], dx[N_ * 8], y[N_ * 8], dy[N_ * 8];
@@ -738,6 +770,13 @@ static void test_unused_input_gradient(void **state)
     for (i = 0; i < N_ * 8; i++)
         assert_true(dx[i] == 0.0f && !signbit(dx[i]));
     assert_int_equal(tl.n, 1);
+    net.build = temb_of_input_build;
+    net.in_floats[0] = 1;
+    fill(dx, N_, 17);
+    io.trace = NULL;
+    assert_int_equal(ggdm_net_run(&net, NULL, p, N_, GGDM_GRAPH_GRAD_INPUT, &io, ws, sizeof ws, NULL), GGDM_OK);
+    for (i = 0; i < N_; i++)
+        assert_true(dx[i] == 0.0f && !signbit(dx[i]));
 }
 
 /* y = conv(silu(film(norm(h), ss))): the norm's input has no other reader, so with the elem
@@ -781,7 +820,7 @@ static void test_fusion(void **state)
 {
     static float ws[1 << 16];
     static unsigned char mem[1 << 16] __attribute__((aligned(64)));
-    mini_cfg cfg;
+    mini_cfg cfg = {0};
     ggdm_net net;
     ggdm_graph_io io;
     ggdm_graph *g;
@@ -829,6 +868,126 @@ static void test_fusion(void **state)
     same_bits(dx0, dx1, N_ * L_, "dx (fused backward)");
 }
 
+/* Every remaining refusal of the building API and of the attention's attributes. */
+static void test_more_refusals(void **state)
+{
+    static unsigned char mem[1 << 14] __attribute__((aligned(64)));
+    ggdm_graph *g;
+    ggdm_op_attr a;
+    ggdm_op_info info;
+    int in[4] = {0, -1, -1, -1}, x, y;
+    size_t k;
+    static const struct {
+        int heads, dh, Lq, Lk;
+        long sq, sk, sv, oq, ok, ov;
+    } bad[] = {
+        {0, 3, 4, 7, 24, 42, 42, 0, 0, 0},  {2, 0, 4, 7, 24, 42, 42, 0, 0, 0},  {2, 3, 0, 7, 24, 42, 42, 0, 0, 0},
+        {2, 3, 4, 0, 24, 42, 42, 0, 0, 0},  {2, 3, 4, 7, 24, 42, 42, -1, 0, 0}, {2, 3, 4, 7, 24, 42, 42, 0, -1, 0},
+        {2, 3, 4, 7, 24, 42, 42, 0, 0, -1}, {2, 3, 4, 7, 23, 42, 42, 0, 0, 0},  {2, 3, 4, 7, 24, 42, 41, 0, 0, 0},
+        {2, 3, 4, 7, -24, 42, 42, 0, 0, 0}, {1 << 17, 1, 4, 7, 24, 42, 42, 0, 0, 0},
+    };
+    (void)state;
+    memset(&a, 0, sizeof a);
+    a.N = 2;
+    for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        a.heads = bad[k].heads, a.dh = bad[k].dh, a.Lq = bad[k].Lq, a.Lk = bad[k].Lk;
+        a.sq = bad[k].sq, a.sk = bad[k].sk, a.sv = bad[k].sv, a.oq = bad[k].oq, a.ok = bad[k].ok, a.ov = bad[k].ov;
+        if (ggdm_op_info_get(GGDM_OP_ATTN, &a, &info) != GGDM_ERR_ARG)
+            fail_msg("attention case %zu accepted", k);
+    }
+    a.N = 0, a.heads = 2, a.dh = 3, a.Lq = 4, a.Lk = 4, a.sq = a.sk = a.sv = 24, a.oq = a.ok = a.ov = 0;
+    assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &info), GGDM_ERR_ARG);
+    a.N = 1;
+    assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &info), GGDM_OK);
+    assert_true(info.scratch_vjp >= 16); /* Lq = Lk: the packed backward's scratch too */
+    memset(&a, 0, sizeof a);
+    /* sizes and init */
+    assert_int_equal(ggdm_graph_bytes(1, 0), 0);
+    assert_int_equal(ggdm_graph_bytes(1 << 21, 1), 0);
+    assert_int_equal(ggdm_graph_init(mem, sizeof mem, 0, 4, 1, &g), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_graph_init(mem, sizeof mem, 4, 4, (1 << 24) + 1, &g), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_graph_init(mem, sizeof mem, 8, 16, 2, &g), GGDM_OK);
+    /* values */
+    assert_int_equal(ggdm_graph_param(g, 0, 1, 0, 1), -1);
+    assert_int_equal(ggdm_graph_init(mem, sizeof mem, 8, 16, 2, &g), GGDM_OK);
+    assert_int_equal(ggdm_graph_param(g, 0, 1, 1, 0), -1);
+    assert_int_equal(ggdm_graph_init(mem, sizeof mem, 8, 16, 2, &g), GGDM_OK);
+    assert_int_equal(ggdm_graph_input(g, -1, 1, 1, 4, NULL), -1);
+    assert_int_equal(ggdm_graph_init(mem, sizeof mem, 8, 16, 2, &g), GGDM_OK);
+    assert_int_equal(ggdm_graph_steps(g, -1), -1);
+    assert_int_equal(ggdm_graph_init(mem, sizeof mem, 8, 16, 2, &g), GGDM_OK);
+    assert_int_equal(ggdm_graph_steps(g, 2), -1);
+    /* nodes */
+#define FRESH_X()                                                                                                     \
+    do {                                                                                                              \
+        assert_int_equal(ggdm_graph_init(mem, sizeof mem, 8, 16, 2, &g), GGDM_OK);                                   \
+        x = ggdm_graph_input(g, 0, 2, 1, 4, "x");                                                                    \
+        in[0] = x, in[1] = in[2] = in[3] = -1;                                                                        \
+    } while (0)
+    FRESH_X();
+    assert_int_equal(ggdm_graph_op(g, GGDM_OP_SILU, NULL, in, 1, NULL, 3), -1);
+    FRESH_X();
+    assert_int_equal(ggdm_graph_op(g, GGDM_OP_SILU, &a, NULL, 1, NULL, 3), -1);
+    FRESH_X();
+    assert_int_equal(ggdm_graph_op(g, GGDM_OP_SILU, &a, in, 0, NULL, 3), -1);
+    FRESH_X();
+    assert_int_equal(ggdm_graph_op(g, (ggdm_op_id)-1, &a, in, 1, NULL, 3), -1);
+    FRESH_X();
+    in[0] = -1;
+    assert_int_equal(ggdm_graph_op(g, GGDM_OP_SILU, &a, in, 1, NULL, 3), -1);
+    FRESH_X();
+    in[1] = -2;
+    assert_int_equal(ggdm_graph_op(g, GGDM_OP_ADD, &a, in, 2, NULL, 3), -1);
+    FRESH_X();
+    assert_int_equal(ggdm_graph_op(g, GGDM_OP_SILU, &a, in, 4, NULL, 3), -1); /* more than GGDM_OP_MAX_IN */
+    FRESH_X();
+    y = ggdm_graph_op(g, GGDM_OP_SILU, &a, in, 1, "", 2); /* an empty trace name: not traced */
+    assert_true(y >= 0);
+    assert_int_equal(g->node[0].name[0], 0);
+    ggdm_graph_output(g, -1, 0);
+    assert_int_equal(g->status, GGDM_ERR_ARG);
+    FRESH_X();
+    y = ggdm_graph_op(g, GGDM_OP_SILU, &a, in, 1, NULL, 3);
+    ggdm_graph_output(g, y + 1, 0);
+    assert_int_equal(g->status, GGDM_ERR_ARG);
+    FRESH_X();
+    y = ggdm_graph_op(g, GGDM_OP_SILU, &a, in, 1, NULL, 3);
+    ggdm_graph_output(g, y, -1);
+    assert_int_equal(g->status, GGDM_ERR_ARG);
+    FRESH_X();
+    y = ggdm_graph_op(g, GGDM_OP_SILU, &a, in, 1, NULL, 3);
+    ggdm_graph_output(g, y, GGDM_GRAPH_SLOTS);
+    assert_int_equal(g->status, GGDM_ERR_ARG);
+    /* chains that are not fused: a channel norm, another eps, no beta, an intermediate that is an output */
+    {
+        int kind, eps, beta, out;
+        for (kind = 0; kind < 2; kind++)
+            for (eps = 0; eps < 2; eps++)
+                for (beta = 0; beta < 2; beta++)
+                    for (out = 0; out < 2; out++) {
+                        int v, gm, bt, f;
+                        FRESH_X();
+                        memset(&a, 0, sizeof a);
+                        a.kind = kind ? GGDM_NORM_CHANNEL : GGDM_NORM_GROUP;
+                        a.G = 1;
+                        a.eps = eps ? 1e-6f : GGDM_NORM_EPS;
+                        gm = ggdm_graph_param(g, 0, 2, 1, 1);
+                        bt = beta ? ggdm_graph_param(g, 2, 2, 1, 1) : -1;
+                        in[1] = gm, in[2] = kind ? -1 : bt;
+                        v = ggdm_graph_op(g, GGDM_OP_NORM, &a, in, 3, NULL, 3);
+                        memset(&a, 0, sizeof a);
+                        in[0] = v, in[1] = in[2] = -1;
+                        f = ggdm_graph_op(g, GGDM_OP_SILU, &a, in, 1, NULL, 3);
+                        ggdm_graph_output(g, f, 0);
+                        if (out)
+                            ggdm_graph_output(g, v, 1);
+                        assert_int_equal(ggdm_graph_plan(g, GGDM_GRAPH_GRAD_INPUT, ggdm_backend_elem(), NULL), GGDM_OK);
+                        assert_int_equal(g->node[0].fuse, !kind && !eps && beta && !out);
+                    }
+    }
+#undef FRESH_X
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -836,6 +995,7 @@ int main(void)
         cmocka_unit_test(test_build_errors), cmocka_unit_test(test_op_info), cmocka_unit_test(test_geglu),
         cmocka_unit_test(test_device_backend), cmocka_unit_test(test_net_errors),
         cmocka_unit_test(test_unused_input_gradient), cmocka_unit_test(test_fusion),
+        cmocka_unit_test(test_more_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,10 @@ ggdm_status ggdm_op_attn_info(const ggdm_op_attr *a, ggdm_op_info *info)
     if (a->N < 1 || a->heads < 1 || a->dh < 1 || a->Lq < 1 || a->Lk < 1 || a->oq < 0 || a->ok < 0 || a->ov < 0)
         return GGDM_ERR_ARG;
     hd = (size_t)a->heads * (size_t)a->dh;
-    if ((size_t)a->sq < hd * (size_t)a->Lq || (size_t)a->sk < hd * (size_t)a->Lk || (size_t)a->sv < hd * (size_t)a->Lk)
+    if (a->heads > (1 << 16) || a->dh > (1 << 16) || a->Lq > (1 << 24) || a->Lk > (1 << 24))
+        return GGDM_ERR_ARG;
+    /* every sample's view must hold its [hd, L] (so no stride is negative) */
+    if (a->sq < (long)(hd * (size_t)a->Lq) || a->sk < (long)(hd * (size_t)a->Lk) || a->sv < (long)(hd * (size_t)a->Lk))
         return GGDM_ERR_ARG;
     st = ggdm_op_info_out(info, &z, a->N, (int)hd, 1, a->Lq);
     info->cache[0] = ggdm_op_mul4(&z, (size_t)a->N, (size_t)a->heads, (size_t)a->Lq, (size_t)a->Lk);
