@@ -784,7 +784,7 @@ ggdm_status ggdm_unet_loss_grad_ex(const ggdm_unet_cfg *cfg, const float *params
                                    int T, float *loss, float *dparams, void *workspace, size_t ws_bytes,
                                    const ggdm_exec *ex)
 {
-    size_t need, nd, i, k, m;
+    size_t need, nd, i, k, m, used;
     float *xt, *d, acc = 0.0f, scale, buf[256];
     int n, D;
     ggdm_net net;
@@ -808,10 +808,12 @@ ggdm_status ggdm_unet_loss_grad_ex(const ggdm_unet_cfg *cfg, const float *params
     /* the network's graph and arena first, then xt and d (64-byte aligned), all backend memory:
      * host values pass through a stack buffer */
     unet_net(cfg, &net);
-    st = ggdm_net_prepare(&net, be, N, dparams ? GGDM_GRAPH_GRAD_PARAMS : GGDM_GRAPH_FORWARD, workspace,
-                          ws_bytes - 2u * sizeof(float) * nd - 128u, &g, &arena, NULL);
+    st = ggdm_net_prepare(&net, be, N, dparams ? GGDM_GRAPH_GRAD_PARAMS : GGDM_GRAPH_FORWARD, workspace, ws_bytes,
+                          &g, &arena, &used);
     if (st != GGDM_OK)
         return st;
+    if (ws_bytes - used < 2u * sizeof(float) * nd + 128u)
+        return GGDM_ERR_BUFFER_TOO_SMALL;
     xt = arena + g->arena; /* the arena is a whole number of 64-byte granules */
     d = xt + ((nd + 15u) & ~(size_t)15u);
     prm = be->params(be->ctx, params, net.n_params, ex && ex->params_unchanged ? -1 : 0);

@@ -197,7 +197,9 @@ ggdm_status ggdm_net_workspace_bytes(const ggdm_net *net, int N, int grad, const
 /*
  * Builds and plans the network into the head of the workspace (host memory, 16-byte aligned)
  * and places its arena after it: *g and *arena (backend memory: the backend's workspace()
- * mirror when it has one) receive them; *used (may be NULL) the bytes it takes.
+ * mirror of the whole workspace when it has one) receive them; *used (may be NULL) the bytes
+ * it takes, a multiple of 64: the caller may keep its own buffers after them (the training
+ * loss's xt and d: at arena + g->arena, backend memory).
  */
 ggdm_status ggdm_net_prepare(const ggdm_net *net, const ggdm_backend *be, int N, int mode, void *workspace,
                              size_t ws_bytes, ggdm_graph **g, float **arena, size_t *used);
