@@ -228,7 +228,11 @@ static void run_small(fuzz_in *in)
     FUZZ_CHECK(ggdm_unet_forward(&c, params, N, x, t, eps0, ws, wf, NULL, NULL) == GGDM_OK);
     FUZZ_CHECKF(memcmp(eps, eps0, sizeof(float) * nd) == 0, "forward depends on stale workspace contents");
     /* contracts */
-    FUZZ_CHECK(ggdm_unet_forward(&c, params, N, x, t, eps0, ws, wf - 1, NULL, NULL) == GGDM_ERR_BUFFER_TOO_SMALL);
+    /* a workspace below the size query's: refused, or (the call's own plan, for its backend and
+     * gradient mode, may be smaller than the query's maximum) the same bits; far below: refused */
+    st = ggdm_unet_forward(&c, params, N, x, t, eps0, ws, wf - 1, NULL, NULL);
+    FUZZ_CHECK(st == GGDM_ERR_BUFFER_TOO_SMALL || (st == GGDM_OK && memcmp(eps, eps0, sizeof(float) * nd) == 0));
+    FUZZ_CHECK(ggdm_unet_forward(&c, params, N, x, t, eps0, ws, 4096, NULL, NULL) == GGDM_ERR_BUFFER_TOO_SMALL);
     FUZZ_CHECK(ggdm_unet_forward(&c, params, 0, x, t, eps0, ws, wf, NULL, NULL) == GGDM_ERR_ARG);
     FUZZ_CHECK(ggdm_unet_forward(&c, NULL, N, x, t, eps0, ws, wf, NULL, NULL) == GGDM_ERR_ARG);
 
@@ -239,10 +243,14 @@ static void run_small(fuzz_in *in)
     FUZZ_CHECKF(memcmp(eps, eps_b, sizeof(float) * nd) == 0, "backward's eps differs from forward's");
     FUZZ_CHECKF(all_finite(dx, nd), "non-finite input gradient");
     FUZZ_CHECKF(all_finite(dp, (size_t)np), "non-finite parameter gradient");
-    FUZZ_CHECK(ggdm_unet_backward(&c, params, N, x, t, v, NULL, dx1, NULL, ws, wb - 1) == GGDM_ERR_BUFFER_TOO_SMALL);
+    FUZZ_CHECK(ggdm_unet_backward(&c, params, N, x, t, v, NULL, dx1, NULL, ws, 4096) == GGDM_ERR_BUFFER_TOO_SMALL);
     memset(ws, 0, wb);
     FUZZ_CHECK(ggdm_unet_backward(&c, params, N, x, t, v, NULL, dx1, NULL, ws, wb) == GGDM_OK);
     FUZZ_CHECKF(memcmp(dx, dx1, sizeof(float) * nd) == 0, "input gradient depends on what else is computed");
+    memset(dx1, 0, sizeof(float) * nd);
+    st = ggdm_unet_backward(&c, params, N, x, t, v, NULL, dx1, NULL, ws, wb - 1);
+    FUZZ_CHECKF(st == GGDM_ERR_BUFFER_TOO_SMALL || (st == GGDM_OK && memcmp(dx, dx1, sizeof(float) * nd) == 0),
+                "a workspace one byte short neither refused nor giving the same input gradient");
 
     /* batch independence: the last sample alone */
     if (N > 1) {

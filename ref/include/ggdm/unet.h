@@ -81,7 +81,10 @@ typedef enum ggdm_unet_mode {
     GGDM_UNET_BACKWARD = 1   /* forward, then gradients (input and/or parameters) */
 } ggdm_unet_mode;
 
-/* Workspace bytes for a batch of N in the given mode. */
+/* Workspace bytes for a batch of N in the given mode: enough for every call of that mode, on
+ * every backend and for every gradient wanted. A call refuses a workspace smaller than its own
+ * plan needs (GGDM_ERR_BUFFER_TOO_SMALL); that plan may be smaller than this maximum (only the
+ * input gradient, a backend without fused calls), so a call may succeed with less. */
 ggdm_status ggdm_unet_workspace_bytes(const ggdm_unet_cfg *cfg, int N, ggdm_unet_mode mode, size_t *bytes);
 
 /* Optional per-layer trace: called with every named activation of the forward pass
