@@ -868,6 +868,25 @@ static size_t chunked_bytes(const ggdm_net *net, int N, int grad, int C, void *m
     return total;
 }
 
+ggdm_status ggdm_net_flops(const ggdm_net *net, int N, double *flops)
+{
+    unsigned char mem_[GGDM_NET_SIZING_BYTES + 16]; /* as in ggdm_net_workspace_bytes */
+    unsigned char *mem = mem_ + ((16u - ((uintptr_t)mem_ & 15u)) & 15u);
+    ggdm_graph *g;
+    ggdm_status st;
+    if (!flops)
+        return GGDM_ERR_ARG;
+    *flops = 0;
+    if (!net || !net->build || !net->size || N < 1 || N > (1 << 24))
+        return GGDM_ERR_ARG;
+    if (graph_region(net, N) > GGDM_NET_SIZING_BYTES)
+        return graph_region(net, N) ? GGDM_ERR_UNSUPPORTED : GGDM_ERR_ARG;
+    st = build(net, N, mem, GGDM_NET_SIZING_BYTES, &g);
+    if (st == GGDM_OK)
+        *flops = ggdm_graph_flops(g);
+    return st;
+}
+
 ggdm_status ggdm_net_workspace_bytes(const ggdm_net *net, int N, int grad, const ggdm_exec *ex, size_t *bytes)
 {
     /* the graph is built here to plan it: the only stack buffer of the library's size queries

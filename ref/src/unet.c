@@ -628,50 +628,18 @@ ggdm_status ggdm_unet_workspace_bytes(const ggdm_unet_cfg *cfg, int N, ggdm_unet
     return ggdm_unet_workspace_bytes_ex(cfg, N, mode, NULL, bytes);
 }
 
-static double conv_flops(double N, int cin, int Lin, int cout, int K, int stride, int pad)
-{
-    return 2.0 * N * cout * ggdm_conv1d_out_len(Lin, K, stride, pad) * (double)cin * K;
-}
-
 ggdm_status ggdm_unet_flops(const ggdm_unet_cfg *cfg, int N, double *flops)
 {
-    plan p;
-    double f = 0, n = N, H, Dh, hd;
-    int i;
+    ggdm_net net;
     ggdm_status st;
     if (!flops)
         return GGDM_ERR_ARG;
     *flops = 0;
     st = check_cfg_n(cfg, N);
-    if (st == GGDM_OK)
-        st = make_params(cfg, &p, -1, NULL);
     if (st != GGDM_OK)
         return st;
-    set_lengths(&p);
-    H = cfg->heads;
-    Dh = cfg->dim_head;
-    hd = H * Dh;
-    f += 2.0 * n * cfg->dim * p.tdim + 2.0 * n * p.tdim * p.tdim; /* time MLP */
-    f += conv_flops(n, 1, cfg->length, cfg->dim, 7, 1, 3) + conv_flops(n, cfg->dim, cfg->length, 1, 1, 1, 0);
-    for (i = 0; i < p.n_rb; i++) {
-        const rb_plan *r = &p.rb[i];
-        f += 2.0 * n * p.tdim * 2.0 * r->cout;
-        f += conv_flops(n, r->cin, r->L, r->cout, 3, 1, 1) + conv_flops(n, r->cout, r->L, r->cout, 3, 1, 1);
-        if (r->has_res)
-            f += conv_flops(n, r->cin, r->L, r->cout, 1, 1, 0);
-    }
-    for (i = 0; i < p.n_at; i++) {
-        const attn_plan *a = &p.at[i];
-        f += conv_flops(n, a->C, a->L, (int)(3 * hd), 1, 1, 0) + conv_flops(n, (int)hd, a->L, a->C, 1, 1, 0);
-        /* linear: context (Dh x Dh over L) and output; full: scores (L x L over Dh) and output */
-        f += a->linear ? 2.0 * 2.0 * n * H * Dh * Dh * a->L : 2.0 * 2.0 * n * H * (double)a->L * a->L * Dh;
-    }
-    for (i = 0; i < p.n_sp; i++) {
-        const samp_plan *s = &p.sp[i];
-        f += conv_flops(n, s->cin, s->up ? 2 * s->Lin : s->Lin, s->cout, s->K, s->stride, s->pad);
-    }
-    *flops = f;
-    return GGDM_OK;
+    unet_net(cfg, &net);
+    return ggdm_net_flops(&net, N, flops); /* the ops' own counts (ggdm_op_info) */
 }
 
 /* ------------------------------------------------------------------ runs */

@@ -672,6 +672,7 @@ static void test_net_errors(void **state)
     float *arena, p[P_COUNT], x[N_ * L_], y[N_ * L_];
     int64_t t[N_] = {0, 0, 0};
     size_t bytes;
+    double flops;
     (void)state;
     memset(p, 0, sizeof p);
     memset(x, 0, sizeof x);
@@ -706,6 +707,14 @@ static void test_net_errors(void **state)
     assert_int_equal(ggdm_net_prepare(&net, NULL, N_, 0, ws, sizeof ws, &g, &arena, NULL), GGDM_ERR_ARG);
     net.size = huge_size; /* a graph larger than the sizing buffer */
     assert_int_equal(ggdm_net_workspace_bytes(&net, N_, 0, NULL, &bytes), GGDM_ERR_UNSUPPORTED);
+    assert_int_equal(ggdm_net_flops(&net, N_, &flops), GGDM_ERR_UNSUPPORTED);
+    net.size = mini_size;
+    assert_int_equal(ggdm_net_flops(&net, N_, &flops), GGDM_OK);
+    /* the two convolutions and the linear layer: 2 x multiply-adds */
+    assert_true(flops == 2.0 * N_ * (C_ * L_ * 3 + L_ * C_ + 2 * C_ * TD));
+    assert_int_equal(ggdm_net_flops(&net, N_, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_flops(&net, 0, &flops), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_flops(NULL, N_, &flops), GGDM_ERR_ARG);
     net.size = mini_size;
     net.build = bad_build;
     assert_int_equal(ggdm_net_workspace_bytes(&net, N_, 0, NULL, &bytes), GGDM_ERR_ARG);

@@ -194,6 +194,10 @@ typedef struct ggdm_net {
  */
 ggdm_status ggdm_net_workspace_bytes(const ggdm_net *net, int N, int grad, const ggdm_exec *ex, size_t *bytes);
 
+/* Forward flops of a batch of N: the sum of the ops' (ggdm_graph_flops of its graph, built in
+ * the same stack buffer as the size query). */
+ggdm_status ggdm_net_flops(const ggdm_net *net, int N, double *flops);
+
 /*
  * Builds and plans the network into the head of the workspace (host memory, 16-byte aligned)
  * and places its arena after it: *g and *arena (backend memory: the backend's workspace()
