@@ -463,6 +463,14 @@ ggdm_status conf_op_op(conf_call *c)
         return fail(c, GGDM_ERR_FORMAT, "result=%s: the op has no such (present) result", res);
     if (!be->ops || !be->ops[k.op].fwd || !be->ops[k.op].vjp || !be->upload || !be->download)
         return fail(c, GGDM_ERR_UNSUPPORTED, "backend %s does not run this op (no op table entry)", be->name);
+    {
+        const char *why = NULL;
+        if (be->supports && !be->supports(be->ctx, k.op, &k.a, &why)) {
+            c->skip = 1;
+            snprintf(c->err, sizeof c->err, "not run by backend %s yet (%s)", be->name, why ? why : "these attributes");
+            return GGDM_ERR_UNSUPPORTED;
+        }
+    }
 
     img = (float *)malloc(sizeof(float) * k.total);
     A = (float *)malloc(sizeof(float) * k.total);

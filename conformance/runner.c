@@ -720,6 +720,12 @@ static int run_manifest(conf_run *r, const char *dir, int sub)
             c.ex = &bex;
         }
         st = op->fn(&c);
+        if (c.skip && !want_err) {
+            printf("SKIP %s: %s\n", v->id, c.err);
+            skip++;
+            ggdm_array_free(&c.out);
+            continue;
+        }
         if (want_err) {
             if (st == want_st) {
                 pass++;

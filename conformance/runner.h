@@ -42,6 +42,7 @@ typedef struct conf_call {
     ggdm_array out; /* the op allocates it with ggdm_array_alloc */
     char err[512];  /* why the op failed (with its status) */
     const ggdm_exec *ex; /* --threads N: the executor the op passes to the library (results must not change) */
+    int skip;            /* set by an op that cannot run this vector on this implementation (err says why) */
 } conf_call;
 
 typedef ggdm_status (*conf_op_fn)(conf_call *c);

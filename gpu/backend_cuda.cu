@@ -25,6 +25,29 @@ static const ggdm_op_impl cuda_ops[GGDM_OP_COUNT] = {
 #undef GGDM_OP
 };
 
+// What the ops do not run yet (ggdm_backend.supports): the planner refuses such a graph before
+// anything runs, and the per-op vectors report the case as skipped. (The ops also record a
+// failure if called with them anyway: gpu/ops/norm.cu, gpu/ops/attn.cu.)
+static int cuda_supports(void *ctx, int op, const ggdm_op_attr *a, const char **why)
+{
+    (void)ctx;
+    if (op == GGDM_OP_NORM && a->eps != 1e-5f) { // GGDM_NORM_EPS: the element functions' epsilon
+        if (why)
+            *why = "a norm epsilon other than 1e-5";
+        return 0;
+    }
+    if (op == GGDM_OP_ATTN) {
+        long hdl = (long)a->heads * a->dh * a->Lq;
+        if (a->Lq != a->Lk || a->oq != 0 || a->ok != hdl || a->ov != 2 * hdl || a->sq != 3 * hdl ||
+            a->sk != 3 * hdl || a->sv != 3 * hdl) {
+            if (why)
+                *why = "attention on views other than one packed qkv (cross-attention, strided views)";
+            return 0;
+        }
+    }
+    return 1;
+}
+
 // ------------------------------------------------------------------ instances
 
 // The instance the ctx-less functions of backend_cuda.h act on (the last one initialised),
@@ -239,6 +262,7 @@ extern "C" int ggdm_cuda_backend_init(int mode, int tf32, const ggdm_unet_backen
     cx->be.ctx = cx;
     cuda_memory_ops(&cx->be);
     cx->be.ops = cuda_ops;
+    cx->be.supports = cuda_supports;
     env = getenv("GGDM_CUDA_FUSE");
     if (mode == GGDM_CUDA_FAST && !(env && strcmp(env, "0") == 0)) {
         cx->be.gn_act_forward = ggdm_cuda_gn_act_forward;

@@ -66,6 +66,7 @@ static const ggdm_backend cpu_backend = {
     NULL, /* failed: never */
     NULL, /* gn_act_forward: the separate ops */
     NULL, /* gn_act_backward: the separate ops */
+    NULL, /* supports: every op of the manifest */
 };
 
 const ggdm_backend *ggdm_backend_cpu(void)

@@ -102,6 +102,7 @@ static const ggdm_backend elem_backend = {
     NULL, /* failed: never */
     e_gn_act_forward,
     e_gn_act_backward,
+    NULL, /* supports: every op of the manifest */
 };
 
 const ggdm_backend *ggdm_backend_elem(void)

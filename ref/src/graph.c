@@ -389,6 +389,10 @@ ggdm_status ggdm_graph_plan(ggdm_graph *g, int mode, const ggdm_backend *be, siz
     o0 = g->out_val[0];
     if (o0 < 0)
         return GGDM_ERR_ARG;
+    if (be && be->supports)
+        for (k = 0; k < g->n_nodes; k++)
+            if (!be->supports(be->ctx, g->node[k].op, &g->node[k].a, NULL))
+                return GGDM_ERR_UNSUPPORTED; /* (the backend does not run this op yet) */
     s = (gscratch *)g->scratch;
     n = g->n_nodes;
     g->mode = mode;

@@ -584,6 +584,14 @@ static int dev_failed(void *ctx)
     return dev.fail;
 }
 
+static int no_silu(void *ctx, int op, const ggdm_op_attr *a, const char **why)
+{
+    (void)ctx, (void)a;
+    if (why)
+        *why = "no SiLU";
+    return op != GGDM_OP_SILU;
+}
+
 static void test_device_backend(void **state)
 {
     static float ws[1 << 17];
@@ -632,6 +640,12 @@ static void test_device_backend(void **state)
     assert_int_equal(ggdm_net_run(&net, &be, p, N_, GGDM_GRAPH_FORWARD, &io, ws, bytes, NULL), GGDM_ERR_DEVICE);
     assert_int_equal(ggdm_net_run(&net, &be, p, N_, GGDM_GRAPH_FORWARD, &io, ws, bytes, &ex), GGDM_ERR_DEVICE);
     dev.fail = 0;
+    /* an op the backend does not run: refused before anything runs */
+    be.supports = no_silu;
+    dev.ws_calls = 0;
+    assert_int_equal(ggdm_net_run(&net, &be, p, N_, GGDM_GRAPH_FORWARD, &io, ws, bytes, NULL), GGDM_ERR_UNSUPPORTED);
+    assert_int_equal(ggdm_net_run(&net, &be, p, N_, GGDM_GRAPH_FORWARD, &io, ws, bytes, &ex), GGDM_ERR_UNSUPPORTED);
+    be.supports = NULL;
     /* no device workspace */
     dev.no_ws = 1;
     assert_int_equal(ggdm_net_run(&net, &be, p, N_, GGDM_GRAPH_FORWARD, &io, ws, bytes, NULL),

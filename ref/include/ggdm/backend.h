@@ -77,6 +77,11 @@ typedef struct ggdm_backend {
     void (*gn_act_backward)(void *ctx, float *dh, float *scratch, const float *da, const float *h, const float *mean,
                             const float *rstd, const float *gamma, const float *g, const float *f, const float *ss,
                             int N, int C, int L, int G);
+    /* Optional: 0 when the backend does not run op with these attributes yet (*why, may be
+     * NULL, receives a static phrase saying what); NULL: it runs every op the manifest has.
+     * The planner refuses such a graph (GGDM_ERR_UNSUPPORTED) before anything runs, and the
+     * per-op vectors report the case as SKIPPED on that backend. */
+    int (*supports)(void *ctx, int op, const ggdm_op_attr *a, const char **why);
 } ggdm_backend;
 
 /* The name the Unet1D API has always used. */
