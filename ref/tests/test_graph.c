@@ -729,6 +729,16 @@ static void test_net_errors(void **state)
     assert_int_equal(ggdm_net_flops(&net, N_, NULL), GGDM_ERR_ARG);
     assert_int_equal(ggdm_net_flops(&net, 0, &flops), GGDM_ERR_ARG);
     assert_int_equal(ggdm_net_flops(NULL, N_, &flops), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_flops(&net, (1 << 24) + 1, &flops), GGDM_ERR_ARG);
+    net.build = NULL;
+    assert_int_equal(ggdm_net_flops(&net, N_, &flops), GGDM_ERR_ARG);
+    net.build = mini_build;
+    net.size = NULL;
+    assert_int_equal(ggdm_net_flops(&net, N_, &flops), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_net_workspace_bytes(&net, N_, 0, NULL, &bytes), GGDM_ERR_ARG);
+    net.size = bad_size;
+    assert_int_equal(ggdm_net_flops(&net, N_, &flops), GGDM_ERR_ARG);
+    net.size = mini_size;
     net.size = mini_size;
     net.build = bad_build;
     assert_int_equal(ggdm_net_workspace_bytes(&net, N_, 0, NULL, &bytes), GGDM_ERR_ARG);
