@@ -6,8 +6,10 @@
  *
  *   name=conv|linear|...        the op (ggdm_op_name)
  *   N C H W Cout KH KW sh sw ph pw G heads dh Lq Lk C2   the attributes (ggdm/op.h; defaults:
- *                               1 for N C H W KH KW sh sw, 0 otherwise); kind=group|channel;
- *                               eps (default GGDM_NORM_EPS)
+ *                               1 for N C H W KH KW sh sw, 0 otherwise); kind=group|channel
+ *                               (norm), keep|recompute (attn); eps (default GGDM_NORM_EPS);
+ *                               causal oh ow antialias (ints, default 0); lo hi scale shift
+ *                               (floats; default 0, 0, 1, 0)
  *   layout=packed|separate|strided   ATTN only: packed = self-attention on one qkv buffer (the
  *                               three inputs and the three gradients one buffer each, views at
  *                               0, hd L, 2 hd L); separate = q [N, hd, Lq], k, v [N, hd, Lk], three
@@ -116,6 +118,15 @@ static ggdm_status get_int(conf_call *c, const char *key, int def, int *out)
 }
 
 /* The op, its attributes, its input buffers and every region's size and shape. */
+static ggdm_status get_f32(conf_call *c, const char *key, float def, float *out)
+{
+    double v;
+    ggdm_status st = conf_param_f64(c, key, (double)def, &v);
+    if (st == GGDM_OK)
+        *out = (float)v;
+    return st;
+}
+
 static ggdm_status setup(conf_call *c, opcase *k)
 {
     const char *name = conf_param(c, "name"), *kind = conf_param(c, "kind"), *layout = conf_param(c, "layout");
@@ -149,10 +160,25 @@ static ggdm_status setup(conf_call *c, opcase *k)
     TRY(get_int(c, "Lq", 0, &a->Lq));
     TRY(get_int(c, "Lk", 0, &a->Lk));
     TRY(get_int(c, "C2", 0, &a->C2));
+    TRY(get_int(c, "causal", 0, &a->causal));
+    TRY(get_int(c, "oh", 0, &a->oh));
+    TRY(get_int(c, "ow", 0, &a->ow));
+    TRY(get_int(c, "antialias", 0, &a->antialias));
+    TRY(get_f32(c, "lo", 0.0f, &a->lo));
+    TRY(get_f32(c, "hi", 0.0f, &a->hi));
+    TRY(get_f32(c, "scale", 1.0f, &a->scale));
+    TRY(get_f32(c, "shift", 0.0f, &a->shift));
     TRY(get_int(c, "absent", 0, &absent));
     TRY(conf_param_f64(c, "eps", (double)GGDM_NORM_EPS, &eps));
     a->eps = (float)eps;
-    if (!kind || strcmp(kind, "group") == 0)
+    if (k->op == GGDM_OP_ATTN) {
+        if (!kind || strcmp(kind, "keep") == 0)
+            a->kind = GGDM_ATTN_KEEP;
+        else if (strcmp(kind, "recompute") == 0)
+            a->kind = GGDM_ATTN_RECOMPUTE;
+        else
+            return fail(c, GGDM_ERR_FORMAT, "attn: kind must be keep or recompute, not '%s'", kind);
+    } else if (!kind || strcmp(kind, "group") == 0)
         a->kind = GGDM_NORM_GROUP;
     else if (strcmp(kind, "channel") == 0)
         a->kind = GGDM_NORM_CHANNEL;
@@ -235,7 +261,24 @@ static ggdm_status setup(conf_call *c, opcase *k)
         set_act(&k->r[R_IN], a->N, a->C, a->H, a->W);
         set_act(&k->r[R_IN + 1], a->N, a->C, a->H, a->W);
         break;
-    default: /* SILU, GELU, UPSAMPLE, LINATTN, GEGLU: one activation */
+    case GGDM_OP_AFFINE:
+        k->nbuf = 3;
+        set_act(&k->r[R_IN], a->N, a->C, a->H, a->W);
+        set_shape(&k->r[R_IN + 1], 1, (uint64_t)a->C, 0, 0, 0);
+        set_shape(&k->r[R_IN + 2], 1, (uint64_t)a->C, 0, 0, 0);
+        break;
+    case GGDM_OP_BNORM:
+        k->nbuf = 2;
+        set_act(&k->r[R_IN], a->N, a->C, a->H, a->W);
+        set_shape(&k->r[R_IN + 1], 2, 4u, (uint64_t)a->C, 0, 0);
+        break;
+    case GGDM_OP_EMBED:
+        k->nbuf = 3;
+        set_shape(&k->r[R_IN], 2, (uint64_t)a->N, (uint64_t)a->W, 0, 0);
+        set_shape(&k->r[R_IN + 1], 2, (uint64_t)a->C2, (uint64_t)a->Cout, 0, 0);
+        set_shape(&k->r[R_IN + 2], 2, (uint64_t)a->W, (uint64_t)a->Cout, 0, 0);
+        break;
+    default: /* SILU, GELU, UPSAMPLE, LINATTN, GEGLU, QGELU, CLAMP, MAXPOOL, AVGPOOL, RESIZE: one activation */
         k->nbuf = 1;
         set_act(&k->r[R_IN], a->N, a->C, a->H, a->W);
         break;

@@ -31,6 +31,12 @@ typedef enum ggdm_op_id {
 #define GGDM_OP_MAX_IN 3
 #define GGDM_OP_MAX_CACHE 3
 
+/* ATTN kinds */
+enum {
+    GGDM_ATTN_KEEP = 0,     /* the forward caches the attention weights */
+    GGDM_ATTN_RECOMPUTE = 1 /* the forward caches row statistics; the VJP recomputes the weights */
+};
+
 /* NORM kinds */
 enum {
     GGDM_NORM_GROUP = 0,  /* G groups of C/G contiguous channels, each over (C/G) * H * W values; gamma, beta */
@@ -56,6 +62,20 @@ enum {
  *   CAT:       C (input a), C2 (input b), H, W
  *   ADD, SILU, GELU: N, C, H, W (both ADD inputs of that shape)
  *   GEGLU:     C = 2 x the output's channels, H, W
+ *   CONV 2-D:  H > 1 or KH > 1: the chain over i, kh, kw (docs/nn.md, "Conv2d")
+ *   UPSAMPLE:  sh = 2: also along H (2-D nearest x2); sh 0 or 1: along W only (H = 1, 1-D)
+ *   ATTN:      causal = 1: query i attends to keys j <= i only (CLIP's mask; Lq = Lk);
+ *              kind = GGDM_ATTN_RECOMPUTE: the cache holds per-row softmax statistics
+ *              [N, heads, Lq, 2] (max, sum) instead of the weights [N, heads, Lq, Lk], and
+ *              the VJP recomputes the weights row block by row block: the same bits, O(L)
+ *              memory
+ *   QGELU, CLAMP (lo, hi), MAXPOOL (KH, KW, sh, sw, ph, pw), AVGPOOL (global: [N, C, 1, 1]),
+ *   RESIZE (oh, ow, antialias): one activation x [N, C, H, W]
+ *   AFFINE:    x [N, C, H, W]; s [C], t [C] (inputs 1, 2), or, when input 1 / 2 is absent,
+ *              the scalars scale / shift for every channel: y = (x * s) + t
+ *   BNORM:     x [N, C, H, W]; p [4, C] = weight, bias, running_mean, running_var; eps
+ *   EMBED:     ids [N, 1, 1, W] (integer token ids as float32), tok [C2, Cout] (C2 = the
+ *              vocabulary), pos [W, Cout]: y [N, Cout, 1, W] (channel-first tokens)
  */
 typedef struct ggdm_op_attr {
     int N, C, H, W;
@@ -65,6 +85,11 @@ typedef struct ggdm_op_attr {
     int heads, dh, Lq, Lk;
     long sq, sk, sv, oq, ok, ov;
     int C2;
+    int causal;        /* ATTN */
+    int oh, ow;        /* RESIZE: output height and width */
+    int antialias;     /* RESIZE: 1: torchvision's antialiased bilinear (downscaling widens the filter) */
+    float lo, hi;      /* CLAMP */
+    float scale, shift;/* AFFINE's scalars (when s / t are absent) */
 } ggdm_op_attr;
 
 typedef struct ggdm_op_call {
