@@ -45,6 +45,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "ggdm/exec.h"
 #include "ggdm/layers.h"
@@ -124,6 +125,18 @@ size_t ggdm_conv1d_scratch_floats(int N, int Cin, int Lin, int Cout, int K, int 
         a0[j] = fmaf((v)[j], (s0), a0[j]);                                                                             \
         b0[j] = fmaf((v)[HL + j], (s0), b0[j]);                                                                        \
     }
+/* The rows from a block src[t*VL + lane] (t < TP) */
+#define ROWS_LOAD(src)                                                                                                 \
+    for (j = 0; j < HL; j++) {                                                                                         \
+        a0[j] = (src)[j];                                                                                              \
+        a1[j] = (src)[VL + j];                                                                                         \
+        a2[j] = (src)[2 * VL + j];                                                                                     \
+        a3[j] = (src)[3 * VL + j];                                                                                     \
+        b0[j] = (src)[HL + j];                                                                                         \
+        b1[j] = (src)[VL + HL + j];                                                                                    \
+        b2[j] = (src)[2 * VL + HL + j];                                                                                \
+        b3[j] = (src)[3 * VL + HL + j];                                                                                \
+    }
 /* Row t's lane j (t < nt, j < VL) goes to d = dst[j*ls + t*ps]: d = row (bias NULL),
  * d = row + bias[j] (forward with a bias) or d = d + row (add). A macro, so that the rows
  * never have their address taken (which would keep them in memory); they are first copied
@@ -194,6 +207,13 @@ typedef struct {
     const float *src, *w;
     long off, sc, se, sk, wc, wk;
     int C, nk, nr, mode, plo, phi;
+    /* 2-D (two = 1): each channel c has nv "virtual channels" v (kernel rows), the chain runs
+     * over c, then v, then the taps; v adds v*sv to the source offset and v*wv to the weights */
+    int two, nv;
+    long sv, wv;
+    /* NULL: the rows start from +0; else from init[t*VL + lane] (a chain continued: a tile
+     * that runs the channels of a block after the earlier blocks stored its rows there) */
+    const float *init;
 } tile_args;
 
 #define TILE_LOOP(BODY)                                                                                                \
@@ -201,6 +221,15 @@ typedef struct {
         const long q = off + c * sc;                                                                                   \
         const float *wr = w + c * wc;                                                                                  \
         BODY                                                                                                           \
+    }
+#define TILE_LOOP2(BODY)                                                                                               \
+    for (c = 0; c < C; c++) {                                                                                          \
+        int v_;                                                                                                        \
+        for (v_ = 0; v_ < nv; v_++) {                                                                                  \
+            const long q = off + c * sc + v_ * sv;                                                                     \
+            const float *wr = w + c * wc + v_ * wv;                                                                    \
+            BODY                                                                                                       \
+        }                                                                                                              \
     }
 #define X1(k) const float x0 = src[q + (k) * sk]
 #define X2(k) X1(k); const float x1 = src[q + se + (k) * sk]
@@ -213,24 +242,31 @@ typedef struct {
 
 /* One function per loop shape, each with its own rows and store: rows that merge from
  * paths of different shapes are not kept in vector registers by every compiler. */
-#define TILE_FN(NAME, BODY)                                                                                            \
+#define TILE_FN1(NAME, LOOP, BODY)                                                                                     \
     static void NAME(const tile_args *T, float *dst, long ls, long ps, int add, const float *bias)                     \
     {                                                                                                                  \
         ROWS_DECL;                                                                                                     \
         const float *src = T->src, *w = T->w;                                                                          \
-        const long off = T->off, sc = T->sc, se = T->se, sk = T->sk, wc = T->wc, wk = T->wk;                           \
-        const int C = T->C, nk = T->nk, plo = T->plo, phi = T->phi;                                                    \
+        const long off = T->off, sc = T->sc, se = T->se, sk = T->sk, wc = T->wc, wk = T->wk, sv = T->sv, wv = T->wv;   \
+        const int C = T->C, nk = T->nk, plo = T->plo, phi = T->phi, nv = T->nv;                                        \
         int c, k, j;                                                                                                   \
         ROWS_ZERO();                                                                                                   \
+        if (T->init)                                                                                                   \
+            ROWS_LOAD(T->init);                                                                                        \
         (void)nk;                                                                                                      \
         (void)plo;                                                                                                     \
         (void)phi;                                                                                                     \
         (void)wk;                                                                                                      \
         (void)se;                                                                                                      \
         (void)k;                                                                                                       \
-        TILE_LOOP(BODY)                                                                                                \
+        (void)sv;                                                                                                      \
+        (void)wv;                                                                                                      \
+        (void)nv;                                                                                                      \
+        LOOP(BODY)                                                                                                     \
         ROWS_STORE(dst, ls, ps, T->nr, add, bias);                                                                     \
     }
+/* NAME: the 1-D loop over channels; NAME##_2: over channels, then their kernel rows (2-D) */
+#define TILE_FN(NAME, BODY) TILE_FN1(NAME, TILE_LOOP, BODY) TILE_FN1(NAME##_2, TILE_LOOP2, BODY)
 
 /* mode 1: rows 1..3 over every tap, then row 0 over its own (each row's order is kept) */
 TILE_FN(tile_m1, for (k = 0; k < nk; k++) {
@@ -275,6 +311,23 @@ TILE_FN(tile_r1, for (k = 0; k < nk; k++) {
 /* The tile's outputs: its rows' chains (empty when nk == 0: the rows stay 0) stored. */
 static void tile_run(const tile_args *T, float *dst, long ls, long ps, int add, const float *bias)
 {
+    if (T->two) {
+        if (T->nk > 0 && T->mode == 1)
+            tile_m1_2(T, dst, ls, ps, add, bias);
+        else if (T->nk > 0 && T->mode == 2)
+            tile_m2_2(T, dst, ls, ps, add, bias);
+        else if (T->nk == 1 && T->nr == 4)
+            tile_r4_k1_2(T, dst, ls, ps, add, bias);
+        else if (T->nr == 4)
+            tile_r4_2(T, dst, ls, ps, add, bias);
+        else if (T->nr == 3)
+            tile_r3_2(T, dst, ls, ps, add, bias);
+        else if (T->nr == 2)
+            tile_r2_2(T, dst, ls, ps, add, bias);
+        else
+            tile_r1_2(T, dst, ls, ps, add, bias);
+        return;
+    }
     if (T->nk > 0 && T->mode == 1)
         tile_m1(T, dst, ls, ps, add, bias);
     else if (T->nk > 0 && T->mode == 2)
@@ -422,6 +475,9 @@ static void fwd_task(void *arg, int task)
             R.stride = J->stride;
             R.pad = J->pad;
             R.r = R.kf = 0;
+            T.two = T.nv = 0;
+            T.sv = T.wv = 0;
+            T.init = NULL;
             T.src = xn;
             T.sc = J->Lin;
             T.se = J->stride;
@@ -557,6 +613,9 @@ static void dx_task(void *arg, int task)
             R.K = J->K;
             R.stride = s;
             R.pad = J->pad;
+            T.two = T.nv = 0;
+            T.sv = T.wv = 0;
+            T.init = NULL;
             T.src = dyn;
             T.sc = J->Lout;
             T.se = 1;
@@ -756,18 +815,503 @@ size_t ggdm_conv2d_scratch_floats(const ggdm_conv2d_dims *d)
     return wsz > dsz ? wsz : dsz;
 }
 
+/*
+ * Conv2d on the same tiles: a tile is up to TP outputs of one output row (forward) or up to
+ * TP positions of one residue class of one input row (dx), times VL channels. The row's
+ * chain is the 1-D chain over "virtual channels": for every channel c (forward: i; dx: o) the
+ * kernel rows that exist for this row (a contiguous range of kh, forward; every sh-th kh,
+ * dx), in increasing kh, then the taps kw as in 1-D (TILE_LOOP2). Whether a kernel row exists
+ * depends only on the row, never on the lane or the position, so no row is masked.
+ *   forward: wp[(((ob*C + i)*KH + kh)*KW + kw)*VL + j] = w[ob*VL + j, i, kh, kw]
+ *   dx:      wt[(((ib*Cout + o)*KH + kh)*KW + kw)*VL + j] = w[o, ib*VL + j, kh, kw]
+ *   dw:      dyt[((ob*N + n)*Ho*Wo + yo*Wo + xo)*VL + j] = dy[n, ob*VL + j, yo, xo]
+ * (the 1-D packings with K = KH*KW and Lout = Ho*Wo). Units: (sample, panel, row) triples;
+ * dw (panel, group of TF input channels, tap); channels beyond the panels: plain chains.
+ */
+typedef struct {
+    float *y, *dx, *dw, *db;
+    const float *x, *w, *b, *dy;
+    float *scratch;
+    ggdm_conv2d_dims d;
+    int Ho, Wo, nob, nib, nft, ntasks;
+    long HWo, units;
+} c2_job;
+
+#define PCH 64 /* positions of a row per chunk (2-D) */
+
+/* Channels per block (2-D): about 256 terms (CB * KH * KW), so that a block's weight panel
+ * and input rows stay in the L1 cache while every tile of a chunk runs through them. */
+static int c2_block(long K2)
+{
+    long cb = 256 / K2;
+    return cb < 1 ? 1 : (int)cb;
+}
+
+/* The tiles tl[0 .. nt-1] of a chunk, their rows at part + pos[k]*VL ([t][VL]): the channels
+ * in blocks of CB, every tile through one block before the next block; a tile's rows are
+ * stored to the chunk's block after each channel block and continued from it (init), so each
+ * row's chain runs over every channel in order, exactly as in one pass. */
+static void run_blocks(const tile_args *tl, int nt, const long *pos, int C, int CB, float *part)
+{
+    int c0, k;
+    for (c0 = 0; c0 < C; c0 += CB) {
+        for (k = 0; k < nt; k++) {
+            tile_args T = tl[k];
+            T.C = C - c0 < CB ? C - c0 : CB;
+            T.off += c0 * T.sc;
+            T.w += c0 * T.wc;
+            T.init = c0 ? part + pos[k] * VL : NULL;
+            tile_run(&T, part + pos[k] * VL, 1, VL, 0, NULL);
+        }
+    }
+}
+
+/* the kernel rows [*a0, *a0 + *n) of forward output row yo: kh with 0 <= yo*sh + kh - ph < H */
+static void fwd2_rows(const ggdm_conv2d_dims *d, long yo, int *a0, int *n)
+{
+    long t = yo * d->sh - d->ph, lo = t < 0 ? -t : 0, hi = d->H - t;
+    if (hi > d->KH)
+        hi = d->KH;
+    if (hi < lo)
+        hi = lo;
+    *a0 = (int)lo;
+    *n = (int)(hi - lo);
+}
+
+/* A chunk: up to PCH rows of tiles (positions) from one or more image rows, run together
+ * through the channel blocks (run_blocks); position t's VL lanes go to dst[t][lane*ls]. */
+typedef struct {
+    tile_args tl[PCH];
+    long pos[PCH];
+    float *dst[PCH];
+    int nt, np;
+} c2_chunk;
+
+/* Runs and stores the chunk: dst = part (+ bias[lane]) (add 0) or dst = dst + part (add 1). */
+static void chunk_flush(c2_chunk *K, int C, int CB, float *part, long ls, int add, const float *bias)
+{
+    int t, j;
+    if (!K->nt)
+        return;
+    run_blocks(K->tl, K->nt, K->pos, C, CB, part);
+    for (t = 0; t < K->np; t++) {
+        const float *pr = part + (long)t * VL;
+        float *d = K->dst[t];
+        if (add)
+            for (j = 0; j < VL; j++)
+                d[j * ls] = d[j * ls] + pr[j];
+        else if (bias)
+            for (j = 0; j < VL; j++)
+                d[j * ls] = pr[j] + bias[j];
+        else
+            for (j = 0; j < VL; j++)
+                d[j * ls] = pr[j];
+    }
+    K->nt = K->np = 0;
+}
+
+/* Rows of a forward unit / dx unit: the image rows [r0, r1) of group g (about PCH positions). */
+static long c2_rows_per_group(long W)
+{
+    return W >= PCH ? 1 : PCH / W;
+}
+
+static void fwd2_task(void *arg, int task)
+{
+    const c2_job *J = (const c2_job *)arg;
+    const ggdm_conv2d_dims *d = &J->d;
+    const long K2 = (long)d->KH * d->KW, fan = (long)d->C * K2, HW = (long)d->H * d->W;
+    const long G = c2_rows_per_group(J->Wo), ng = (J->Ho + G - 1) / G, full_units = (long)d->N * J->nob * ng;
+    const int CB = c2_block(K2);
+    float part[(PCH + TP) * VL];
+    c2_chunk K;
+    long u, u0, u1, l0, p0, yo;
+    memset(part, 0, sizeof part); /* rows beyond a tile's last are read (never stored) */
+    K.nt = K.np = 0;
+    task_range(J->units, J->ntasks, task, &u0, &u1);
+    for (u = u0; u < u1; u++) {
+        if (u < full_units) {
+            const long g = u % ng, nb = u / ng, n = nb / J->nob, ob = nb % J->nob;
+            const long y0 = g * G, y1 = y0 + G < J->Ho ? y0 + G : J->Ho;
+            const float *wp = J->scratch + ob * fan * VL;
+            const float *bias = J->b ? J->b + ob * VL : NULL;
+            row_set R;
+            tile_args T;
+            R.dx = 0;
+            R.Lin = d->W;
+            R.Lout = J->Wo;
+            R.K = d->KW;
+            R.stride = d->sw;
+            R.pad = d->pw;
+            R.r = R.kf = 0;
+            T.two = 1;
+            T.sv = d->W;
+            T.wv = (long)d->KW * VL;
+            T.src = J->x + n * d->C * HW;
+            T.sc = HW;
+            T.se = d->sw;
+            T.sk = 1;
+            T.wc = K2 * VL;
+            T.wk = VL;
+            T.C = d->C;
+            T.init = NULL;
+            for (yo = y0; yo < y1; yo++) {
+                float *yr = J->y + (n * d->Cout + ob * VL) * J->HWo + yo * J->Wo;
+                int kh0;
+                fwd2_rows(d, yo, &kh0, &T.nv);
+                for (p0 = 0; p0 < J->Wo; p0 += PCH) {
+                    const long p1 = J->Wo - p0 < PCH ? J->Wo : p0 + PCH;
+                    if (K.np + (p1 - p0) > PCH)
+                        chunk_flush(&K, d->C, CB, part, J->HWo, 0, bias);
+                    for (l0 = p0; l0 < p1; l0 += T.nr) {
+                        int klo;
+                        next_tile(&R, l0, p1, &T, &klo);
+                        T.off = (yo * d->sh + kh0 - d->ph) * d->W + l0 * d->sw - d->pw + klo;
+                        T.w = wp + ((long)kh0 * d->KW + klo) * VL;
+                        K.tl[K.nt] = T;
+                        K.pos[K.nt++] = K.np + (l0 - p0);
+                    }
+                    for (l0 = p0; l0 < p1; l0++)
+                        K.dst[K.np++] = yr + l0;
+                }
+            }
+            chunk_flush(&K, d->C, CB, part, J->HWo, 0, bias);
+        } else {
+            /* the remaining output channels of sample n: the plain loops */
+            const long n = u - full_units, o0 = (long)J->nob * VL;
+            ggdm_conv2d_dims e = *d;
+            e.N = 1;
+            e.Cout = d->Cout - (int)o0;
+            ggdm_conv2d_forward(J->y + (n * d->Cout + o0) * J->HWo, J->x + n * d->C * HW, J->w + o0 * fan,
+                                J->b ? J->b + o0 : NULL, &e);
+        }
+    }
+}
+
+/* the weights' panels, forward (K = KH*KW of the 1-D packing) */
+static void c2_pack_task(void *arg, int task)
+{
+    const c2_job *J = (const c2_job *)arg;
+    const ggdm_conv2d_dims *d = &J->d;
+    const long fan = (long)d->C * d->KH * d->KW;
+    long ob, ob0, ob1, f;
+    int j;
+    task_range(J->nob, J->ntasks, task, &ob0, &ob1);
+    for (ob = ob0; ob < ob1; ob++)
+        for (f = 0; f < fan; f++)
+            for (j = 0; j < VL; j++)
+                J->scratch[(ob * fan + f) * VL + j] = J->w[(ob * VL + j) * fan + f];
+}
+
+static int c2_setup(c2_job *J, const ggdm_conv2d_dims *d)
+{
+    memset(J, 0, sizeof *J);
+    if (!ggdm_conv2d_out(d, &J->Ho, &J->Wo))
+        return 0;
+    J->d = *d;
+    J->HWo = (long)J->Ho * J->Wo;
+    J->nob = d->Cout / VL;
+    J->nib = d->C / VL;
+    J->nft = (d->C + TF - 1) / TF;
+    return 1;
+}
+
 void ggdm_conv2d_forward_ex(float *y, const float *x, const float *w, const float *b, const ggdm_conv2d_dims *d,
                             float *scratch, const ggdm_exec *ex)
 {
-    (void)scratch;
-    (void)ex;
-    ggdm_conv2d_forward(y, x, w, b, d);
+    c2_job J;
+    if (!c2_setup(&J, d))
+        return;
+    if (!scratch || d->Cout < VL) {
+        ggdm_conv2d_forward(y, x, w, b, d);
+        return;
+    }
+    J.y = y;
+    J.x = x;
+    J.w = w;
+    J.b = b;
+    J.scratch = scratch;
+    J.ntasks = task_count(ex, J.nob);
+    ggdm_exec_run(ex, c2_pack_task, &J, J.ntasks);
+    J.units = (long)d->N * J.nob * ((J.Ho + c2_rows_per_group(J.Wo) - 1) / c2_rows_per_group(J.Wo)) +
+              (J.nob * VL < d->Cout ? d->N : 0);
+    J.ntasks = task_count(ex, J.units);
+    ggdm_exec_run(ex, fwd2_task, &J, J.ntasks);
+}
+
+/* ---------------------------------------------------------- 2-D dx */
+
+static void dx2_pack_task(void *arg, int task)
+{
+    const c2_job *J = (const c2_job *)arg;
+    const ggdm_conv2d_dims *d = &J->d;
+    const long K2 = (long)d->KH * d->KW, fan = (long)d->C * K2;
+    long ib, ib0, ib1, o, k;
+    int j;
+    task_range(J->nib, J->ntasks, task, &ib0, &ib1);
+    for (ib = ib0; ib < ib1; ib++)
+        for (o = 0; o < d->Cout; o++)
+            for (k = 0; k < K2; k++)
+                for (j = 0; j < VL; j++)
+                    J->scratch[((ib * d->Cout + o) * K2 + k) * VL + j] = J->w[o * fan + (ib * VL + j) * K2 + k];
+}
+
+/* dx rows [n, i, yi] of channels i0 .. i1-1 by the plain chains (beyond the last full panel) */
+static void dx2_rows_plain(const c2_job *J, long n, long yi, int i0, int i1)
+{
+    const ggdm_conv2d_dims *d = &J->d;
+    long i, o, kh, kw, p;
+    for (i = i0; i < i1; i++) {
+        float *dxr = J->dx + ((n * d->C + i) * d->H + yi) * d->W;
+        for (p = 0; p < d->W; p++) {
+            float acc = 0.0f;
+            for (o = 0; o < d->Cout; o++)
+                for (kh = 0; kh < d->KH; kh++) {
+                    long ty = yi + d->ph - kh;
+                    const float *dyr, *wr;
+                    if (ty < 0 || ty % d->sh != 0 || ty / d->sh >= J->Ho)
+                        continue;
+                    dyr = J->dy + (n * d->Cout + o) * J->HWo + ty / d->sh * J->Wo;
+                    wr = J->w + ((o * d->C + i) * d->KH + kh) * d->KW;
+                    for (kw = 0; kw < d->KW; kw++) {
+                        long tx = p + d->pw - kw;
+                        if (tx >= 0 && tx % d->sw == 0 && tx / d->sw < J->Wo)
+                            acc = fmaf(wr[kw], dyr[tx / d->sw], acc);
+                    }
+                }
+            dxr[p] = dxr[p] + acc;
+        }
+    }
+}
+
+static void dx2_task(void *arg, int task)
+{
+    const c2_job *J = (const c2_job *)arg;
+    const ggdm_conv2d_dims *d = &J->d;
+    const long K2 = (long)d->KH * d->KW, HW = (long)d->H * d->W;
+    const long G = c2_rows_per_group(d->W), ng = (d->H + G - 1) / G, full_units = (long)d->N * J->nib * ng;
+    const int CB = c2_block(K2), s = d->sw, sh = d->sh;
+    float part[(PCH + TP) * VL];
+    c2_chunk K;
+    long u, u0, u1, p0, yi;
+    memset(part, 0, sizeof part); /* rows beyond a tile's last are read (never stored) */
+    K.nt = K.np = 0;
+    task_range(J->units, J->ntasks, task, &u0, &u1);
+    for (u = u0; u < u1; u++) {
+        const long g = u % ng, nb = u / ng, y0 = g * G, y1 = y0 + G < d->H ? y0 + G : d->H;
+        if (u < full_units) {
+            const long n = nb / J->nib, ib = nb % J->nib;
+            const float *wt = J->scratch + ib * d->Cout * K2 * VL;
+            row_set R;
+            tile_args T;
+            R.dx = 1;
+            R.Lin = d->W;
+            R.Lout = J->Wo;
+            R.K = d->KW;
+            R.stride = s;
+            R.pad = d->pw;
+            T.two = 1;
+            T.sv = -J->Wo;
+            T.wv = (long)sh * d->KW * VL;
+            T.src = J->dy + n * d->Cout * J->HWo;
+            T.sc = J->HWo;
+            T.se = 1;
+            T.sk = -1;
+            T.wc = K2 * VL;
+            T.wk = (long)s * VL;
+            T.C = d->Cout;
+            T.init = NULL;
+            for (yi = y0; yi < y1; yi++) {
+                float *dxr = J->dx + (n * d->C + ib * VL) * HW + yi * d->W;
+                /* kernel rows kh = kfh + a*sh, a in [a0, a1), read dy row yt - a */
+                const long kfh = (yi + d->ph) % sh, yt = (yi + d->ph - kfh) / sh;
+                const long na = kfh < d->KH ? (d->KH - kfh + sh - 1) / sh : 0;
+                long a0 = yt - J->Ho + 1, a1 = yt + 1;
+                int r;
+                if (a0 < 0)
+                    a0 = 0;
+                if (a1 > na)
+                    a1 = na;
+                if (a1 < a0)
+                    a1 = a0;
+                T.nv = (int)(a1 - a0);
+                for (r = 0; r < s && r < d->W; r++) {
+                    const long cnt = (d->W - r + s - 1) / s;
+                    R.r = r;
+                    R.kf = (r + d->pw) % s;
+                    for (p0 = 0; p0 < cnt; p0 += PCH) {
+                        const long p1 = cnt - p0 < PCH ? cnt : p0 + PCH;
+                        long c0;
+                        if (K.np + (p1 - p0) > PCH)
+                            chunk_flush(&K, d->Cout, CB, part, HW, 1, NULL);
+                        for (c0 = p0; c0 < p1; c0 += T.nr) {
+                            int alo;
+                            next_tile(&R, c0, p1, &T, &alo);
+                            T.off = (yt - a0) * J->Wo + ((long)r + c0 * s + d->pw - R.kf) / s - alo;
+                            T.w = wt + ((kfh + a0 * sh) * d->KW + R.kf + (long)alo * s) * VL;
+                            K.tl[K.nt] = T;
+                            K.pos[K.nt++] = K.np + (c0 - p0);
+                        }
+                        for (c0 = p0; c0 < p1; c0++)
+                            K.dst[K.np++] = dxr + r + c0 * s;
+                    }
+                }
+            }
+            chunk_flush(&K, d->Cout, CB, part, HW, 1, NULL);
+        } else {
+            for (yi = y0; yi < y1; yi++)
+                dx2_rows_plain(J, nb - (long)d->N * J->nib, yi, J->nib * VL, d->C);
+        }
+    }
+}
+
+/* ---------------------------------------------------------- 2-D dw, db */
+
+/* dw[o0 .. o0+VL-1, i0+t, kh, kw] (t < ni; dw points at [o0, 0, 0, 0]) += chains over n, yo,
+ * xo from the transposed panel dyt [N, Ho*Wo, VL]; the tap exists for the same (yo, xo) in
+ * every row. Rows beyond ni repeat row 0 (computed, never stored). */
+static void dw2_tile(const c2_job *J, float *dw, const float *dyt, long i0, int ni, int kh, int kw)
+{
+    ROWS_DECL;
+    const ggdm_conv2d_dims *d = &J->d;
+    const long fan = (long)d->C * d->KH * d->KW, HW = (long)d->H * d->W;
+    const long ay = (long)kh - d->ph, ey = d->H - 1 - ay, ax = (long)kw - d->pw, ex = d->W - 1 - ax;
+    long ylo = ay >= 0 ? 0 : (-ay + d->sh - 1) / d->sh, yhi = ey < 0 ? 0 : ey / d->sh + 1;
+    long xlo = ax >= 0 ? 0 : (-ax + d->sw - 1) / d->sw, xhi = ex < 0 ? 0 : ex / d->sw + 1, yo, xo;
+    long xoff[TF];
+    int n, t, j;
+    ROWS_ZERO();
+    if (yhi > J->Ho)
+        yhi = J->Ho;
+    if (xhi > J->Wo)
+        xhi = J->Wo;
+    for (t = 0; t < TF; t++)
+        xoff[t] = (i0 + (t < ni ? t : 0)) * HW + ay * d->W + ax;
+    for (n = 0; n < d->N; n++) {
+        const long xn = (long)n * d->C * HW;
+        const float *dn = dyt + (long)n * J->HWo * VL;
+        for (yo = ylo; yo < yhi; yo++) {
+            const long rb = xn + yo * d->sh * d->W;
+            const long q0 = rb + xoff[0], q1 = rb + xoff[1], q2 = rb + xoff[2], q3 = rb + xoff[3];
+            const float *dr = dn + yo * J->Wo * VL;
+            for (xo = xlo; xo < xhi; xo++) {
+                const float *dv = dr + xo * VL;
+                const long xs = xo * d->sw;
+                const float x0 = J->x[q0 + xs], x1 = J->x[q1 + xs], x2 = J->x[q2 + xs], x3 = J->x[q3 + xs];
+                FMA4(dv, x0, x1, x2, x3);
+            }
+        }
+    }
+    ROWS_STORE(dw + (i0 * d->KH + kh) * d->KW + kw, fan, (long)d->KH * d->KW, ni, 1, NULL);
+}
+
+/* units [0, nob): transpose dy panel ob into the scratch (when dw); then the remaining dw
+ * rows o (plain chains); then db in groups of VL channels */
+static void dw2_pre_task(void *arg, int task)
+{
+    const c2_job *J = (const c2_job *)arg;
+    const ggdm_conv2d_dims *d = &J->d;
+    const long fan = (long)d->C * d->KH * d->KW, o0 = (long)J->nob * VL, HW = (long)d->H * d->W;
+    const long ntr = J->dw ? J->nob : 0, nrem = J->dw ? d->Cout - o0 : 0;
+    long u, u0, u1;
+    task_range(J->units, J->ntasks, task, &u0, &u1);
+    for (u = u0; u < u1; u++) {
+        if (u < ntr) {
+            long ob = u, n, l;
+            int j;
+            for (n = 0; n < d->N; n++)
+                for (j = 0; j < VL; j++) {
+                    const float *dr = J->dy + (n * d->Cout + ob * VL + j) * J->HWo;
+                    float *tr = J->scratch + (ob * d->N + n) * J->HWo * VL + j;
+                    for (l = 0; l < J->HWo; l++)
+                        tr[l * VL] = dr[l];
+                }
+        } else if (u < ntr + nrem) {
+            const long o = o0 + (u - ntr);
+            long i, kh, kw, n, yo, xo;
+            for (i = 0; i < d->C; i++)
+                for (kh = 0; kh < d->KH; kh++)
+                    for (kw = 0; kw < d->KW; kw++) {
+                        float acc = 0.0f, *dst = J->dw + o * fan + (i * d->KH + kh) * d->KW + kw;
+                        for (n = 0; n < d->N; n++)
+                            for (yo = 0; yo < J->Ho; yo++) {
+                                const long yi = yo * d->sh + kh - d->ph;
+                                const float *dyr = J->dy + (n * d->Cout + o) * J->HWo + yo * J->Wo;
+                                const float *xr = J->x + (n * d->C + i) * HW + yi * d->W;
+                                if (yi < 0 || yi >= d->H)
+                                    continue;
+                                for (xo = 0; xo < J->Wo; xo++) {
+                                    const long xi = xo * d->sw + kw - d->pw;
+                                    if (xi >= 0 && xi < d->W)
+                                        acc = fmaf(dyr[xo], xr[xi], acc);
+                                }
+                            }
+                        *dst = *dst + acc;
+                    }
+        } else {
+            long c0 = (u - ntr - nrem) * VL, c1 = c0 + VL < d->Cout ? c0 + VL : d->Cout, o, l;
+            int n;
+            for (o = c0; o < c1; o++) {
+                float acc = 0.0f;
+                for (n = 0; n < d->N; n++) {
+                    const float *dyr = J->dy + ((long)n * d->Cout + o) * J->HWo;
+                    for (l = 0; l < J->HWo; l++)
+                        acc = acc + dyr[l];
+                }
+                J->db[o] = J->db[o] + acc;
+            }
+        }
+    }
+}
+
+static void dw2_task(void *arg, int task)
+{
+    const c2_job *J = (const c2_job *)arg;
+    const ggdm_conv2d_dims *d = &J->d;
+    const long K2 = (long)d->KH * d->KW, fan = (long)d->C * K2, per = (long)J->nft * K2;
+    long u, u0, u1;
+    task_range(J->units, J->ntasks, task, &u0, &u1);
+    for (u = u0; u < u1; u++) {
+        const long ob = u / per, ig = u % per / K2, i0 = ig * TF, k = u % K2;
+        const int ni = d->C - i0 < TF ? (int)(d->C - i0) : TF;
+        dw2_tile(J, J->dw + ob * VL * fan, J->scratch + ob * d->N * J->HWo * VL, i0, ni, (int)(k / d->KW),
+                 (int)(k % d->KW));
+    }
 }
 
 void ggdm_conv2d_backward_ex(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                              const ggdm_conv2d_dims *d, float *scratch, const ggdm_exec *ex)
 {
-    (void)scratch;
-    (void)ex;
-    ggdm_conv2d_backward(dx, dw, db, dy, x, w, d);
+    c2_job J;
+    if (!c2_setup(&J, d))
+        return;
+    if (!scratch) {
+        ggdm_conv2d_backward(dx, dw, db, dy, x, w, d);
+        return;
+    }
+    J.dx = dx;
+    J.dw = dw;
+    J.db = db;
+    J.dy = dy;
+    J.x = x;
+    J.w = w;
+    J.scratch = scratch;
+    if (dw || db) {
+        J.units = (dw ? d->Cout - J.nob * VL + J.nob : 0) + (db ? (d->Cout + VL - 1) / VL : 0);
+        J.ntasks = task_count(ex, J.units);
+        ggdm_exec_run(ex, dw2_pre_task, &J, J.ntasks);
+        if (dw && J.nob > 0) {
+            J.units = (long)J.nob * J.nft * d->KH * d->KW;
+            J.ntasks = task_count(ex, J.units);
+            ggdm_exec_run(ex, dw2_task, &J, J.ntasks);
+        }
+    }
+    if (dx) {
+        J.ntasks = task_count(ex, J.nib);
+        ggdm_exec_run(ex, dx2_pack_task, &J, J.ntasks);
+        J.units = (long)d->N * ((d->H + c2_rows_per_group(d->W) - 1) / c2_rows_per_group(d->W)) *
+                  (J.nib + (J.nib * VL < d->C ? 1 : 0));
+        J.ntasks = task_count(ex, J.units);
+        ggdm_exec_run(ex, dx2_task, &J, J.ntasks);
+    }
 }
