@@ -994,13 +994,19 @@ static void c2_pack_task(void *arg, int task)
     const c2_job *J = (const c2_job *)arg;
     const ggdm_conv2d_dims *d = &J->d;
     const long fan = (long)d->C * d->KH * d->KW;
-    long ob, ob0, ob1, f;
+    long ob, ob0, ob1, f, f0;
     int j;
     task_range(J->nob, J->ntasks, task, &ob0, &ob1);
-    for (ob = ob0; ob < ob1; ob++)
-        for (f = 0; f < fan; f++)
-            for (j = 0; j < VL; j++)
-                J->scratch[(ob * fan + f) * VL + j] = J->w[(ob * VL + j) * fan + f];
+    for (ob = ob0; ob < ob1; ob++) /* in blocks of 64 weights: contiguous reads, an L1 block of writes */
+        for (f0 = 0; f0 < fan; f0 += 64) {
+            const long f1 = fan - f0 < 64 ? fan : f0 + 64;
+            for (j = 0; j < VL; j++) {
+                const float *wr = J->w + (ob * VL + j) * fan;
+                float *dst = J->scratch + ob * fan * VL + j;
+                for (f = f0; f < f1; f++)
+                    dst[f * VL] = wr[f];
+            }
+        }
 }
 
 static int c2_setup(c2_job *J, const ggdm_conv2d_dims *d)
