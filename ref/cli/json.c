@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -780,10 +781,66 @@ static void wstring(jw *w, const char *s, size_t n)
     wputs(w, "\"");
 }
 
+/* Python's repr of a double: the shortest digits that read back to it, in fixed notation
+ * when the decimal exponent is in [-4, 16), else d.ddde+XX. */
+static void py_repr(double x, char *out, size_t cap)
+{
+    char e[40], digits[24];
+    int prec, exp10, nd = 0, k;
+    const char *p;
+    size_t o = 0;
+    if (x == 0) {
+        snprintf(out, cap, signbit(x) ? "-0.0" : "0.0");
+        return;
+    }
+    for (prec = 0; prec <= 16; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec, x);
+        if (strtod(e, NULL) == x)
+            break;
+    }
+    /* e = [-]d[.ddd]e[+-]XX */
+    p = e;
+    if (*p == '-')
+        out[o++] = *p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    exp10 = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    if (exp10 >= -4 && exp10 < 16) {
+        if (exp10 < 0) {
+            out[o++] = '0';
+            out[o++] = '.';
+            for (k = 0; k < -exp10 - 1; k++)
+                out[o++] = '0';
+            for (k = 0; k < nd; k++)
+                out[o++] = digits[k];
+        } else {
+            for (k = 0; k <= exp10; k++)
+                out[o++] = k < nd ? digits[k] : '0';
+            out[o++] = '.';
+            if (nd > exp10 + 1)
+                for (k = exp10 + 1; k < nd; k++)
+                    out[o++] = digits[k];
+            else
+                out[o++] = '0';
+        }
+        out[o] = 0;
+    } else {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (k = 1; k < nd; k++)
+                out[o++] = digits[k];
+        }
+        snprintf(out + o, cap - o, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+    }
+}
+
 static void wnum(jw *w, const ggdm_jv *v)
 {
-    char b[40];
-    int prec;
+    char b[48];
     if (v->is_int) {
         snprintf(b, sizeof b, "%lld", v->i);
         wputs(w, b);
@@ -794,13 +851,7 @@ static void wnum(jw *w, const ggdm_jv *v)
             w->st = GGDM_ERR_ARG;
         return;
     }
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(b, sizeof b, "%.*g", prec, v->num);
-        if (strtod(b, NULL) == v->num)
-            break;
-    }
-    if (!strchr(b, '.') && !strchr(b, 'e') && !strchr(b, 'n') && !strchr(b, 'i'))
-        strcat(b, ".0"); /* a float stays a float (Python writes 1.0) */
+    py_repr(v->num, b, sizeof b);
     wputs(w, b);
 }
 
@@ -877,6 +928,8 @@ static void wvalue(jw *w, const ggdm_jv *v, int sort_keys, int depth)
 ggdm_status ggdm_jv_write(const ggdm_jv *v, int sort_keys, char **text, size_t *len)
 {
     jw w;
+    if (text)
+        *text = NULL;
     if (!v || !text)
         return GGDM_ERR_ARG;
     memset(&w, 0, sizeof w);

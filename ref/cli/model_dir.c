@@ -1053,9 +1053,10 @@ ggdm_status ggdm_cli_params_save(const char *dir, const char *base, const char *
         return efail(err, errcap, GGDM_ERR_ARG, "weights: bad folder, base or variant");
     if ((st = collect(table, params, dtype, &t, err, errcap)) != GGDM_OK)
         return st;
-    if (ggdm_io_mkdirs(dir) != 0) {
+    if (ggdm_io_mkdirs(dir) != 0 || !is_dir(dir)) {
         free(t);
-        return efail(err, errcap, GGDM_ERR_IO, "%s: cannot create the folder (%s)", dir, strerror(errno));
+        return efail(err, errcap, GGDM_ERR_IO, "%s: cannot create the folder (%s)", dir,
+                     is_dir(dir) ? strerror(errno) : "not a folder");
     }
     if (weight_names(dir, base, variant, &single, &index) != 0) {
         free(t);
