@@ -186,7 +186,7 @@ ggdm_status ggdm_st_encode_f32(const float *src, uint64_t n, uint8_t *dst);
  *   F32   bit for bit (NaN payloads, infinities, -0 included);
  *   BF16  the 16 bits are the float32's upper half (bits << 16): bit for bit, NaN
  *         payloads and signalling NaNs included (PyTorch's bfloat16 -> float);
- *   F16   sign kept; normal numbers rebiased; the 1024 subnormals (m * 2^-24) become
+ *   F16   sign kept; normal numbers rebiased; the 1023 non-zero subnormals (m * 2^-24) become
  *         normal float32s; +-inf -> +-inf; a NaN keeps its sign and 10-bit payload
  *         (shifted into the top of the float32 mantissa) and is made quiet (bit 22 set):
  *         IEEE 754's convertFormat, what x86's F16C instructions and PyTorch give.
