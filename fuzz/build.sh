@@ -25,7 +25,7 @@ esac
 command -v "$CC" >/dev/null 2>&1 || { echo "fuzz: $CC is not installed (make deps installs clang)" >&2; exit 1; }
 
 harnesses=${*:-$(ls fuzz/fuzz_*.c | sed 's|fuzz/fuzz_||; s|\.c$||')}
-cli_obj="$out/obj/ref/cli/io.o $out/obj/ref/cli/args.o $out/obj/ref/cli/weights.o $out/obj/ref/cli/pth.o $out/obj/ref/cli/cmd_unet.o $out/obj/ref/cli/pool.o $out/obj/ref/cli/run.o"
+cli_obj="$out/obj/ref/cli/io.o $out/obj/ref/cli/json.o $out/obj/ref/cli/model_dir.o $out/obj/ref/cli/args.o $out/obj/ref/cli/weights.o $out/obj/ref/cli/pth.o $out/obj/ref/cli/cmd_unet.o $out/obj/ref/cli/pool.o $out/obj/ref/cli/run.o"
 mkdir -p "$out"
 # The library and the front end's objects (not main.o), instrumented like the harness.
 # MAKEFLAGS is dropped: variables given to an outer make (make fuzz CC=gcc ...) must not
