@@ -160,8 +160,9 @@ int ggdm_cmd_tokenize(int argc, char **argv)
             rc = 1;
             break;
         }
-        /* max_len 0: the text cannot have more tokens than bytes (+ BOS, EOS) */
-        cap = max_len ? (uint64_t)max_len : len + 2;
+        /* max_len 0: a token is at least one byte of the lower-cased NFC text, which has at
+         * most 4.5 bytes per byte of the text (ggdm/clip_tok.h) */
+        cap = max_len ? (uint64_t)max_len : 5 * len + 2;
         work = malloc((size_t)wbytes);
         ids = (int32_t *)malloc(sizeof(int32_t) * (size_t)cap);
         if (!work || !ids) {

@@ -78,6 +78,8 @@ ggdm_status ggdm_clip_tok_work_bytes(uint64_t text_len, uint64_t *bytes);
  *                 ids_cap >= max_len; *n = the ids before the padding (2 .. max_len).
  *   max_len == 0: BOS + every token + EOS, no padding; *n = their number; when it exceeds
  *                 ids_cap, GGDM_ERR_BUFFER_TOO_SMALL (with *n still the number needed).
+ *                 Never more than 5 * text_len + 2 (a token is at least one byte of the
+ *                 lower-cased NFC text, at most 4.5 bytes per byte of the text).
  * GGDM_ERR_ARG: null pointers (text may be null when text_len is 0), max_len == 1,
  * ids_cap < max_len; GGDM_ERR_BUFFER_TOO_SMALL: work_bytes too small.
  */
