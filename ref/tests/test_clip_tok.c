@@ -423,6 +423,48 @@ static void test_normalisation(void **state)
     same(h.tok, "a\xe2\x80\x8b\x62", "ab");                          /* U+200B (Cf) dropped */
     same(h.tok, "x\xc2\xa0y", "x y");                                /* NBSP is a space */
     same(h.tok, "<|endo\x01" "ftext|>", "<|endoftext|>");            /* special after cleaning */
+    same(h.tok, "\xe1\x84\x80\xe1\x85\xa1", "\xea\xb0\x80");            /* Hangul L V -> LV */
+    same(h.tok, "a\xce\xa3\xcc\x81\x62", "a\xcf\x83\xcc\x81\x62");     /* sigma, mark, letter: not final */
+    same(h.tok, "a\xce\xa3\xcc\x81!", "a\xcf\x82\xcc\x81!");             /* sigma, mark, no letter: final */
+    same(h.tok, "a\xce\xa3\x31", "a\xcf\x82\x31");                      /* a digit is not cased */
+    /* ill-formed UTF-8 is dropped: overlong, surrogate, > U+10FFFF, truncated */
+    same(h.tok, "a\xf0\x8f\xbf\xbf\x62", "ab");
+    same(h.tok, "a\xf4\x90\x80\x80\x62", "ab");
+    same(h.tok, "a\xf0\x9f\x98\x62", "ab");
+    same(h.tok, "a\xe0\x80\xaf\x62", "ab");
+    same(h.tok, "a\xc0\xaf\x62", "ab");
+    same(h.tok, "a\xc3", "a");
+    same(h.tok, "a\xe2\x82", "a");
+    same(h.tok, "a\xf0\x9f", "a");
+    same(h.tok, "\xf0\x9f\x98\x80\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80\xf0\x9f\x98\x80");
+    {
+        int32_t ids[8];
+        uint64_t n = 0;
+        /* the pattern's first alternative after cleaning: the special token itself */
+        assert_int_equal(enc(h.tok, "<|start\x01oftext|>", 16, 8, ids, 8, &n), GGDM_OK);
+        assert_int_equal(n, 3);
+        assert_int_equal(ids[1], 812);
+        /* matched under IGNORECASE (long s) but not the exact string: byte-pair encoded */
+        assert_int_equal(enc(h.tok, "<|\xc5\xbftartoftext|>", 16, 0, ids, 8, &n), GGDM_ERR_BUFFER_TOO_SMALL);
+        assert_true(n > 3);
+    }
+    drop(&h);
+}
+
+static void test_file_forms(void **state)
+{
+    held h;
+    (void)state;
+    memset(&h, 0, sizeof h);
+    /* lone \r line ends, trailing blanks, "-0", uppercase \u hex */
+    assert_int_equal(load(&h, "{\"<|startoftext|>\": -0, \"<|endoftext|>\": 1, \"\\u00C3\": 2}",
+                          "#version: 0.2\ra b</w>  \r\xc3\x83 b"),
+                     GGDM_OK);
+    drop(&h);
+    memset(&h, 0, sizeof h);
+    assert_int_equal(load(&h, "{\"<|startoftext|>\": 0, \"<|endoftext|>\": 1}", "#version\r\n\ra b  c\n"),
+                     GGDM_ERR_FORMAT);
+    assert_non_null(strstr(h.msg, "line 2: 0 symbols"));
     drop(&h);
 }
 
@@ -431,6 +473,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_known_ids), cmocka_unit_test(test_tiny_bpe), cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_merge_limit),     cmocka_unit_test(test_args),     cmocka_unit_test(test_normalisation),
+        cmocka_unit_test(test_file_forms),
     };
     return cmocka_run_group_tests(tests, setup_small, teardown_small);
 }
