@@ -26,6 +26,9 @@ missing() { # prints the packages whose files are missing
     # The interoperability tests compare with PyTorch's float32/float64 evaluation (Debian's CPU build).
     { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null; } || need="$need python3-numpy"
     { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torch' 2>/dev/null; } || need="$need python3-torch"
+    # The venv of the tests against diffusers/transformers (ci/setup-py.sh) is made over these.
+    { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import torchvision' 2>/dev/null; } || need="$need python3-torchvision"
+    { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null; } || need="$need python3-venv"
     echo "$need"
 }
 

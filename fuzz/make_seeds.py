@@ -246,6 +246,27 @@ def seeds_pth(ggdm):
         shutil.rmtree(tmp)
 
 
+def seeds_clip_tok():
+    """Mode byte 0 (even): a text with the harness's fixed tokenizer; 1 (odd): LE16 vocab
+    length, LE16 merges length, vocab.json, merges.txt, text."""
+    texts = {"ascii": b"abc ab's a b c abcabc", "hostile": "Crème ΣΑΣ 東京 🐶 e\u0301 <|endoftext|>!".encode(),
+             "invalid": b"\xff\xc3\x28\x00ab\xed\xa0\x80", "empty": b"", "long": b"ab " * 60}
+    for name, t in texts.items():
+        put("clip_tok", "text_" + name, b"\0" + t)
+    vocab = json.dumps({"<|startoftext|>": 0, "<|endoftext|>": 1, "a": 2, "b</w>": 3, "ab</w>": 4,
+                        "\u00e9": 5}).encode()
+    merges = b"#version: 0.2\na b</w>\n"
+    def files(v, m, t):
+        return b"\1" + struct.pack("<HH", len(v), len(m)) + v + m + t
+    put("clip_tok", "files_ok", files(vocab, merges, b"ab ab a"))
+    put("clip_tok", "files_truncated", files(vocab[:-9], merges, b"ab"))
+    put("clip_tok", "files_dup", files(b'{"<|startoftext|>": 0, "<|endoftext|>": 1, "a": 1, "a": 0}', merges, b"a"))
+    put("clip_tok", "files_range", files(b'{"<|startoftext|>": 0, "<|endoftext|>": 5}', merges, b"a"))
+    put("clip_tok", "files_noheader", files(vocab, b"a b</w>\n", b"a"))
+    put("clip_tok", "files_escapes", files(b'{"<|startoftext|>": 0, "<|endoftext|>": 1, "\\ud83d\\ude00": 2}',
+                                           b"#version: 0.2\r\n", "\U0001f600".encode()))
+
+
 def seeds_cli():
     """Command lines for the fuzz_cli harness: one argument per line, the first the command.
     The files named are the harness's fixtures (fuzz_cli.c)."""
@@ -309,7 +330,8 @@ def main():
     ggdm = sys.argv[1] if len(sys.argv) > 1 else "build/ggdm"
     makers = {"npy": seeds_npy, "npz": seeds_npz, "safetensors": seeds_safetensors,
               "weights": lambda: (seeds_weights(ggdm), seeds_pth(ggdm)), "cli": seeds_cli, "unet": seeds_unet,
-              "dmath": seeds_dmath, "numeric": seeds_numeric, "pth": lambda: seeds_pth(ggdm)}
+              "dmath": seeds_dmath, "numeric": seeds_numeric, "pth": lambda: seeds_pth(ggdm),
+              "clip_tok": seeds_clip_tok}
     chosen = sys.argv[2:] or list(makers)   # make_seeds.py GGDM [HARNESS...]: only these corpora
     for sub in chosen:
         shutil.rmtree(os.path.join(ROOT, sub), ignore_errors=True)

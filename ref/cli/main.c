@@ -42,6 +42,7 @@ static const char *const usage_text =
     "  schedule      write the noise-schedule tables (the original's buffer names) to .npz/.npy\n"
     "  rng           write numbers of a random stream (Philox4x32-10) to .npy\n"
     "  hash          print the XXH3-64 of the data of .npy files (little-endian bytes)\n"
+    "  tokenize      CLIP's tokenizer (SD v1.5): the token ids of texts\n"
     "  conformance   recompute the golden vectors and compare (make conformance)\n"
     "  vectors       regenerate the golden vectors (make vectors; only after a documented change)\n"
     "  version       print the version\n"
@@ -285,6 +286,8 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         return cmd_rng(argc - 1, argv + 1);
     if (strcmp(cmd, "hash") == 0)
         return cmd_hash(argc - 1, argv + 1);
+    if (strcmp(cmd, "tokenize") == 0)
+        return ggdm_cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "conformance") == 0)
         return conf_main(argc - 1, argv + 1, impl, 0);
     if (strcmp(cmd, "vectors") == 0) {
