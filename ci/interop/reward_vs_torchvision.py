@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""The reward model against torchvision: ggdm's `reward` command and torchvision's resnet18.
+
+Builds torchvision's ResNet-18 with a 1-output head (as the paper's reward model), random weights
+and non-trivial BatchNorm statistics, saves its state dict as safetensors (torchvision's names,
+num_batches_tracked dropped), and evaluates the authors' preprocessing + network on random images
+in [-1.2, 1.2] (so the clamp acts) with both implementations:
+
+    r = resnet(Normalize(mean, std)(Resize(224, antialias)(((x + 1) / 2).clamp(0, 1))))
+
+and the input gradient dx = d<dr, r>/dx. Passes when the relative error of the whole output
+(||a - b|| / ||b||) is below 1e-5 for r and 1e-4 for dx, for each case.
+
+usage: reward_vs_torchvision.py GGDM_BINARY [--big]   (--big adds 512 x 512 images)
+Run with a python that has torch and torchvision (Debian's python3-torch, python3-torchvision;
+ci/setup-py.sh's venv) and safetensors.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from safetensors.torch import save_file
+
+MEAN = (0.48145466, 0.4578275, 0.40821073)
+STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def resized(h, w, size=224):
+    short, long_ = (w, h) if w <= h else (h, w)
+    new_long = int(size * long_ / short)
+    return (new_long, size) if w <= h else (size, new_long)
+
+
+def reward_torch(model, x, antialias):
+    y = ((x + 1) / 2).clamp(0, 1)
+    oh, ow = resized(x.shape[2], x.shape[3])
+    if (oh, ow) != (x.shape[2], x.shape[3]):
+        y = F.interpolate(y, size=(oh, ow), mode="bilinear", align_corners=False, antialias=antialias)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return model((y - mean) / std)
+
+
+def rel(a, b):
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def main():
+    ggdm = sys.argv[1]
+    big = "--big" in sys.argv[2:]
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=1).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+                m.running_mean.uniform_(-0.3, 0.3)
+                m.running_var.uniform_(0.5, 2.0)
+    sd = {k: v.contiguous() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    cases = [(2, 64, 64, 1), (1, 96, 80, 1), (2, 256, 256, 1), (2, 256, 256, 0), (1, 224, 224, 1)]
+    if big:
+        cases.append((1, 512, 512, 1))
+    failed = 0
+    with tempfile.TemporaryDirectory() as d:
+        wpath = os.path.join(d, "reward.safetensors")
+        save_file(sd, wpath)
+        for i, (n, h, w, aa) in enumerate(cases):
+            g = torch.Generator().manual_seed(100 + i)
+            x = torch.rand(n, 3, h, w, generator=g) * 2.4 - 1.2
+            dr = torch.randn(n, 1, generator=g)
+            xp, drp = os.path.join(d, "x.npy"), os.path.join(d, "dr.npy")
+            rp, dxp = os.path.join(d, "r.npy"), os.path.join(d, "dx.npy")
+            np.save(xp, x.numpy())
+            np.save(drp, dr.numpy())
+            cmd = [ggdm, "reward", "--reward", wpath, "--x", xp, "-o", rp, "--dr", drp, "--grad", dxp]
+            if not aa:
+                cmd.append("--no-antialias")
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                print(f"FAIL case {n}x3x{h}x{w} antialias={aa}: ggdm exited {res.returncode}: {res.stderr.strip()}")
+                failed += 1
+                continue
+            xt = x.clone().requires_grad_(True)
+            r = reward_torch(model, xt, bool(aa))
+            (dx,) = torch.autograd.grad(r, xt, dr)
+            e_r = rel(np.load(rp), r.detach().numpy())
+            e_dx = rel(np.load(dxp), dx.numpy())
+            ok = e_r < 1e-5 and e_dx < 1e-4
+            failed += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} N={n} {h}x{w} antialias={aa}: rel err r {e_r:.2e} (< 1e-5), "
+                  f"dx {e_dx:.2e} (< 1e-4)")
+    print(f"reward vs torchvision {torchvision.__version__}: {len(cases) - failed}/{len(cases)} cases within tolerance")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
