@@ -317,6 +317,75 @@ static void test_groupnorm_eps(void **state)
     free(x), free(g), free(b), free(y0), free(m0), free(r0);
 }
 
+/* ------------------------------------------------------------------ BNORM */
+
+static void bnorm_case(int N, int C, int H, int W, float eps, int nograd)
+{
+    ggdm_op_attr a = attr(N, C, H, W);
+    size_t P = (size_t)H * W, n = (size_t)N * C * P, nin[3];
+    float *x = falloc(n), *p = falloc(4 * (size_t)C);
+    const float *in[3];
+    res r;
+    size_t i, k;
+    int m;
+    a.eps = eps;
+    fill(x, n, 10), fill(p, 4 * (size_t)C, 11);
+    for (k = 0; k < (size_t)C; k++)
+        p[3 * C + k] = 0.25f + p[3 * C + k] * p[3 * C + k]; /* running_var > 0 */
+    in[0] = x, in[1] = p, in[2] = NULL;
+    nin[0] = n, nin[1] = 4 * (size_t)C, nin[2] = 0;
+    run_op(GGDM_OP_BNORM, &a, in, nin, nograd, &r);
+    for (i = 0; i < n; i++) {
+        size_t c = (i / P) % (size_t)C;
+        float inv = 1.0f / sqrtf(p[3 * C + c] + eps), al = p[c] * inv, want = x[i] - p[2 * C + c];
+        double wd = ((double)x[i] - p[2 * C + c]) / sqrt((double)p[3 * C + c] + (double)eps) * p[c] + p[C + c];
+        want = want * al;
+        want = want + p[C + c];
+        assert_memory_equal(&r.out[i], &want, sizeof want);
+        near(r.out[i], wd, 1e-6, "bnorm y", i);
+        if (r.din[0]) {
+            float d = r.pre[0][i] + r.dout[i] * al;
+            assert_memory_equal(&r.din[0][i], &d, sizeof d);
+        }
+    }
+    if (r.din[1]) {
+        for (k = 0; k < (size_t)C; k++) {
+            double dw = 0.0, db = 0.0, rs = 1.0 / sqrt((double)p[3 * C + k] + (double)eps);
+            for (m = 0; m < N; m++)
+                for (i = 0; i < P; i++) {
+                    size_t o = ((size_t)m * C + k) * P + i;
+                    dw += (double)r.dout[o] * ((double)x[o] - p[2 * C + k]) * rs;
+                    db += r.dout[o];
+                }
+            near(r.din[1][k] - r.pre[1][k], dw, 1e-5 * (1 + sqrt((double)N * P)), "bnorm dweight", k);
+            near(r.din[1][C + k] - r.pre[1][C + k], db, 1e-5 * (1 + sqrt((double)N * P)), "bnorm dbias", k);
+        }
+        /* the running statistics get nothing */
+        assert_memory_equal(r.din[1] + 2 * C, r.pre[1] + 2 * C, sizeof(float) * 2 * C);
+    }
+    res_free(&r);
+    free(x), free(p);
+}
+
+static void test_bnorm(void **state)
+{
+    ggdm_op_attr a = attr(2, 3, 4, 5);
+    (void)state;
+    bnorm_case(2, 3, 4, 5, 1e-5f, 0);
+    bnorm_case(3, 7, 3, 3, 1e-3f, 0);
+    bnorm_case(1, 5, 1, 1, 1e-5f, 0);
+    bnorm_case(2, 3, 4, 5, 1e-5f, 1); /* dp only */
+    bnorm_case(2, 3, 4, 5, 1e-5f, 2); /* dx only */
+    a.eps = 0.0f;
+    assert_int_equal(info_of(GGDM_OP_BNORM, &a), GGDM_ERR_ARG);
+    a.eps = 2.0f;
+    assert_int_equal(info_of(GGDM_OP_BNORM, &a), GGDM_ERR_ARG);
+    a.eps = (float)NAN;
+    assert_int_equal(info_of(GGDM_OP_BNORM, &a), GGDM_ERR_ARG);
+    a.eps = 1e-5f, a.W = 0;
+    assert_int_equal(info_of(GGDM_OP_BNORM, &a), GGDM_ERR_ARG);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(void)
@@ -325,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_affine),
         cmocka_unit_test(test_chnorm_beta),
         cmocka_unit_test(test_groupnorm_eps),
+        cmocka_unit_test(test_bnorm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
