@@ -386,6 +386,134 @@ static void test_bnorm(void **state)
     assert_int_equal(info_of(GGDM_OP_BNORM, &a), GGDM_ERR_ARG);
 }
 
+/* ------------------------------------------------------------------ MAXPOOL */
+
+/* The definition written out: torch's scan, then the backward as torch does it (the adds into
+ * a zeroed dx in output order), then added into the pre-fill. */
+static void maxpool_want(float *y, float *g, const float *x, const float *dy, const ggdm_op_attr *a, int Ho, int Wo)
+{
+    int n, yo, xo, kh, kw;
+    for (n = 0; n < a->N * a->C; n++)
+        for (yo = 0; yo < Ho; yo++)
+            for (xo = 0; xo < Wo; xo++) {
+                const float *xp = x + (size_t)n * a->H * a->W;
+                int h0 = yo * a->sh - a->ph, w0 = xo * a->sw - a->pw, best = -1;
+                float m = -INFINITY;
+                for (kh = 0; kh < a->KH; kh++)
+                    for (kw = 0; kw < a->KW; kw++) {
+                        int ih = h0 + kh, iw = w0 + kw;
+                        if (ih < 0 || iw < 0 || ih >= a->H || iw >= a->W)
+                            continue;
+                        if (best < 0)
+                            best = ih * a->W + iw;
+                        if (xp[ih * a->W + iw] > m || xp[ih * a->W + iw] != xp[ih * a->W + iw]) {
+                            m = xp[ih * a->W + iw];
+                            best = ih * a->W + iw;
+                        }
+                    }
+                y[((size_t)n * Ho + yo) * Wo + xo] = m;
+                g[(size_t)n * a->H * a->W + best] += dy[((size_t)n * Ho + yo) * Wo + xo];
+            }
+}
+
+static void maxpool_case(int N, int C, int H, int W, int K, int s, int p, int quant, int nograd)
+{
+    ggdm_op_attr a = attr(N, C, H, W);
+    size_t n = (size_t)N * C * H * W, nin[3], i;
+    float *x = falloc(n), *y, *g = falloc(n);
+    const float *in[3];
+    res r;
+    int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
+    a.KH = a.KW = K, a.sh = a.sw = s, a.ph = a.pw = p;
+    fill(x, n, 12);
+    if (quant) /* many ties */
+        for (i = 0; i < n; i++)
+            x[i] = (float)floor(x[i] * 1.5);
+    in[0] = x, in[1] = in[2] = NULL;
+    nin[0] = n, nin[1] = nin[2] = 0;
+    run_op(GGDM_OP_MAXPOOL, &a, in, nin, nograd, &r);
+    assert_int_equal(r.info.out_H, Ho);
+    assert_int_equal(r.info.out_W, Wo);
+    y = falloc(r.info.out);
+    memset(g, 0, sizeof(float) * n);
+    maxpool_want(y, g, x, r.dout, &a, Ho, Wo);
+    same_bits(r.out, y, r.info.out, "maxpool y");
+    if (r.din[0])
+        for (i = 0; i < n; i++) {
+            float want = r.pre[0][i] + g[i];
+            assert_memory_equal(&r.din[0][i], &want, sizeof want);
+        }
+    res_free(&r);
+    free(x), free(y), free(g);
+}
+
+static void test_maxpool(void **state)
+{
+    /* PyTorch 1.13: F.max_pool2d(x, 3, 2, 1) and its backward with dy = 1..6 */
+    static const float x[20] = {1, 3, 3, 0, 2, 3, -1, 2, 3, 3, 0, 0, 1, 3, -2, 2, 3, 1, 1, 3};
+    static const float want_dx[20] = {0, 3, 0, 0, 0, 4, 0, 0, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    float y[6], dy[6] = {1, 2, 3, 4, 5, 6}, dx[20];
+    ggdm_op_attr a = attr(1, 1, 4, 5);
+    ggdm_op_call c;
+    int i;
+    (void)state;
+    a.KH = a.KW = 3, a.sh = a.sw = 2, a.ph = a.pw = 1;
+    memset(&c, 0, sizeof c);
+    memset(dx, 0, sizeof dx);
+    c.a = a, c.in[0] = x, c.out = y, c.dout = dy, c.din[0] = dx;
+    ggdm_backend_cpu()->ops[GGDM_OP_MAXPOOL].fwd(NULL, &c);
+    ggdm_backend_cpu()->ops[GGDM_OP_MAXPOOL].vjp(NULL, &c);
+    for (i = 0; i < 6; i++)
+        assert_true(y[i] == 3.0f);
+    for (i = 0; i < 20; i++)
+        assert_true(dx[i] == want_dx[i]);
+
+    maxpool_case(2, 3, 7, 9, 3, 2, 1, 0, 0); /* ResNet-18's stem pool on odd planes */
+    maxpool_case(2, 3, 8, 8, 3, 2, 1, 1, 0); /* ties */
+    maxpool_case(1, 2, 6, 5, 2, 2, 0, 1, 0);
+    maxpool_case(1, 2, 6, 5, 3, 1, 1, 1, 0); /* overlapping windows, stride 1 */
+    maxpool_case(1, 2, 5, 5, 5, 3, 2, 0, 0);
+    maxpool_case(1, 1, 1, 1, 1, 1, 0, 0, 0);
+    maxpool_case(2, 2, 4, 4, 3, 2, 1, 0, 1); /* no dx */
+    {
+        /* NaN propagates (the last NaN of a window is its argmax), -inf is a value */
+        float xn[9], yn[1], dyn[1] = {2.0f}, dxn[9];
+        ggdm_op_attr b = attr(1, 1, 3, 3);
+        b.KH = b.KW = 3, b.sh = b.sw = 1;
+        for (i = 0; i < 9; i++)
+            xn[i] = -INFINITY, dxn[i] = -0.0f;
+        memset(&c, 0, sizeof c);
+        c.a = b, c.in[0] = xn, c.out = yn, c.dout = dyn, c.din[0] = dxn;
+        ggdm_backend_elem()->ops[GGDM_OP_MAXPOOL].fwd(NULL, &c);
+        ggdm_backend_elem()->ops[GGDM_OP_MAXPOOL].vjp(NULL, &c);
+        assert_true(yn[0] == -INFINITY);
+        assert_true(dxn[0] == 2.0f);
+        assert_false(signbit(dxn[1])); /* -0 + (+0): every dx element gets its chain */
+        xn[2] = (float)NAN, xn[4] = 5.0f, xn[6] = (float)NAN;
+        ggdm_backend_cpu()->ops[GGDM_OP_MAXPOOL].fwd(NULL, &c);
+        for (i = 0; i < 9; i++)
+            dxn[i] = 0.0f;
+        ggdm_backend_cpu()->ops[GGDM_OP_MAXPOOL].vjp(NULL, &c);
+        assert_true(yn[0] != yn[0]);
+        assert_true(dxn[6] == 2.0f && dxn[2] == 0.0f && dxn[4] == 0.0f);
+    }
+    a.ph = 2; /* more than half the kernel */
+    assert_int_equal(info_of(GGDM_OP_MAXPOOL, &a), GGDM_ERR_ARG);
+    a.ph = -1;
+    assert_int_equal(info_of(GGDM_OP_MAXPOOL, &a), GGDM_ERR_ARG);
+    a.ph = 1, a.sw = 0;
+    assert_int_equal(info_of(GGDM_OP_MAXPOOL, &a), GGDM_ERR_ARG);
+    a.sw = 2, a.KW = 0;
+    assert_int_equal(info_of(GGDM_OP_MAXPOOL, &a), GGDM_ERR_ARG);
+    a = attr(1, 1, 2, 2);
+    a.KH = a.KW = 3, a.sh = a.sw = 1;
+    assert_int_equal(info_of(GGDM_OP_MAXPOOL, &a), GGDM_ERR_ARG); /* the window is larger than the plane */
+    a.ph = a.pw = 1;
+    assert_int_equal(info_of(GGDM_OP_MAXPOOL, &a), GGDM_OK);
+    a.C = 0;
+    assert_int_equal(info_of(GGDM_OP_MAXPOOL, &a), GGDM_ERR_ARG);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(void)
@@ -395,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_chnorm_beta),
         cmocka_unit_test(test_groupnorm_eps),
         cmocka_unit_test(test_bnorm),
+        cmocka_unit_test(test_maxpool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
