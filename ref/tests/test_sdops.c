@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "ggdm/backend.h"
+#include "ggdm/elem/qgelu.h"
 #include "ggdm/layers.h"
 #include "ggdm/op.h"
 #include "ggdm/rng.h"
@@ -514,6 +515,150 @@ static void test_maxpool(void **state)
     assert_int_equal(info_of(GGDM_OP_MAXPOOL, &a), GGDM_ERR_ARG);
 }
 
+/* ------------------------------------------------------------------ AVGPOOL */
+
+static void avgpool_case(int N, int C, int H, int W, int nograd)
+{
+    ggdm_op_attr a = attr(N, C, H, W);
+    size_t P = (size_t)H * W, n = (size_t)N * C * P, nin[3], i, k;
+    float *x = falloc(n);
+    const float *in[3];
+    res r;
+    fill(x, n, 13);
+    in[0] = x, in[1] = in[2] = NULL;
+    nin[0] = n, nin[1] = nin[2] = 0;
+    run_op(GGDM_OP_AVGPOOL, &a, in, nin, nograd, &r);
+    assert_int_equal(r.info.out, (size_t)N * C);
+    assert_int_equal(r.info.out_H, 1);
+    assert_int_equal(r.info.out_W, 1);
+    for (k = 0; k < (size_t)N * C; k++) {
+        float acc = 0.0f;
+        double d = 0.0;
+        for (i = 0; i < P; i++)
+            acc = acc + x[k * P + i], d += x[k * P + i];
+        acc = acc / (float)P;
+        assert_memory_equal(&r.out[k], &acc, sizeof acc);
+        near(r.out[k], d / (double)P, 1e-6, "avgpool y", k);
+        if (r.din[0])
+            for (i = 0; i < P; i++) {
+                float want = r.pre[0][k * P + i] + r.dout[k] / (float)P;
+                assert_memory_equal(&r.din[0][k * P + i], &want, sizeof want);
+            }
+    }
+    res_free(&r);
+    free(x);
+}
+
+static void test_avgpool(void **state)
+{
+    ggdm_op_attr a = attr(2, 3, 1 << 12, (1 << 12) + 1);
+    (void)state;
+    avgpool_case(2, 5, 7, 7, 0); /* ResNet-18's final pool */
+    avgpool_case(3, 2, 3, 5, 0);
+    avgpool_case(1, 1, 1, 1, 0);
+    avgpool_case(2, 5, 7, 7, 1);
+    assert_int_equal(info_of(GGDM_OP_AVGPOOL, &a), GGDM_ERR_ARG); /* more than 2^24 positions */
+    a.W = 1 << 12;
+    assert_int_equal(info_of(GGDM_OP_AVGPOOL, &a), GGDM_OK);
+    a.H = 0;
+    assert_int_equal(info_of(GGDM_OP_AVGPOOL, &a), GGDM_ERR_ARG);
+}
+
+/* ------------------------------------------------------------------ CLAMP */
+
+static void test_clamp(void **state)
+{
+    ggdm_op_attr a = attr(2, 3, 4, 5);
+    size_t n = 120, nin[3], i;
+    float *x = falloc(n);
+    const float *in[3];
+    res r;
+    (void)state;
+    fill(x, n, 14);
+    x[0] = -1.0f, x[1] = 1.0f, x[2] = -0.0f, x[3] = 0.0f, x[4] = (float)INFINITY, x[5] = -(float)INFINITY;
+    a.lo = -1.0f, a.hi = 1.0f;
+    in[0] = x, in[1] = in[2] = NULL;
+    nin[0] = n, nin[1] = nin[2] = 0;
+    run_op(GGDM_OP_CLAMP, &a, in, nin, 0, &r);
+    for (i = 0; i < n; i++) {
+        float want = x[i] < -1.0f ? -1.0f : x[i] > 1.0f ? 1.0f : x[i];
+        float d = r.pre[0][i];
+        assert_memory_equal(&r.out[i], &want, sizeof want);
+        if (x[i] >= -1.0f && x[i] <= 1.0f) /* PyTorch's mask: the bounds pass the gradient */
+            d = d + r.dout[i];
+        assert_memory_equal(&r.din[0][i], &d, sizeof d);
+    }
+    assert_true(signbit(r.out[2]));
+    res_free(&r);
+    {
+        /* lo = hi; a NaN propagates and gets no gradient */
+        float xn[3] = {(float)NAN, 0.5f, -2.0f}, y[3], dy[3] = {1.0f, 2.0f, 3.0f}, dx[3] = {0.0f, 0.0f, 0.0f};
+        ggdm_op_call c;
+        memset(&c, 0, sizeof c);
+        c.a = attr(1, 1, 1, 3);
+        c.a.lo = c.a.hi = 0.5f;
+        assert_int_equal(info_of(GGDM_OP_CLAMP, &c.a), GGDM_OK);
+        c.in[0] = xn, c.out = y, c.dout = dy, c.din[0] = dx;
+        ggdm_backend_cpu()->ops[GGDM_OP_CLAMP].fwd(NULL, &c);
+        ggdm_backend_cpu()->ops[GGDM_OP_CLAMP].vjp(NULL, &c);
+        assert_true(y[0] != y[0] && y[1] == 0.5f && y[2] == 0.5f);
+        assert_true(dx[0] == 0.0f && dx[1] == 2.0f && dx[2] == 0.0f);
+    }
+    a.lo = 2.0f;
+    assert_int_equal(info_of(GGDM_OP_CLAMP, &a), GGDM_ERR_ARG);
+    a.lo = (float)NAN;
+    assert_int_equal(info_of(GGDM_OP_CLAMP, &a), GGDM_ERR_ARG);
+    a.lo = -(float)INFINITY, a.hi = (float)INFINITY;
+    assert_int_equal(info_of(GGDM_OP_CLAMP, &a), GGDM_OK);
+    a.N = 0;
+    assert_int_equal(info_of(GGDM_OP_CLAMP, &a), GGDM_ERR_ARG);
+    free(x);
+}
+
+/* ------------------------------------------------------------------ QGELU */
+
+static void test_qgelu(void **state)
+{
+    /* PyTorch 1.13 (CPU float32): x * torch.sigmoid(1.702 * x) and its gradient */
+    static const float tx[8] = {-3.5f, -1.0f, -0.25f, 0.0f, 0.3f, 1.0f, 2.75f, 8.0f};
+    static const double ty[8] = {-0.009033444337546825, -0.15420423448085785, -0.09880034625530243, 0.0,
+                                 0.18748414516448975,   0.845795750617981,    2.7247300148010254,   7.999990463256836};
+    static const double tg[8] = {-0.012754255905747414, -0.06777961552143097, 0.29349952936172485, 0.5,
+                                 0.7446257472038269,    1.0677796602249146,   1.0334253311157227,  1.0000150203704834};
+    ggdm_op_attr a = attr(3, 5, 2, 7);
+    size_t n = 210, nin[3], i;
+    float *x = falloc(n);
+    const float *in[3];
+    res r;
+    (void)state;
+    for (i = 0; i < 8; i++) {
+        near(ggdm_qgelu(tx[i]), ty[i], 4e-7, "qgelu torch", i);
+        near(ggdm_qgelu_grad(tx[i]), tg[i], 4e-7, "qgelu_grad torch", i);
+    }
+    assert_true(ggdm_qgelu(-100.0f) == 0.0f && signbit(ggdm_qgelu(-100.0f)));
+    assert_true(ggdm_qgelu(100.0f) == 100.0f);
+    assert_true(ggdm_qgelu_grad(100.0f) == 1.0f);
+    assert_true(ggdm_qgelu_grad(-100.0f) == 0.0f);
+    fill(x, n, 15);
+    for (i = 0; i < n; i++)
+        x[i] = x[i] * 3.0f;
+    in[0] = x, in[1] = in[2] = NULL;
+    nin[0] = n, nin[1] = nin[2] = 0;
+    run_op(GGDM_OP_QGELU, &a, in, nin, 0, &r);
+    for (i = 0; i < n; i++) {
+        double s = 1.0 / (1.0 + exp(-1.702 * (double)x[i]));
+        double g = s + 1.702 * (double)x[i] * s * (1.0 - s);
+        float want = r.pre[0][i] + r.dout[i] * ggdm_qgelu_grad(x[i]);
+        near(r.out[i], x[i] * s, 1e-6, "qgelu y", i);
+        near(ggdm_qgelu_grad(x[i]), g, 1e-6, "qgelu_grad", i);
+        assert_memory_equal(&r.din[0][i], &want, sizeof want);
+    }
+    res_free(&r);
+    a.W = -1;
+    assert_int_equal(info_of(GGDM_OP_QGELU, &a), GGDM_ERR_ARG);
+    free(x);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(void)
@@ -524,6 +669,9 @@ int main(void)
         cmocka_unit_test(test_groupnorm_eps),
         cmocka_unit_test(test_bnorm),
         cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_avgpool),
+        cmocka_unit_test(test_clamp),
+        cmocka_unit_test(test_qgelu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
