@@ -659,6 +659,91 @@ static void test_qgelu(void **state)
     free(x);
 }
 
+/* ------------------------------------------------------------------ EMBED */
+
+static void embed_case(int N, int W, int C2, int Cout, int absent, int nograd, int hostile)
+{
+    ggdm_op_attr a = attr(N, 1, 1, W);
+    size_t Q = (size_t)N * W, nin[3], i;
+    float *ids = falloc(Q), *tok = falloc((size_t)C2 * Cout), *pos = falloc((size_t)W * Cout);
+    const float *in[3];
+    res r;
+    int n, l, c, v;
+    a.C2 = C2, a.Cout = Cout;
+    for (i = 0; i < Q; i++)
+        ids[i] = (float)((i * 7 + i / 3) % (size_t)(C2 < 5 ? C2 : 5)); /* repeated ids */
+    if (hostile && Q >= 6) {
+        ids[1] = (float)NAN, ids[2] = -1.0f, ids[3] = (float)C2, ids[4] = 0.5f, ids[5] = (float)INFINITY;
+    }
+    fill(tok, (size_t)C2 * Cout, 16), fill(pos, (size_t)W * Cout, 17);
+    in[0] = ids, in[1] = tok, in[2] = absent & 4 ? NULL : pos;
+    nin[0] = Q, nin[1] = (size_t)C2 * Cout, nin[2] = (size_t)W * Cout;
+    run_op(GGDM_OP_EMBED, &a, in, nin, nograd, &r);
+    assert_int_equal(r.info.out_C, Cout);
+    assert_int_equal(r.info.out_W, W);
+    assert_true(r.din[0] == NULL || memcmp(r.din[0], r.pre[0], sizeof(float) * Q) == 0); /* ids: no gradient */
+    for (n = 0; n < N; n++)
+        for (l = 0; l < W; l++) {
+            float id = ids[n * W + l];
+            int ok = id >= 0.0f && id < (float)C2 && id == (float)(int)id;
+            for (c = 0; c < Cout; c++) {
+                size_t o = ((size_t)n * Cout + c) * W + l;
+                float want = ok ? tok[(size_t)(int)id * Cout + c] : 0.0f;
+                if (in[2])
+                    want = ok ? want + pos[(size_t)l * Cout + c] : pos[(size_t)l * Cout + c];
+                assert_memory_equal(&r.out[o], &want, sizeof want);
+            }
+        }
+    if (r.din[1])
+        for (v = 0; v < C2; v++)
+            for (c = 0; c < Cout; c++) {
+                float acc = 0.0f, want = r.pre[1][(size_t)v * Cout + c];
+                int hit = 0;
+                for (n = 0; n < N; n++)
+                    for (l = 0; l < W; l++)
+                        if (ids[n * W + l] == (float)v)
+                            acc = acc + r.dout[((size_t)n * Cout + c) * W + l], hit = 1;
+                if (hit)
+                    want = want + acc;
+                assert_memory_equal(&r.din[1][(size_t)v * Cout + c], &want, sizeof want);
+            }
+    if (r.din[2])
+        for (l = 0; l < W; l++)
+            for (c = 0; c < Cout; c++) {
+                float acc = 0.0f, want;
+                for (n = 0; n < N; n++)
+                    acc = acc + r.dout[((size_t)n * Cout + c) * W + l];
+                want = r.pre[2][(size_t)l * Cout + c] + acc;
+                assert_memory_equal(&r.din[2][(size_t)l * Cout + c], &want, sizeof want);
+            }
+    res_free(&r);
+    free(ids), free(tok), free(pos);
+}
+
+static void test_embed(void **state)
+{
+    ggdm_op_attr a = attr(2, 1, 1, 7);
+    (void)state;
+    embed_case(2, 7, 11, 6, 0, 0, 0);
+    embed_case(3, 5, 4, 3, 0, 0, 1);  /* invalid ids: pos only, no gradient */
+    embed_case(2, 7, 9, 4, 4, 0, 1);  /* no pos */
+    embed_case(2, 7, 9, 4, 0, 2, 0);  /* dpos only */
+    embed_case(2, 7, 9, 4, 0, 4, 0);  /* dtok only */
+    embed_case(1, 1, 1, 1, 0, 0, 0);
+    a.C2 = 10, a.Cout = 4;
+    assert_int_equal(info_of(GGDM_OP_EMBED, &a), GGDM_OK);
+    a.C = 2;
+    assert_int_equal(info_of(GGDM_OP_EMBED, &a), GGDM_ERR_ARG);
+    a.C = 1, a.H = 2;
+    assert_int_equal(info_of(GGDM_OP_EMBED, &a), GGDM_ERR_ARG);
+    a.H = 1, a.C2 = 0;
+    assert_int_equal(info_of(GGDM_OP_EMBED, &a), GGDM_ERR_ARG);
+    a.C2 = (1 << 24) + 1;
+    assert_int_equal(info_of(GGDM_OP_EMBED, &a), GGDM_ERR_ARG);
+    a.C2 = 10, a.Cout = 0;
+    assert_int_equal(info_of(GGDM_OP_EMBED, &a), GGDM_ERR_ARG);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(void)
@@ -672,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_clamp),
         cmocka_unit_test(test_qgelu),
+        cmocka_unit_test(test_embed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
