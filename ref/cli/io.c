@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -477,4 +478,54 @@ done:
     free(lens);
     free(zip);
     return st;
+}
+
+ggdm_status ggdm_io_map_file(const char *path, ggdm_io_map *m, char *err, size_t errcap)
+{
+    int fd;
+    struct stat sb;
+    void *p;
+    if (!m || !path)
+        return GGDM_ERR_ARG;
+    m->data = NULL;
+    m->len = 0;
+    fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        snprintf(err, errcap, "%s: cannot open (%s)", path, strerror(errno));
+        return GGDM_ERR_IO;
+    }
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(err, errcap, "%s: not a regular file", path);
+        close(fd);
+        return GGDM_ERR_IO;
+    }
+    if (sb.st_size == 0) {
+        close(fd);
+        return GGDM_OK;
+    }
+    if ((uint64_t)sb.st_size > (uint64_t)(size_t)-1) {
+        snprintf(err, errcap, "%s: %llu bytes do not fit in this machine's address space", path,
+                 (unsigned long long)sb.st_size);
+        close(fd);
+        return GGDM_ERR_IO;
+    }
+    p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, errcap, "%s: cannot map (%s)", path, strerror(errno));
+        return GGDM_ERR_IO;
+    }
+    m->data = (const uint8_t *)p;
+    m->len = (uint64_t)sb.st_size;
+    return GGDM_OK;
+}
+
+void ggdm_io_unmap(ggdm_io_map *m)
+{
+    if (!m)
+        return;
+    if (m->data && m->len)
+        munmap((void *)(uintptr_t)m->data, (size_t)m->len);
+    m->data = NULL;
+    m->len = 0;
 }

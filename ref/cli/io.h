@@ -79,5 +79,20 @@ const char *ggdm_io_shown(char *out, size_t cap, const void *s, uint64_t n);
 ggdm_status ggdm_io_save_npz(const char *path, const char *const *names, const ggdm_array *arrays, int n,
                              char *err, size_t errcap);
 
+/*
+ * A file mapped read-only (mmap PROT_READ, MAP_PRIVATE): weights are converted straight
+ * from the mapping into the caller's float32 array, never copied into memory first. An
+ * empty file gives data NULL, len 0. Not a regular file (a folder, a device, a pipe) or a
+ * file that cannot be mapped -> GGDM_ERR_IO, err "PATH: reason". The file must not shrink
+ * while mapped (reading past its new end would raise SIGBUS): ggdm never modifies a file
+ * in place (every write is a new file renamed over the old one), so a mapping stays valid.
+ */
+typedef struct ggdm_io_map {
+    const uint8_t *data;
+    uint64_t len;
+} ggdm_io_map;
+ggdm_status ggdm_io_map_file(const char *path, ggdm_io_map *m, char *err, size_t errcap);
+/* Unmaps (a zeroed or already unmapped map is fine). */
+void ggdm_io_unmap(ggdm_io_map *m);
 
 #endif

@@ -1222,6 +1222,143 @@ ggdm_status ggdm_st_encode_f32(const float *src, uint64_t n, uint8_t *dst)
     return GGDM_OK;
 }
 
+/* ---------------------------------------------------------------- F16 / BF16 */
+
+uint32_t ggdm_st_f16_to_f32_bits(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (uint32_t)(h >> 10) & 0x1fu;
+    uint32_t m = (uint32_t)h & 0x3ffu;
+    if (e == 0x1fu) {
+        if (m == 0u) {
+            return sign | 0x7f800000u; /* infinity */
+        }
+        /* NaN: payload kept, made quiet (IEEE 754 convertFormat; what x86's F16C and
+         * PyTorch's conversion give) */
+        return sign | 0x7fc00000u | (m << 13);
+    }
+    if (e != 0u) {
+        return sign | ((e + 112u) << 23) | (m << 13); /* normal: rebias 15 -> 127 */
+    }
+    if (m == 0u) {
+        return sign; /* +-0 */
+    }
+    /* subnormal m * 2^-24: normalise (every one is a normal float32) */
+    e = 113u; /* exponent field of 2^-14 */
+    while ((m & 0x400u) == 0u) {
+        m <<= 1;
+        e--;
+    }
+    return sign | (e << 23) | ((m & 0x3ffu) << 13);
+}
+
+uint32_t ggdm_st_bf16_to_f32_bits(uint16_t b)
+{
+    return (uint32_t)b << 16;
+}
+
+uint16_t ggdm_st_f32_to_f16_bits(uint32_t f)
+{
+    uint32_t sign = (f >> 16) & 0x8000u;
+    uint32_t e = (f >> 23) & 0xffu;
+    uint32_t m = f & 0x7fffffu;
+    uint32_t shift, mant, rest, half, q;
+    if (e == 0xffu) {
+        return (uint16_t)(sign | (m ? 0x7e00u : 0x7c00u)); /* NaN -> the quiet NaN, as PyTorch */
+    }
+    if (e >= 143u) {
+        return (uint16_t)(sign | 0x7c00u); /* |f| >= 2^16: overflow to infinity */
+    }
+    if (e >= 113u) {
+        /* normal range of f16 (|f| >= 2^-14): 10 of the 23 mantissa bits, nearest-even;
+         * a carry out of the mantissa increments the exponent (up to infinity) */
+        q = ((e - 112u) << 10) | (m >> 13);
+        rest = m & 0x1fffu;
+        if (rest > 0x1000u || (rest == 0x1000u && (q & 1u))) {
+            q++;
+        }
+        return (uint16_t)(sign | q);
+    }
+    if (e < 102u) {
+        return (uint16_t)sign; /* |f| < 2^-25: rounds to +-0 (2^-25 itself is a tie, see below) */
+    }
+    /* subnormal f16: value = mant * 2^(e - 150) with the implicit bit; result units 2^-24 */
+    mant = m | 0x800000u;
+    shift = 126u - e; /* 14 .. 24 */
+    q = mant >> shift;
+    rest = mant & ((1u << shift) - 1u);
+    half = 1u << (shift - 1u);
+    if (rest > half || (rest == half && (q & 1u))) {
+        q++; /* may become 0x400: the smallest normal, correctly */
+    }
+    return (uint16_t)(sign | q);
+}
+
+ggdm_status ggdm_st_encode_f16(const float *src, uint64_t n, uint8_t *dst)
+{
+    uint64_t i;
+    if (n > 0 && (!src || !dst)) {
+        return GGDM_ERR_ARG;
+    }
+    for (i = 0; i < n; i++) {
+        ggdm_le_store_u16(dst + 2u * i, ggdm_st_f32_to_f16_bits(ggdm_f32_bits(src[i])));
+    }
+    return GGDM_OK;
+}
+
+ggdm_status ggdm_st_load_as_f32(const uint8_t *file, uint64_t file_len, const ggdm_st_tensor *t,
+                                float *out, uint64_t out_count, char *msg)
+{
+    uint64_t i, size;
+    const uint8_t *src;
+    char nm[SHOW_LEN];
+    clear_msg(msg);
+    if (!file || !t) {
+        return fail(msg, GGDM_ERR_ARG, "null argument");
+    }
+    if (!range_ok(file_len, t->name_off, t->name_len)) {
+        return fail(msg, GGDM_ERR_ARG, "tensor's name lies outside the file");
+    }
+    show_raw(nm, file + t->name_off, t->name_len);
+    if (t->dtype == GGDM_ST_F32) {
+        size = 4u;
+    } else if (t->dtype == GGDM_ST_F16 || t->dtype == GGDM_ST_BF16) {
+        size = 2u;
+    } else {
+        return fail(msg, GGDM_ERR_UNSUPPORTED,
+                    "tensor '%s' is %s; only F32, F16 and BF16 tensors can be loaded as float32",
+                    nm, ggdm_st_dtype_name(t->dtype));
+    }
+    if (t->count > UINT64_MAX / size || t->data_len != t->count * size ||
+        !range_ok(file_len, t->data_off, t->data_len)) {
+        return fail(msg, GGDM_ERR_ARG,
+                    "tensor '%s': entry does not match the file (not from ggdm_st_parse?)", nm);
+    }
+    if (out_count < t->count) {
+        return fail(msg, GGDM_ERR_BUFFER_TOO_SMALL,
+                    "tensor '%s' has %llu elements, the output room for %llu", nm,
+                    (ull)t->count, (ull)out_count);
+    }
+    if (!out && t->count > 0) {
+        return fail(msg, GGDM_ERR_ARG, "null output");
+    }
+    src = file + t->data_off;
+    if (t->dtype == GGDM_ST_F32) {
+        for (i = 0; i < t->count; i++) {
+            out[i] = ggdm_le_load_f32(src + 4u * i);
+        }
+    } else if (t->dtype == GGDM_ST_F16) {
+        for (i = 0; i < t->count; i++) {
+            out[i] = ggdm_f32_from_bits(ggdm_st_f16_to_f32_bits(ggdm_le_load_u16(src + 2u * i)));
+        }
+    } else {
+        for (i = 0; i < t->count; i++) {
+            out[i] = ggdm_f32_from_bits(ggdm_st_bf16_to_f32_bits(ggdm_le_load_u16(src + 2u * i)));
+        }
+    }
+    return GGDM_OK;
+}
+
 /* ---------------------------------------------------------------- writing */
 
 /* Output sink: counts bytes, and stores them when buf is set. */

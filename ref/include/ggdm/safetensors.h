@@ -19,7 +19,8 @@
  *   2. ggdm_st_parse(file, len, tensors, n, &n, meta, m, &m, msg) with room for them
  *      validates the whole file (names unique, data buffer tiled exactly).
  *   3. ggdm_st_find / ggdm_st_find_prefixed locate a tensor by name,
- *      ggdm_st_load_f32 converts its data; ggdm_st_string decodes a name or string.
+ *      ggdm_st_load_f32 (F32) or ggdm_st_load_as_f32 (F32, F16, BF16) converts its
+ *      data; ggdm_st_string decodes a name or string.
  * Writing:
  *   1. ggdm_st_header_size(specs, n, meta, m, &header_bytes, &data_bytes, msg).
  *   2. ggdm_st_write_header(...) into header_bytes bytes, then each tensor's data
@@ -45,7 +46,8 @@
 #define GGDM_ST_INT_MAX 0x7fffffffffffffffull
 
 /* Every dtype the format (safetensors 0.8) defines. Values are ggdm's own; the file
- * holds the names (ggdm_st_dtype_name). Only F32 data is converted by ggdm. */
+ * holds the names (ggdm_st_dtype_name). F32, F16 and BF16 data are converted
+ * (ggdm_st_load_as_f32); ggdm_st_load_f32 converts F32 only. */
 typedef enum ggdm_st_dtype {
     GGDM_ST_BOOL = 0,
     GGDM_ST_F4 = 1,      /* 4 bits, packed: element count * 4 must be a whole number of bytes */
@@ -177,6 +179,38 @@ ggdm_status ggdm_st_load_f32(const uint8_t *file, uint64_t file_len, const ggdm_
 /* Writes n floats as little-endian bytes to dst (4 * n bytes). GGDM_ERR_ARG for null
  * pointers with n > 0. src and dst must not overlap. */
 ggdm_status ggdm_st_encode_f32(const float *src, uint64_t n, uint8_t *dst);
+
+/*
+ * As ggdm_st_load_f32, for F32, F16 and BF16 tensors: every F16 and BF16 value is a
+ * float32, so the conversion is exact (no rounding, no dependence on the host):
+ *   F32   bit for bit (NaN payloads, infinities, -0 included);
+ *   BF16  the 16 bits are the float32's upper half (bits << 16): bit for bit, NaN
+ *         payloads and signalling NaNs included (PyTorch's bfloat16 -> float);
+ *   F16   sign kept; normal numbers rebiased; the 1024 subnormals (m * 2^-24) become
+ *         normal float32s; +-inf -> +-inf; a NaN keeps its sign and 10-bit payload
+ *         (shifted into the top of the float32 mantissa) and is made quiet (bit 22 set):
+ *         IEEE 754's convertFormat, what x86's F16C instructions and PyTorch give.
+ * Other dtypes: GGDM_ERR_UNSUPPORTED naming the dtype. Other errors as ggdm_st_load_f32.
+ */
+ggdm_status ggdm_st_load_as_f32(const uint8_t *file, uint64_t file_len, const ggdm_st_tensor *t,
+                                float *out, uint64_t out_count, char *msg);
+
+/* The float32 bits of an F16 / BF16 value (the conversions of ggdm_st_load_as_f32). */
+uint32_t ggdm_st_f16_to_f32_bits(uint16_t h);
+uint32_t ggdm_st_bf16_to_f32_bits(uint16_t b);
+
+/*
+ * The F16 bits nearest to a float32 (bits): round to nearest, ties to even, in the
+ * normal and the subnormal range alike; |x| >= 65520 (the midpoint above F16's largest
+ * finite 65504) overflows to +-inf; |x| <= 2^-25 becomes +-0 (2^-25 is a tie to even 0);
+ * +-inf -> +-inf; every NaN -> sign | 0x7e00 (the quiet NaN; the payload is dropped, as
+ * PyTorch's float -> half does). No floating-point arithmetic: bits only.
+ */
+uint16_t ggdm_st_f32_to_f16_bits(uint32_t f);
+
+/* Writes n floats as little-endian F16 (2 * n bytes, ggdm_st_f32_to_f16_bits).
+ * GGDM_ERR_ARG for null pointers with n > 0. */
+ggdm_status ggdm_st_encode_f16(const float *src, uint64_t n, uint8_t *dst);
 
 /*
  * Data bytes of a tensor: product(shape) * bits / 8. GGDM_ERR_ARG for an invalid
