@@ -802,6 +802,41 @@ static void test_degenerate_calls(void **state)
     assert_int_equal(info_of(GGDM_OP_EMBED, &c.a), GGDM_ERR_ARG);
 }
 
+/* ------------------------------------------------------------------ PyTorch values */
+
+/* F.layer_norm (weight and bias, eps 1e-5) over the channels of [1, 4, 3] and F.batch_norm
+ * (eval, eps 1e-5) of [1, 2, 2, 2], computed with PyTorch 1.13 (CPU, float32). */
+static void test_torch_values(void **state)
+{
+    static const float lx[12] = {0.5f, -1.25f, 2.0f, 1.5f, 0.25f, -0.75f, -2.0f, 3.0f, 0.125f, 0.0f, 1.0f, -1.0f};
+    static const float lg[4] = {1.5f, -0.5f, 2.0f, 0.75f}, lb[4] = {0.1f, -0.2f, 0.3f, 0.0f};
+    static const double ly[12] = {0.6883465647697449,  -1.859587550163269, 2.5290045738220215, -0.7883465886116028,
+                                  -0.03670103847980499, 0.15837769210338593, -2.837848424911499, 3.2393813133239746,
+                                  0.3530929982662201,  0.0,                 0.12247422337532043, -0.696845531463623};
+    static const float bx[8] = {0.5f, -1.25f, 2.0f, 1.5f, 0.25f, -0.75f, -2.0f, 3.0f};
+    static const float bp[8] = {1.5f, -0.5f, 0.1f, -0.2f, 0.3f, -0.1f, 0.8f, 2.5f};
+    static const double by[8] = {0.4354080855846405,  -2.499412775039673,   2.9509687423706055,  2.1124484539031982,
+                                 -0.31067949533462524, 0.005547642707824707, 0.40083158016204834, -1.1803041696548462};
+    float y[12], mean[3], rstd[3];
+    ggdm_op_call c;
+    int i;
+    (void)state;
+    memset(&c, 0, sizeof c);
+    c.a = attr(1, 4, 1, 3);
+    c.a.kind = GGDM_NORM_CHANNEL, c.a.eps = 1e-5f;
+    c.in[0] = lx, c.in[1] = lg, c.in[2] = lb, c.out = y, c.cache[0] = mean, c.cache[1] = rstd;
+    ggdm_backend_cpu()->ops[GGDM_OP_NORM].fwd(NULL, &c);
+    for (i = 0; i < 12; i++)
+        near(y[i], ly[i], 5e-7, "layer_norm torch", (size_t)i);
+    memset(&c, 0, sizeof c);
+    c.a = attr(1, 2, 2, 2);
+    c.a.eps = 1e-5f;
+    c.in[0] = bx, c.in[1] = bp, c.out = y;
+    ggdm_backend_elem()->ops[GGDM_OP_BNORM].fwd(NULL, &c);
+    for (i = 0; i < 8; i++)
+        near(y[i], by[i], 5e-7, "batch_norm torch", (size_t)i);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(void)
@@ -817,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_qgelu),
         cmocka_unit_test(test_embed),
         cmocka_unit_test(test_degenerate_calls),
+        cmocka_unit_test(test_torch_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
