@@ -744,6 +744,99 @@ static void test_embed(void **state)
     assert_int_equal(info_of(GGDM_OP_EMBED, &a), GGDM_ERR_ARG);
 }
 
+/* ------------------------------------------------------------------ degenerate calls */
+
+/* The drivers called with nothing wanted (NULL outputs and gradients) or with sizes that
+ * describe no op write nothing, on both drivers. */
+static void test_degenerate_calls(void **state)
+{
+    static const ggdm_op_id ops[] = {GGDM_OP_AFFINE, GGDM_OP_BNORM, GGDM_OP_MAXPOOL, GGDM_OP_AVGPOOL, GGDM_OP_CLAMP,
+                                     GGDM_OP_QGELU,  GGDM_OP_EMBED, GGDM_OP_NORM};
+    float buf[64], out[64], d0[64], d1[64], d2[64], keep[64];
+    const ggdm_backend *be[2];
+    ggdm_op_call c;
+    size_t i, j, k;
+    (void)state;
+    be[0] = ggdm_backend_cpu(), be[1] = ggdm_backend_elem();
+    for (i = 0; i < 64; i++)
+        buf[i] = 0.25f * (float)(i % 7), keep[i] = -1.5f;
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        for (j = 0; j < 2; j++)
+            for (k = 0; k < 2; k++) {
+                memset(&c, 0, sizeof c);
+                c.a = attr(k ? 0 : 1, 2, 2, 2);
+                c.a.KH = c.a.KW = c.a.sh = c.a.sw = 1, c.a.eps = 1e-5f, c.a.hi = 1.0f, c.a.scale = 1.0f;
+                c.a.C2 = 4, c.a.Cout = 2, c.a.kind = GGDM_NORM_CHANNEL;
+                if (ops[i] == GGDM_OP_EMBED)
+                    c.a.C = c.a.H = 1;
+                c.in[0] = c.in[1] = c.in[2] = buf;
+                c.dout = buf;
+                memcpy(out, keep, sizeof keep), memcpy(d0, keep, sizeof keep);
+                memcpy(d1, keep, sizeof keep), memcpy(d2, keep, sizeof keep);
+                if (k) { /* N = 0: every count is 0 */
+                    c.out = out, c.cache[0] = d1, c.cache[1] = d2;
+                    be[j]->ops[ops[i]].fwd(NULL, &c);
+                    c.din[0] = d0, c.din[1] = d1, c.din[2] = d2;
+                }
+                be[j]->ops[ops[i]].vjp(NULL, &c); /* k = 0: no gradient wanted */
+                if (ops[i] != GGDM_OP_NORM || k) {
+                    assert_memory_equal(out, keep, sizeof keep);
+                    assert_memory_equal(d0, keep, sizeof keep);
+                    assert_memory_equal(d1, keep, sizeof keep);
+                    assert_memory_equal(d2, keep, sizeof keep);
+                }
+            }
+    /* NORM's refusals */
+    memset(&c, 0, sizeof c);
+    c.a = attr(2, 6, 1, 5);
+    c.a.kind = GGDM_NORM_CHANNEL, c.a.eps = 2.0f;
+    assert_int_equal(info_of(GGDM_OP_NORM, &c.a), GGDM_ERR_ARG);
+    c.a.eps = 1e-6f;
+    assert_int_equal(info_of(GGDM_OP_NORM, &c.a), GGDM_OK);
+    c.a.kind = 7;
+    assert_int_equal(info_of(GGDM_OP_NORM, &c.a), GGDM_ERR_ARG);
+    c.a.kind = GGDM_NORM_GROUP, c.a.G = 0;
+    assert_int_equal(info_of(GGDM_OP_NORM, &c.a), GGDM_ERR_ARG);
+    c.a = attr(0, 1, 1, 5);
+    c.a.C2 = 3, c.a.Cout = 2;
+    assert_int_equal(info_of(GGDM_OP_EMBED, &c.a), GGDM_ERR_ARG);
+}
+
+/* ------------------------------------------------------------------ PyTorch values */
+
+/* F.layer_norm (weight and bias, eps 1e-5) over the channels of [1, 4, 3] and F.batch_norm
+ * (eval, eps 1e-5) of [1, 2, 2, 2], computed with PyTorch 1.13 (CPU, float32). */
+static void test_torch_values(void **state)
+{
+    static const float lx[12] = {0.5f, -1.25f, 2.0f, 1.5f, 0.25f, -0.75f, -2.0f, 3.0f, 0.125f, 0.0f, 1.0f, -1.0f};
+    static const float lg[4] = {1.5f, -0.5f, 2.0f, 0.75f}, lb[4] = {0.1f, -0.2f, 0.3f, 0.0f};
+    static const double ly[12] = {0.6883465647697449,  -1.859587550163269, 2.5290045738220215, -0.7883465886116028,
+                                  -0.03670103847980499, 0.15837769210338593, -2.837848424911499, 3.2393813133239746,
+                                  0.3530929982662201,  0.0,                 0.12247422337532043, -0.696845531463623};
+    static const float bx[8] = {0.5f, -1.25f, 2.0f, 1.5f, 0.25f, -0.75f, -2.0f, 3.0f};
+    static const float bp[8] = {1.5f, -0.5f, 0.1f, -0.2f, 0.3f, -0.1f, 0.8f, 2.5f};
+    static const double by[8] = {0.4354080855846405,  -2.499412775039673,   2.9509687423706055,  2.1124484539031982,
+                                 -0.31067949533462524, 0.005547642707824707, 0.40083158016204834, -1.1803041696548462};
+    float y[12], mean[3], rstd[3];
+    ggdm_op_call c;
+    int i;
+    (void)state;
+    memset(&c, 0, sizeof c);
+    c.a = attr(1, 4, 1, 3);
+    c.a.kind = GGDM_NORM_CHANNEL, c.a.eps = 1e-5f;
+    c.in[0] = lx, c.in[1] = lg, c.in[2] = lb, c.out = y, c.cache[0] = mean, c.cache[1] = rstd;
+    ggdm_backend_cpu()->ops[GGDM_OP_NORM].fwd(NULL, &c);
+    for (i = 0; i < 12; i++)
+        near(y[i], ly[i], 5e-7, "layer_norm torch", (size_t)i);
+    memset(&c, 0, sizeof c);
+    c.a = attr(1, 2, 2, 2);
+    c.a.eps = 1e-5f;
+    c.in[0] = bx, c.in[1] = bp, c.out = y;
+    ggdm_backend_elem()->ops[GGDM_OP_BNORM].fwd(NULL, &c);
+    for (i = 0; i < 8; i++)
+        near(y[i], by[i], 5e-7, "batch_norm torch", (size_t)i);
+}
+
 /* ------------------------------------------------------------------ main */
 
 int main(void)
@@ -758,6 +851,8 @@ int main(void)
         cmocka_unit_test(test_clamp),
         cmocka_unit_test(test_qgelu),
         cmocka_unit_test(test_embed),
+        cmocka_unit_test(test_degenerate_calls),
+        cmocka_unit_test(test_torch_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,9 @@
  *                                                 trailing scratch and ex>, long idx);
  *   GGDM_HD static inline long ggdm_elem_<X>_<Y>_count(<X's int/long size arguments, in order>);
  *
+ * (The norms' forwards take more than backend.h's functions: groupnorm_forward a trailing
+ * float eps, chnorm_forward the bias beta after g and a trailing eps, as the NORM op's
+ * attributes and inputs; with eps = GGDM_NORM_EPS and beta NULL they are backend.h's.)
  * The first computes and stores element idx of Y, 0 <= idx < count, by exactly the chain of
  * docs/nn.md (the order of terms, every rounding, skipped padding taps, signed zeros), so its
  * bits are those of the reference's layer functions (ref/src/layers.c, attention.c). The
