@@ -25,14 +25,19 @@ ggdm_status ggdm_op_attn_info(const ggdm_op_attr *a, ggdm_op_info *info)
     /* every sample's view must hold its [hd, L] (so no stride is negative) */
     if (a->sq < (long)(hd * (size_t)a->Lq) || a->sk < (long)(hd * (size_t)a->Lk) || a->sv < (long)(hd * (size_t)a->Lk))
         return GGDM_ERR_ARG;
+    if ((a->causal != 0 && a->causal != 1) || (a->causal && a->Lq != a->Lk) ||
+        (a->kind != GGDM_ATTN_KEEP && a->kind != GGDM_ATTN_RECOMPUTE))
+        return GGDM_ERR_ARG;
     st = ggdm_op_info_out(info, &z, a->N, (int)hd, 1, a->Lq);
-    info->cache[0] = ggdm_op_mul4(&z, (size_t)a->N, (size_t)a->heads, (size_t)a->Lq, (size_t)a->Lk);
-    sc = ggdm_op_mul(&z, (size_t)a->Lq, (size_t)a->Lk);
-    if (a->Lq == a->Lk) {
-        size_t p = ggdm_attn_backward_scratch_floats(a->heads, a->dh, a->Lq);
-        sc = p > sc ? p : sc;
-    }
-    info->scratch_vjp = sc;
+    /* the weights [N, heads, Lq, Lk], or the rows' (max, sum) [N, heads, Lq, 2] */
+    info->cache[0] = ggdm_op_mul4(&z, (size_t)a->N, (size_t)a->heads, (size_t)a->Lq,
+                                  a->kind == GGDM_ATTN_KEEP ? (size_t)a->Lk : 2u);
+    /* an upper bound of the scratch's slots (so that their size cannot overflow) */
+    sc = ggdm_op_mul(&z, (size_t)GGDM_ATTN_SLOTS * (3u * GGDM_ATTN_ROWS + 2u * GGDM_ATTN_COLS),
+                     (size_t)a->Lk + (size_t)a->dh + GGDM_ATTN_COLS);
+    (void)sc;
+    info->scratch_fwd = ggdm_attn_ex_scratch_floats(a->N, a->heads, a->dh, a->Lq, a->Lk, 0);
+    info->scratch_vjp = ggdm_attn_ex_scratch_floats(a->N, a->heads, a->dh, a->Lq, a->Lk, 1);
     info->vjp_in = 7;
     info->flops = 2.0 * 2.0 * a->N * (double)a->heads * a->Lq * (double)a->Lk * a->dh;
     return z.ovf ? GGDM_ERR_ARG : st;
@@ -42,18 +47,18 @@ void ggdm_cpu_attn_fwd(void *ctx, const ggdm_op_call *c)
 {
     const ggdm_op_attr *a = &c->a;
     (void)ctx;
-    ggdm_attn_forward_qkv(c->out, c->cache[0], c->in[0] + a->oq, c->in[1] + a->ok, c->in[2] + a->ov, a->sq, a->sk,
-                          a->sv, a->N, a->heads, a->dh, a->Lq, a->Lk);
+    ggdm_attn_forward_ex(c->out, c->cache[0], c->in[0] + a->oq, c->in[1] + a->ok, c->in[2] + a->ov, a->sq, a->sk,
+                         a->sv, a->N, a->heads, a->dh, a->Lq, a->Lk, a->causal, a->kind, c->scratch, c->ex);
 }
 
 void ggdm_cpu_attn_vjp(void *ctx, const ggdm_op_call *c)
 {
     const ggdm_op_attr *a = &c->a;
     (void)ctx;
-    ggdm_attn_backward_qkv(c->din[0] ? c->din[0] + a->oq : NULL, c->din[1] ? c->din[1] + a->ok : NULL,
+    ggdm_attn_backward_ex(c->din[0] ? c->din[0] + a->oq : NULL, c->din[1] ? c->din[1] + a->ok : NULL,
                            c->din[2] ? c->din[2] + a->ov : NULL, c->dout, c->in[0] + a->oq, c->in[1] + a->ok,
-                           c->in[2] + a->ov, a->sq, a->sk, a->sv, c->cache[0], a->N, a->heads, a->dh, a->Lq, a->Lk,
-                           c->scratch);
+                          c->in[2] + a->ov, a->sq, a->sk, a->sv, c->cache[0], a->N, a->heads, a->dh, a->Lq, a->Lk,
+                          a->causal, a->kind, c->scratch, c->ex);
 }
 
 /* The packed self-attention layout of ggdm_attn_forward (what the element functions read). */
@@ -70,7 +75,7 @@ void ggdm_elem_attn_fwd(void *ctx, const ggdm_op_call *c)
     float *out = c->out, *cache_attn = c->cache[0];
     const float *qkv = c->in[0];
     int N = c->a.N, H = c->a.heads, Dh = c->a.dh, L = c->a.Lq;
-    if (!packed(c)) {
+    if (!packed(c) || c->a.causal || c->a.kind != GGDM_ATTN_KEEP) {
         ggdm_cpu_attn_fwd(ctx, c);
         return;
     }
@@ -86,7 +91,7 @@ void ggdm_elem_attn_vjp(void *ctx, const ggdm_op_call *c)
     float *dqkv = c->din[0];
     const float *dout = c->dout, *qkv = c->in[0], *cache_attn = c->cache[0];
     int N = c->a.N, H = c->a.heads, Dh = c->a.dh, L = c->a.Lq;
-    if (!packed(c) || c->din[1] != dqkv || c->din[2] != dqkv) {
+    if (!packed(c) || c->a.causal || c->a.kind != GGDM_ATTN_KEEP || c->din[1] != dqkv || c->din[2] != dqkv) {
         ggdm_cpu_attn_vjp(ctx, c);
         return;
     }
