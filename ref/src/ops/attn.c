@@ -5,11 +5,16 @@
  * cache: the attention weights [N, heads, Lq, Lk]. Self-attention is the three inputs one
  * packed qkv value at offsets 0, hd L, 2 hd L (the bits of ggdm_attn_forward).
  *
- * The elem driver runs ggdm/elem.h's element functions, which read a packed qkv: other views
- * (cross-attention) run the reference's functions (the same math) until the element form of
- * separate q, k, v comes with Stable Diffusion's transformer blocks.
+ * causal = 1: query i attends to keys j <= i (Lq = Lk); kind GGDM_ATTN_RECOMPUTE: the cache is
+ * the rows' (max, exp-sum) [N, heads, Lq, 2] and the VJP recomputes the weights (the same bits
+ * as kind keep). The CPU driver runs the blocked, threaded core (ggdm_attn_forward_ex /
+ * _backward_ex); the elem driver runs ggdm/elem/attn.h's element functions on any views (the
+ * older ggdm/elem.h forms for one packed qkv, keep, no mask: the same bits); the VJP's scratch
+ * holds the elem driver's row sums tv [N, heads, Lq].
  */
 #include "op_impl.h"
+
+#include "ggdm/elem/attn.h"
 
 ggdm_status ggdm_op_attn_info(const ggdm_op_attr *a, ggdm_op_info *info)
 {
@@ -70,34 +75,64 @@ static int packed(const ggdm_op_call *c)
            a->ov == 2 * hdl && a->sq == 3 * hdl && a->sk == 3 * hdl && a->sv == 3 * hdl;
 }
 
+/* The layout and the options the older element functions of ggdm/elem.h read (attn_forward,
+ * attn_backward): one packed qkv, keep, no mask; their bits are those of ggdm/elem/attn.h's. */
+static int packed_plain(const ggdm_op_call *c)
+{
+    return packed(c) && !c->a.causal && c->a.kind == GGDM_ATTN_KEEP;
+}
+
 void ggdm_elem_attn_fwd(void *ctx, const ggdm_op_call *c)
 {
-    float *out = c->out, *cache_attn = c->cache[0];
-    const float *qkv = c->in[0];
-    int N = c->a.N, H = c->a.heads, Dh = c->a.dh, L = c->a.Lq;
-    if (!packed(c) || c->a.causal || c->a.kind != GGDM_ATTN_KEEP) {
-        ggdm_cpu_attn_fwd(ctx, c);
-        return;
-    }
+    const ggdm_op_attr *a = &c->a;
+    (void)ctx;
+    if (packed_plain(c)) {
+        float *out = c->out, *cache_attn = c->cache[0];
+        const float *qkv = c->in[0];
+        int N = a->N, H = a->heads, Dh = a->dh, L = a->Lq;
 #define A_ (out, cache_attn, qkv, N, H, Dh, L, idx_)
 #define S_ (N, H, Dh, L)
-    GGDM_ELEM_LAUNCHES_attn_forward(GGDM_ELEM_RUN)
+        GGDM_ELEM_LAUNCHES_attn_forward(GGDM_ELEM_RUN)
 #undef A_
 #undef S_
+    } else {
+        float *out = c->out, *cache = c->cache[0];
+        const float *q = c->in[0] + a->oq, *k = c->in[1] + a->ok, *v = c->in[2] + a->ov;
+        long sq = a->sq, sk = a->sk, sv = a->sv;
+        int N = a->N, H = a->heads, Dh = a->dh, Lq = a->Lq, Lk = a->Lk, causal = a->causal, kind = a->kind;
+#define A_ (out, cache, q, k, v, sq, sk, sv, N, H, Dh, Lq, Lk, causal, kind, idx_)
+#define S_ (N, H, Dh, Lq, Lk, causal, kind)
+        GGDM_ELEM_LAUNCHES_attnv_forward(GGDM_ELEM_RUN)
+#undef A_
+#undef S_
+    }
 }
 
 void ggdm_elem_attn_vjp(void *ctx, const ggdm_op_call *c)
 {
-    float *dqkv = c->din[0];
-    const float *dout = c->dout, *qkv = c->in[0], *cache_attn = c->cache[0];
-    int N = c->a.N, H = c->a.heads, Dh = c->a.dh, L = c->a.Lq;
-    if (!packed(c) || c->a.causal || c->a.kind != GGDM_ATTN_KEEP || c->din[1] != dqkv || c->din[2] != dqkv) {
-        ggdm_cpu_attn_vjp(ctx, c);
-        return;
-    }
+    const ggdm_op_attr *a = &c->a;
+    (void)ctx;
+    if (packed_plain(c) && c->din[0] && c->din[1] == c->din[0] && c->din[2] == c->din[0]) {
+        float *dqkv = c->din[0];
+        const float *dout = c->dout, *qkv = c->in[0], *cache_attn = c->cache[0];
+        int N = a->N, H = a->heads, Dh = a->dh, L = a->Lq;
 #define A_ (dqkv, dout, qkv, cache_attn, N, H, Dh, L, idx_)
 #define S_ (N, H, Dh, L)
-    GGDM_ELEM_LAUNCHES_attn_backward(GGDM_ELEM_RUN)
+        GGDM_ELEM_LAUNCHES_attn_backward(GGDM_ELEM_RUN)
 #undef A_
 #undef S_
+    } else {
+        /* tv: the rows' t_i in the scratch (its first N heads Lq floats), when dq or dk is wanted */
+        float *dq = c->din[0] ? c->din[0] + a->oq : NULL, *dk = c->din[1] ? c->din[1] + a->ok : NULL;
+        float *dv = c->din[2] ? c->din[2] + a->ov : NULL, *tv = dq || dk ? c->scratch : NULL;
+        const float *dout = c->dout, *cache = c->cache[0];
+        const float *q = c->in[0] + a->oq, *k = c->in[1] + a->ok, *v = c->in[2] + a->ov;
+        long sq = a->sq, sk = a->sk, sv = a->sv;
+        int N = a->N, H = a->heads, Dh = a->dh, Lq = a->Lq, Lk = a->Lk, causal = a->causal, kind = a->kind;
+#define A_ (tv, dq, dk, dv, dout, q, k, v, cache, sq, sk, sv, N, H, Dh, Lq, Lk, causal, kind, idx_)
+#define S_ (N, H, Dh, Lq, Lk, causal, kind)
+        GGDM_ELEM_LAUNCHES_attnv_backward(GGDM_ELEM_RUN)
+#undef A_
+#undef S_
+    }
 }
