@@ -45,9 +45,11 @@
 #define GGDM_ELEM_LAUNCHES_attnv_backward(F) \
     F(attnv_backward, tv) F(attnv_backward, dq) F(attnv_backward, dk) F(attnv_backward, dv)
 
-/* The views of head (n, h): q [Dh, Lq], k and v [Dh, Lk]. */
+/* The views of head (n, h): q [Dh, Lq], k and v [Dh, Lk] (GGDM_ELEM_ATTNV_QK: q and k only). */
+#define GGDM_ELEM_ATTNV_QK(n, h)                                                                                      \
+    const float *qh = q + (n) * sq + (h) * (long)Dh * Lq, *kh = k + (n) * sk + (h) * (long)Dh * Lk
 #define GGDM_ELEM_ATTNV_HEAD(n, h)                                                                                    \
-    const float *qh = q + (n) * sq + (h) * (long)Dh * Lq, *kh = k + (n) * sk + (h) * (long)Dh * Lk;                   \
+    GGDM_ELEM_ATTNV_QK(n, h);                                                                                         \
     const float *vh = v + (n) * sv + (h) * (long)Dh * Lk
 
 GGDM_HD static inline int ggdm_elem_attnv_valid(int N, int H, int Dh, int Lq, int Lk, int causal, int kind)
@@ -127,8 +129,8 @@ GGDM_HD static inline void ggdm_elem_attnv_forward_cache(float *out, float *cach
     long per = kind == 0 ? (long)Lk : 2L, c = idx % per, i = (idx / per) % Lq, nh = idx / (per * Lq);
     long n = nh / H, h = nh % H, len = causal ? i + 1 : Lk;
     float st[2];
-    GGDM_ELEM_ATTNV_HEAD(n, h);
-    (void)out, (void)vh, (void)N;
+    GGDM_ELEM_ATTNV_QK(n, h);
+    (void)out, (void)v, (void)sv, (void)N;
     if (kind == 0 && c >= len) {
         cache[idx] = 0.0f;
         return;
@@ -258,13 +260,14 @@ GGDM_HD static inline void ggdm_elem_attnv_backward_dv(float *tv, float *dq, flo
     long j = idx % Lk, d = (idx / Lk) % Dh, nh = idx / ((long)Lk * Dh), n = nh / H, h = nh % H, i;
     const float *goh = dout + nh * Dh * Lq;
     float acc = 0.0f, *g = dv + n * sv + (h * Dh + d) * Lk + j;
-    GGDM_ELEM_ATTNV_HEAD(n, h);
-    (void)tv, (void)dq, (void)dk, (void)vh, (void)N;
+    GGDM_ELEM_ATTNV_QK(n, h);
+    (void)tv, (void)dq, (void)dk, (void)v, (void)sv, (void)N;
     for (i = causal ? j : 0; i < Lq; i++)
         acc = fmaf(ggdm_elem_attnv_w(cache, qh, kh, nh, i, j, Dh, Lq, Lk, kind), goh[d * Lq + i], acc);
     *g = *g + acc;
 }
 
 #undef GGDM_ELEM_ATTNV_HEAD
+#undef GGDM_ELEM_ATTNV_QK
 
 #endif /* GGDM_ELEM_ATTN_H */
