@@ -515,14 +515,29 @@ static void attn_transpose(float *T, const float *X, long ldx, int nb, int nj)
  */
 static void attn_softmax_row(float *W, long len, float *st)
 {
-    float m = W[0], s = 0.0f;
+    float m = W[0], s = 0.0f, lm[8];
     long j;
-    for (j = 1; j < len; j++)
-        m = W[j] > m ? W[j] : m;
-    for (j = 0; j < len; j++) {
+    int l;
+    /* the max scan "m = W[j] > m ? W[j] : m" from W[0]: 8 lanes of the same scan from W[0],
+     * combined by the same rule, is the same value unless the max is a zero (whose sign is the
+     * first zero's): then the sequential scan. A NaN W[0] stays, other NaNs are never taken. */
+    for (l = 0; l < 8; l++)
+        lm[l] = m;
+    for (j = 1; j + 8 <= len; j += 8)
+        for (l = 0; l < 8; l++)
+            lm[l] = W[j + l] > lm[l] ? W[j + l] : lm[l];
+    for (; j < len; j++)
+        lm[0] = W[j] > lm[0] ? W[j] : lm[0];
+    for (l = 1; l < 8; l++)
+        m = lm[l] > m ? lm[l] : m;
+    m = lm[0] > m ? lm[0] : m;
+    if (m == 0.0f)
+        for (m = W[0], j = 1; j < len; j++)
+            m = W[j] > m ? W[j] : m;
+    for (j = 0; j < len; j++) /* the exps (vectorised), then their sum's chain */
         W[j] = ggdm_expf(W[j] - m);
+    for (j = 0; j < len; j++)
         s = s + W[j];
-    }
     for (j = 0; j < len; j++)
         W[j] = W[j] / s;
     if (st) {

@@ -384,6 +384,29 @@ static void test_recompute_stats(void **state)
     prob_free(&p);
 }
 
+/* q = 0: every sim is +0 (the max a zero: the sequential scan), the weights 1 / len exactly
+ */
+static void test_zero_sims(void **state)
+{
+    prob p;
+    res a, b;
+    int i, j, L = 21;
+    (void)state;
+    prob_init(&p, 1, 1, 3, L, L, 1, 0, 700u, 1.0f);
+    memset(p.q, 0, sizeof(float) * (size_t)(p.sq));
+    a = run_ex(&p, GGDM_ATTN_KEEP, NULL, 7);
+    b = run_ex(&p, GGDM_ATTN_RECOMPUTE, NULL, 7);
+    for (i = 0; i < L; i++) {
+        for (j = 0; j <= i; j++)
+            assert_int_equal(bits(a.cache[i * L + j]), bits(1.0f / (float)(i + 1)));
+        assert_int_equal(bits(b.cache[2 * i]), 0u);
+        assert_int_equal(bits(b.cache[2 * i + 1]), bits((float)(i + 1)));
+    }
+    same_res("q = 0: recompute vs keep", &p, &a, &b, 7);
+    res_free(&a), res_free(&b);
+    prob_free(&p);
+}
+
 /* Gradients against float64 of the formulas (causal, cross). */
 static void test_f64(void **state)
 {
@@ -588,7 +611,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blocked_is_direct), cmocka_unit_test(test_causal),
-        cmocka_unit_test(test_recompute_stats),   cmocka_unit_test(test_f64),
+        cmocka_unit_test(test_recompute_stats),   cmocka_unit_test(test_f64), cmocka_unit_test(test_zero_sims),
         cmocka_unit_test(test_info),              cmocka_unit_test(test_ex_refuses),
         cmocka_unit_test(test_elem_driver),
     };
