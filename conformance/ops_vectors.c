@@ -25,9 +25,16 @@
  *                                                 -A/1024, +-1, 2^-100, -3), see adv_value
  *                                 lin:A:B         (float)(A + B k);  const:V;  zero (the
  *                                                 backend's zero() after the upload)
+ *                                 uniform:A:B     (float)(A + (B - A) u), u = ggdm_rng_uniform
+ *                                                 (seed, stream, k) in [0, 1) (BNORM's running
+ *                                                 variances: positive)
+ *                                 ids:V           (float)ggdm_rng_below(seed, stream, k, V):
+ *                                                 integers in [0, V) (EMBED's token ids)
  *                               stream = ggdm_stream_id(GGDM_STREAM_TEST, 0x4f50, slot), slot
  *                               0..2 (in0..2), 8 (dout), 16 + i (the din buffer of input i)
  *   absent=MASK                 bit i: input i is absent (NULL: an optional bias, gamma, beta)
+ *   beta=1                      NORM kind channel: input 2 (the bias beta) is present (default:
+ *                               absent, the original's LayerNorm with a gain only)
  *   nograd=MASK                 bit i: din[i] is NULL in the VJP (not wanted)
  *   result=out|cache0..2|din0..2   what the vector compares (din: the whole gradient buffer of
  *                               input i, its pre-fill included)
@@ -133,7 +140,7 @@ static ggdm_status setup(conf_call *c, opcase *k)
     ggdm_op_attr *a = &k->a;
     ggdm_status st;
     double eps;
-    int i, absent, id;
+    int i, absent, chbeta, id;
     memset(k, 0, sizeof *k);
     if (!name)
         return fail(c, GGDM_ERR_FORMAT, "parameter name=OP is missing%s", "");
@@ -169,6 +176,7 @@ static ggdm_status setup(conf_call *c, opcase *k)
     TRY(get_f32(c, "scale", 1.0f, &a->scale));
     TRY(get_f32(c, "shift", 0.0f, &a->shift));
     TRY(get_int(c, "absent", 0, &absent));
+    TRY(get_int(c, "beta", 0, &chbeta));
     TRY(conf_param_f64(c, "eps", (double)GGDM_NORM_EPS, &eps));
     a->eps = (float)eps;
     if (k->op == GGDM_OP_ATTN) {
@@ -211,8 +219,8 @@ static ggdm_status setup(conf_call *c, opcase *k)
         set_act(&k->r[R_IN], a->N, a->C, a->H, a->W);
         set_shape(&k->r[R_IN + 1], 1, (uint64_t)a->C, 0, 0, 0);
         set_shape(&k->r[R_IN + 2], 1, (uint64_t)a->C, 0, 0, 0);
-        if (a->kind == GGDM_NORM_CHANNEL)
-            absent |= 4; /* ChannelNorm has a gain only */
+        if (a->kind == GGDM_NORM_CHANNEL && !chbeta)
+            absent |= 4; /* the original's ChannelNorm has a gain only */
         break;
     case GGDM_OP_FILM:
         k->nbuf = 2;
@@ -382,7 +390,7 @@ static float adv_value(float A, unsigned slot, uint64_t k)
 }
 
 typedef struct fill {
-    int kind; /* 0 normal, 1 adv, 2 lin, 3 const, 4 zero */
+    int kind; /* 0 normal, 1 adv, 2 lin, 3 const, 4 zero, 5 uniform, 6 ids */
     double p, q;
 } fill;
 
@@ -415,8 +423,20 @@ static ggdm_status parse_fill(conf_call *c, const char *key, fill *f)
     } else if (strcmp(s, "zero") == 0) {
         f->kind = 4;
         end = (char *)s + 4;
+    } else if (strncmp(s, "uniform:", 8) == 0) {
+        f->kind = 5;
+        f->p = strtod(s + 8, &end);
+        if (*end != ':')
+            return fail(c, GGDM_ERR_FORMAT, "fill '%s': uniform:A:B", s);
+        f->q = strtod(end + 1, &end);
+    } else if (strncmp(s, "ids:", 4) == 0) {
+        f->kind = 6;
+        f->p = strtod(s + 4, &end);
+        if (!(f->p >= 1.0 && f->p <= 16777216.0) || f->p != (double)(long)f->p)
+            return fail(c, GGDM_ERR_FORMAT, "fill '%s': ids:V with an integer V in [1, 2^24]", s);
     } else {
-        return fail(c, GGDM_ERR_FORMAT, "unknown fill '%s' (normal[:S[:M]], adv[:A], lin:A:B, const:V, zero)", s);
+        return fail(c, GGDM_ERR_FORMAT,
+                    "unknown fill '%s' (normal[:S[:M]], adv[:A], lin:A:B, const:V, zero, uniform:A:B, ids:V)", s);
     }
     if (*end)
         return fail(c, GGDM_ERR_FORMAT, "fill '%s' is malformed", s);
@@ -433,6 +453,8 @@ static void do_fill(float *dst, size_t n, const fill *f, uint64_t seed, unsigned
         case 1: dst[k] = (k & 1u) ? ggdm_rng_normal(seed, stream, k) : adv_value(A, slot, k >> 1); break;
         case 2: dst[k] = (float)(f->p + f->q * (double)k); break;
         case 3: dst[k] = (float)f->p; break;
+        case 5: dst[k] = (float)(f->p + (f->q - f->p) * (double)ggdm_rng_uniform(seed, stream, k)); break;
+        case 6: dst[k] = (float)ggdm_rng_below(seed, stream, k, (uint32_t)f->p); break;
         default: dst[k] = 0.0f; break;
         }
     }

@@ -20,6 +20,11 @@ int ggdm_cmd_original(int argc, char **argv, int optimize);
 int ggdm_cmd_demo(int argc, char **argv);
 /* CLIP's tokenizer (cmd_tokenize.c) */
 int ggdm_cmd_tokenize(int argc, char **argv);
+/* The image experiment's networks (cmd_nets.c) */
+int ggdm_cmd_reward_init(int argc, char **argv);
+int ggdm_cmd_reward(int argc, char **argv);
+int ggdm_cmd_clip_encode(int argc, char **argv);
+int ggdm_cmd_unet2d(int argc, char **argv);
 /* The dispatcher (main.c): runs argv[1]'s command; impl names the implementation that
  * `ggdm conformance` checks (the reference's, or a GPU driver's). */
 struct conf_impl;

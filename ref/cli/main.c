@@ -39,6 +39,10 @@ static const char *const usage_text =
     "  pretrain      pre-train the score network on linear_latent or unit_ball data\n"
     "  optimize      Algorithm 1 (gradient-guided optimisation), or 2 with --score_matching_finetune\n"
     "  demo          pre-train a small network and compare G and G_loss (a few minutes on 2 cores)\n"
+    "  reward-init   write a random image reward model (ResNet-18, torchvision's names)\n"
+    "  reward        the image reward of images and its input gradient (the reward model)\n"
+    "  clip-encode   Stable Diffusion's text encoder: hidden states of token ids\n"
+    "  unet2d        Stable Diffusion's UNet: noise prediction of latents, and its input VJP\n"
     "  schedule      write the noise-schedule tables (the original's buffer names) to .npz/.npy\n"
     "  rng           write numbers of a random stream (Philox4x32-10) to .npy\n"
     "  hash          print the XXH3-64 of the data of .npy files (little-endian bytes)\n"
@@ -262,6 +266,14 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         return ggdm_cmd_convert(argc - 1, argv + 1);
     if (strcmp(cmd, "eps") == 0)
         return ggdm_cmd_eps(argc - 1, argv + 1);
+    if (strcmp(cmd, "reward-init") == 0)
+        return ggdm_cmd_reward_init(argc - 1, argv + 1);
+    if (strcmp(cmd, "reward") == 0)
+        return ggdm_cmd_reward(argc - 1, argv + 1);
+    if (strcmp(cmd, "clip-encode") == 0)
+        return ggdm_cmd_clip_encode(argc - 1, argv + 1);
+    if (strcmp(cmd, "unet2d") == 0)
+        return ggdm_cmd_unet2d(argc - 1, argv + 1);
     if (strcmp(cmd, "vjp") == 0)
         return ggdm_cmd_vjp(argc - 1, argv + 1);
     if (strcmp(cmd, "loss-grad") == 0)

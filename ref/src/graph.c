@@ -437,7 +437,7 @@ ggdm_status ggdm_graph_plan(ggdm_graph *g, int mode, const ggdm_backend *be, siz
             ggdm_graph_node *nd = &g->node[k];
             if (nd->op != GGDM_OP_ADD || !nd->vjp)
                 continue;
-            for (i = 0; i < 2; i++) {
+            for (i = 0; i < (nd->a.kind == GGDM_ADD_BCAST ? 1 : 2); i++) { /* (a broadcast b is smaller) */
                 ggdm_graph_value *v = &g->val[nd->in[i]];
                 if (v->kind == GGDM_VAL_ACT && v->needs_grad && v->n_cons == 1 && !v->output)
                     v->grad_of = root(g, nd->out);
@@ -872,52 +872,82 @@ static size_t chunked_bytes(const ggdm_net *net, int N, int grad, int C, void *m
     return total;
 }
 
-ggdm_status ggdm_net_flops(const ggdm_net *net, int N, double *flops)
+ggdm_status ggdm_net_sizing_bytes(const ggdm_net *net, int N, size_t *bytes)
 {
-    unsigned char mem_[GGDM_NET_SIZING_BYTES + 16]; /* as in ggdm_net_workspace_bytes */
-    unsigned char *mem = mem_ + ((16u - ((uintptr_t)mem_ & 15u)) & 15u);
-    ggdm_graph *g;
-    ggdm_status st;
-    if (!flops)
-        return GGDM_ERR_ARG;
-    *flops = 0;
-    if (!net || !net->build || !net->size || N < 1 || N > (1 << 24))
-        return GGDM_ERR_ARG;
-    if (graph_region(net, N) > GGDM_NET_SIZING_BYTES)
-        return graph_region(net, N) ? GGDM_ERR_UNSUPPORTED : GGDM_ERR_ARG;
-    st = build(net, N, mem, GGDM_NET_SIZING_BYTES, &g);
-    if (st == GGDM_OK)
-        *flops = ggdm_graph_flops(g);
-    return st;
-}
-
-ggdm_status ggdm_net_workspace_bytes(const ggdm_net *net, int N, int grad, const ggdm_exec *ex, size_t *bytes)
-{
-    /* the graph is built here to plan it: the only stack buffer of the library's size queries
-     * (GGDM_NET_SIZING_BYTES; docs/graph.md) */
-    unsigned char mem_[GGDM_NET_SIZING_BYTES + 16];
-    unsigned char *mem = mem_ + ((16u - ((uintptr_t)mem_ & 15u)) & 15u); /* 16-byte aligned */
-    size_t one, ch, room = GGDM_NET_SIZING_BYTES;
-    int C;
     if (!bytes)
         return GGDM_ERR_ARG;
     *bytes = 0;
     if (!net || !net->build || !net->size || N < 1 || N > (1 << 24))
         return GGDM_ERR_ARG;
-    if (graph_region(net, N) > room)
-        return graph_region(net, N) ? GGDM_ERR_UNSUPPORTED : GGDM_ERR_ARG;
-    one = one_bytes(net, N, grad, mem, room);
-    if (one == 0)
+    *bytes = graph_region(net, N);
+    return *bytes ? GGDM_OK : GGDM_ERR_ARG;
+}
+
+/* The sizing memory: the caller's tmp, or (tmp NULL) the stack buffer of GGDM_NET_SIZING_BYTES. */
+#define SIZING_MEM(tmp, tmp_bytes, mem, room)                                                                         \
+    unsigned char mem_[(tmp) ? 16 : GGDM_NET_SIZING_BYTES + 16];                                                      \
+    unsigned char *mem = (tmp) ? (unsigned char *)(tmp) : mem_ + ((16u - ((uintptr_t)mem_ & 15u)) & 15u);             \
+    size_t room = (tmp) ? (tmp_bytes) : GGDM_NET_SIZING_BYTES
+
+ggdm_status ggdm_net_flops_tmp(const ggdm_net *net, int N, void *tmp, size_t tmp_bytes, double *flops)
+{
+    ggdm_graph *g;
+    ggdm_status st;
+    if (!flops)
         return GGDM_ERR_ARG;
-    C = n_chunks(ex, N);
-    if (C > 1 && net->per_sample) {
-        ch = chunked_bytes(net, N, grad, C, mem, room);
-        if (ch == 0)
+    *flops = 0;
+    if (!net || !net->build || !net->size || N < 1 || N > (1 << 24) || ((uintptr_t)tmp & 15u))
+        return GGDM_ERR_ARG;
+    {
+        SIZING_MEM(tmp, tmp_bytes, mem, room);
+        if (graph_region(net, N) > room)
+            return graph_region(net, N) ? (tmp ? GGDM_ERR_BUFFER_TOO_SMALL : GGDM_ERR_UNSUPPORTED) : GGDM_ERR_ARG;
+        st = build(net, N, mem, room, &g);
+        if (st == GGDM_OK)
+            *flops = ggdm_graph_flops(g);
+    }
+    return st;
+}
+
+ggdm_status ggdm_net_flops(const ggdm_net *net, int N, double *flops)
+{
+    return ggdm_net_flops_tmp(net, N, NULL, 0, flops);
+}
+
+ggdm_status ggdm_net_workspace_bytes_tmp(const ggdm_net *net, int N, int grad, const ggdm_exec *ex, void *tmp,
+                                         size_t tmp_bytes, size_t *bytes)
+{
+    size_t one, ch;
+    int C;
+    if (!bytes)
+        return GGDM_ERR_ARG;
+    *bytes = 0;
+    if (!net || !net->build || !net->size || N < 1 || N > (1 << 24) || ((uintptr_t)tmp & 15u))
+        return GGDM_ERR_ARG;
+    {
+        /* the graph is built here to plan it: in the caller's tmp, or in the only stack buffer
+         * of the library's size queries (GGDM_NET_SIZING_BYTES; docs/graph.md) */
+        SIZING_MEM(tmp, tmp_bytes, mem, room);
+        if (graph_region(net, N) > room)
+            return graph_region(net, N) ? (tmp ? GGDM_ERR_BUFFER_TOO_SMALL : GGDM_ERR_UNSUPPORTED) : GGDM_ERR_ARG;
+        one = one_bytes(net, N, grad, mem, room);
+        if (one == 0)
             return GGDM_ERR_ARG;
-        one = ch > one ? ch : one;
+        C = n_chunks(ex, N);
+        if (C > 1 && net->per_sample) {
+            ch = chunked_bytes(net, N, grad, C, mem, room);
+            if (ch == 0)
+                return GGDM_ERR_ARG;
+            one = ch > one ? ch : one;
+        }
     }
     *bytes = one;
     return GGDM_OK;
+}
+
+ggdm_status ggdm_net_workspace_bytes(const ggdm_net *net, int N, int grad, const ggdm_exec *ex, size_t *bytes)
+{
+    return ggdm_net_workspace_bytes_tmp(net, N, grad, ex, NULL, 0, bytes);
 }
 
 /* Builds and plans into host (bytes); the arena is at dev + graph region (dev: the backend

@@ -199,6 +199,18 @@ ggdm_status ggdm_net_workspace_bytes(const ggdm_net *net, int N, int grad, const
 ggdm_status ggdm_net_flops(const ggdm_net *net, int N, double *flops);
 
 /*
+ * Large networks (Stable Diffusion's UNet) have graphs bigger than the size queries' stack
+ * buffer (GGDM_NET_SIZING_BYTES): their queries take the caller's scratch instead. Bytes of
+ * that scratch for a batch of N (the graph's description):
+ */
+ggdm_status ggdm_net_sizing_bytes(const ggdm_net *net, int N, size_t *bytes);
+/* ggdm_net_workspace_bytes / ggdm_net_flops building the graph in tmp (16-byte aligned,
+ * tmp_bytes >= ggdm_net_sizing_bytes, else GGDM_ERR_BUFFER_TOO_SMALL); tmp NULL: the stack buffer. */
+ggdm_status ggdm_net_workspace_bytes_tmp(const ggdm_net *net, int N, int grad, const ggdm_exec *ex, void *tmp,
+                                         size_t tmp_bytes, size_t *bytes);
+ggdm_status ggdm_net_flops_tmp(const ggdm_net *net, int N, void *tmp, size_t tmp_bytes, double *flops);
+
+/*
  * Builds and plans the network into the head of the workspace (host memory, 16-byte aligned)
  * and places its arena after it: *g and *arena (backend memory: the backend's workspace()
  * mirror of the whole workspace when it has one) receive them; *used (may be NULL) the bytes

@@ -37,6 +37,18 @@ enum {
     GGDM_ATTN_RECOMPUTE = 1 /* the forward caches row statistics; the VJP recomputes the weights */
 };
 
+/* ADD kinds */
+enum {
+    GGDM_ADD_SAME = 0, /* a and b of the same shape */
+    GGDM_ADD_BCAST = 1 /* b [N, C, 1, 1] added at every position of a [N, C, H, W] */
+};
+
+/* TEMB kinds */
+enum {
+    GGDM_TEMB_UNET1D = 0,   /* the Unet1D's SinusoidalPosEmb: [sin, cos], exponents over half - 1 */
+    GGDM_TEMB_DIFFUSERS = 1 /* diffusers' Timesteps(flip_sin_to_cos=True, downscale_freq_shift=0): [cos, sin], over half */
+};
+
 /* NORM kinds */
 enum {
     GGDM_NORM_GROUP = 0,  /* G groups of C/G contiguous channels, each over (C/G) * H * W values; gamma, beta */
@@ -60,7 +72,8 @@ enum {
  *              is [N, heads*dh, 1, Lq] contiguous
  *   TEMB:      Cout = dim; t [N, 1, 1, 1]
  *   CAT:       C (input a), C2 (input b), H, W
- *   ADD, SILU, GELU: N, C, H, W (both ADD inputs of that shape)
+ *   ADD, SILU, GELU: N, C, H, W (both ADD inputs of that shape; ADD kind GGDM_ADD_BCAST: b [N, C, 1, 1])
+ *   TEMB kind: GGDM_TEMB_UNET1D (0) or GGDM_TEMB_DIFFUSERS
  *   GEGLU:     C = 2 x the output's channels, H, W
  *   CONV 2-D:  H > 1 or KH > 1: the chain over i, kh, kw (docs/nn.md, "Conv2d")
  *   UPSAMPLE:  sh = 2: also along H (2-D nearest x2); sh 0 or 1: along W only (H = 1, 1-D)

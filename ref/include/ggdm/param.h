@@ -23,7 +23,10 @@
 enum {
     GGDM_PARAM_INIT_UNIFORM = 0, /* uniform(+-1/sqrt(fan_in)) (PyTorch's default bounds) */
     GGDM_PARAM_INIT_ONES = 1,    /* norm weights, BatchNorm running_var */
-    GGDM_PARAM_INIT_ZEROS = 2    /* norm biases, BatchNorm running_mean */
+    GGDM_PARAM_INIT_ZEROS = 2,   /* norm biases, BatchNorm running_mean */
+    GGDM_PARAM_INIT_DERIVED = 3  /* not a weight: constants the network derives from its configuration
+                                  * (e.g. the reward's Normalize); not in weight files, not initialised
+                                  * from a seed: the network's own function fills them */
 };
 
 typedef struct ggdm_param_info {
@@ -45,5 +48,21 @@ typedef struct ggdm_param_table {
     int n_tensors;
     uint64_t n_params; /* floats of the flat array */
 } ggdm_param_table;
+
+/*
+ * Initialises a fresh network from a seed: UNIFORM tensors element e of tensor i =
+ * b * (2 u - 1), b = (float)(1 / sqrt(fan_in)), u = ggdm_rng_uniform(seed, stream(WEIGHT_INIT,
+ * net_id, i), e) (the Unet1D's recipe with its own stream family net_id); ONES, ZEROS; DERIVED
+ * tensors are left as they are. count: floats of params (>= n_params).
+ */
+ggdm_status ggdm_param_init(const ggdm_param_table *t, uint64_t seed, uint32_t net_id, float *params, uint64_t count);
+
+/* Stream families of ggdm_param_init (a = net_id): one per network, so that no two share numbers. */
+enum {
+    GGDM_NET_ID_RESNET = 1,
+    GGDM_NET_ID_VAE = 2,
+    GGDM_NET_ID_UNET2D = 3,
+    GGDM_NET_ID_CLIP = 4
+};
 
 #endif /* GGDM_PARAM_H */
