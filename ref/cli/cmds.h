@@ -18,6 +18,8 @@ int ggdm_cmd_optimize(int argc, char **argv);
  * optimize = 1 for `ggdm optimize ...` (--optimize implied). */
 int ggdm_cmd_original(int argc, char **argv, int optimize);
 int ggdm_cmd_demo(int argc, char **argv);
+/* Stable Diffusion's networks (cmd_sd.c) */
+int ggdm_cmd_vae_decode(int argc, char **argv);
 /* The dispatcher (main.c): runs argv[1]'s command; impl names the implementation that
  * `ggdm conformance` checks (the reference's, or a GPU driver's). */
 struct conf_impl;
