@@ -31,11 +31,6 @@ static const ggdm_op_impl cuda_ops[GGDM_OP_COUNT] = {
 static int cuda_supports(void *ctx, int op, const ggdm_op_attr *a, const char **why)
 {
     (void)ctx;
-    if (op == GGDM_OP_NORM && a->eps != 1e-5f) { // GGDM_NORM_EPS: the element functions' epsilon
-        if (why)
-            *why = "a norm epsilon other than 1e-5";
-        return 0;
-    }
     if (op == GGDM_OP_ATTN) {
         long hdl = (long)a->heads * a->dh * a->Lq;
         if (a->Lq != a->Lk || a->oq != 0 || a->ok != hdl || a->ov != 2 * hdl || a->sq != 3 * hdl ||

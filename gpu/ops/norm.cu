@@ -6,16 +6,17 @@
 //    a ResnetBlock half's GroupNorm, scale-shift and SiLU in one kernel each way (gn_act).
 // Call record: N = a.N, C = a.C, L = a.H * a.W, G = a.G; x = in[0], gamma (or the channel
 // gain g) = in[1], beta = in[2]; mean = cache[0], rstd = cache[1]; VJP dx = din[0],
-// dgamma (dg) = din[1], dbeta = din[2]. The element functions use GGDM_NORM_EPS: another eps
-// is not on the GPU yet (a recorded failure).
+// dgamma (dg) = din[1], dbeta = din[2]. Every eps (the element functions and the fast
+// kernels take it); ChannelNorm's bias beta (Stable Diffusion's LayerNorm) and its gradient
+// (the element kernel chnorm_beta_backward, both modes).
 #include "cuda_ctx.h"
 
 // ------------------------------------------------------------------ exact element kernels
 
 #define SIG_groupnorm_forward                                                                                  \
     (float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int N, int C, \
-     int L, int G)
-#define ARG_groupnorm_forward (y, mean, rstd, x, gamma, beta, N, C, L, G)
+     int L, int G, float eps)
+#define ARG_groupnorm_forward (y, mean, rstd, x, gamma, beta, N, C, L, G, eps)
 #define SIZ_groupnorm_forward (N, C, L, G)
 
 #define SIG_groupnorm_backward                                                                            \
@@ -24,8 +25,9 @@
 #define ARG_groupnorm_backward (dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, L, G)
 #define SIZ_groupnorm_backward (N, C, L, G)
 
-#define SIG_chnorm_forward (float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
-#define ARG_chnorm_forward (y, mean, rstd, x, g, N, C, L)
+#define SIG_chnorm_forward \
+    (float *y, float *mean, float *rstd, const float *x, const float *g, const float *beta, int N, int C, int L, float eps)
+#define ARG_chnorm_forward (y, mean, rstd, x, g, beta, N, C, L, eps)
 #define SIZ_chnorm_forward (N, C, L)
 
 #define SIG_chnorm_backward                                                                                    \
@@ -34,14 +36,20 @@
 #define ARG_chnorm_backward (dx, dg, dy, x, mean, rstd, g, N, C, L)
 #define SIZ_chnorm_backward (N, C, L)
 
+#define SIG_chnorm_beta_backward (float *dbeta, const float *dy, int N, int C, int L)
+#define ARG_chnorm_beta_backward (dbeta, dy, N, C, L)
+#define SIZ_chnorm_beta_backward (N, C, L)
+
 ELEM_KERNELS(groupnorm_forward)
 ELEM_KERNELS(groupnorm_backward)
 ELEM_KERNELS(chnorm_forward)
 ELEM_KERNELS(chnorm_backward)
+ELEM_KERNELS(chnorm_beta_backward)
 EXACT_OP(groupnorm_forward)
 EXACT_OP(groupnorm_backward)
 EXACT_OP(chnorm_forward)
 EXACT_OP(chnorm_backward)
+EXACT_OP(chnorm_beta_backward)
 
 // ------------------------------------------------------------------ fast mode: the norms' reductions
 //
@@ -78,10 +86,10 @@ static int norm_threads(long long M)
     return t < 32 ? 32 : t > RED_THREADS ? RED_THREADS : (int)t;
 }
 
-// The mean and rstd = ggdm_norm_rstd(biased variance) of b[i*s], i < M, two passes as
+// The mean and rstd = ggdm_norm_rstd_eps(biased variance, eps) of b[i*s], i < M, two passes as
 // ggdm_mean_var_f32, summed by the block; thread 0 stores them to *mean, *rstd.
-__device__ static void block_stats(const float *b, long long s, int M, float *red, float *m_out, float *r_out,
-                                   float *mean, float *rstd)
+__device__ static void block_stats(const float *b, long long s, int M, float eps, float *red, float *m_out,
+                                   float *r_out, float *mean, float *rstd)
 {
     float acc = 0.0f, m, r;
     int i;
@@ -93,7 +101,7 @@ __device__ static void block_stats(const float *b, long long s, int M, float *re
         float d = b[(long long)i * s] - m;
         acc = fmaf(d, d, acc);
     }
-    r = ggdm_norm_rstd(block_sum(acc, red) / (float)M);
+    r = ggdm_norm_rstd_eps(block_sum(acc, red) / (float)M, eps);
     if (threadIdx.x == 0) {
         *mean = m;
         *rstd = r;
@@ -107,14 +115,14 @@ __device__ static void block_stats(const float *b, long long s, int M, float *re
 // ..._forward_y), channel of element i = (q % G2) * Cg + i / Ldiv: one launch per norm.
 __global__ void __launch_bounds__(RED_THREADS)
 k_fast_norm(float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int L2,
-            long long S1, long long s, int M, int G2, int Cg, int Ldiv)
+            long long S1, long long s, int M, int G2, int Cg, int Ldiv, float eps)
 {
     __shared__ float red[RED_THREADS];
     int q = blockIdx.x, i;
     long long base = (long long)(q / L2) * S1 + (q % L2);
     const float *b = x + base;
     float m, r;
-    block_stats(b, s, M, red, &m, &r, &mean[q], &rstd[q]);
+    block_stats(b, s, M, eps, red, &m, &r, &mean[q], &rstd[q]);
     for (i = threadIdx.x; i < M; i += blockDim.x) {
         int c = (q % G2) * Cg + i / Ldiv;
         float v = ggdm_norm_xhat(b[(long long)i * s], m, r);
@@ -154,7 +162,7 @@ k_fast_norm_bwd(float *dx, const float *dy, const float *x, const float *mean, c
 }
 
 static void f_groupnorm_forward(ggdm_cuda_ctx *cx, float *y, float *mean, float *rstd, const float *x, const float *gamma,
-                                const float *beta, int N, int C, int L, int G)
+                                const float *beta, int N, int C, int L, int G, float eps)
 {
     int M;
     if (cx->failed || ggdm_elem_groupnorm_forward_mean_count(N, C, L, G) <= 0)
@@ -162,17 +170,18 @@ static void f_groupnorm_forward(ggdm_cuda_ctx *cx, float *y, float *mean, float 
     prof_enter(cx);
     M = (C / G) * L;
     k_fast_norm<<<N * G, norm_threads(M), 0, cx->stream>>>(y, mean, rstd, x, gamma, beta, 1, (long long)M, 1, M, G, C / G,
-                                                      L);
+                                                      L, eps);
     ck_launch(cx, "kernel fast groupnorm");
 }
 
-static void f_chnorm_forward(ggdm_cuda_ctx *cx, float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
+static void f_chnorm_forward(ggdm_cuda_ctx *cx, float *y, float *mean, float *rstd, const float *x, const float *g,
+                             const float *beta, int N, int C, int L, float eps)
 {
     if (cx->failed || ggdm_elem_chnorm_forward_mean_count(N, C, L) <= 0)
         return;
     prof_enter(cx);
-    k_fast_norm<<<N * L, norm_threads(C), 0, cx->stream>>>(y, mean, rstd, x, g, (const float *)NULL, L, (long long)C * L, L,
-                                                      C, 1, 0, 1);
+    k_fast_norm<<<N * L, norm_threads(C), 0, cx->stream>>>(y, mean, rstd, x, g, beta, L, (long long)C * L, L, C, 1, 0, 1,
+                                                      eps);
     ck_launch(cx, "kernel fast chnorm");
 }
 
@@ -223,7 +232,7 @@ k_fast_gn_act(float *g, float *mean, float *rstd, float *f, float *a, const floa
     long long base = (long long)q * M;
     const float *b = h + base;
     float m, r;
-    block_stats(b, 1, M, red, &m, &r, &mean[q], &rstd[q]);
+    block_stats(b, 1, M, GGDM_NORM_EPS, red, &m, &r, &mean[q], &rstd[q]);
     for (i = threadIdx.x; i < M; i += blockDim.x) {
         int c = gi * Cg + i / L;
         long long o = base + i;
@@ -312,22 +321,20 @@ extern "C" void ggdm_cuda_norm_fwd(void *ctx, const ggdm_op_call *c)
     int fast = cx->mode == GGDM_CUDA_FAST, L = a->H * a->W;
     if (cx->failed)
         return;
-    if (a->eps != GGDM_NORM_EPS) {
-        cuda_unsupported(cx, "norm", "an eps other than GGDM_NORM_EPS (1e-5)");
-        return;
-    }
     if (a->kind == GGDM_NORM_GROUP) {
         if (fast)
             tape_or_run(cx, f_groupnorm_forward, c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N,
-                        a->C, L, a->G);
+                        a->C, L, a->G, a->eps);
         else
             tape_or_run(cx, x_groupnorm_forward, c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N,
-                        a->C, L, a->G);
+                        a->C, L, a->G, a->eps);
     } else if (a->kind == GGDM_NORM_CHANNEL) {
         if (fast)
-            tape_or_run(cx, f_chnorm_forward, c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], a->N, a->C, L);
+            tape_or_run(cx, f_chnorm_forward, c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N, a->C,
+                        L, a->eps);
         else
-            tape_or_run(cx, x_chnorm_forward, c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], a->N, a->C, L);
+            tape_or_run(cx, x_chnorm_forward, c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N, a->C,
+                        L, a->eps);
     } else {
         cuda_unsupported(cx, "norm", "this kind");
     }
@@ -341,7 +348,7 @@ extern "C" void ggdm_cuda_norm_vjp(void *ctx, const ggdm_op_call *c)
     const float *mean = c->cache[0], *rstd = c->cache[1];
     if (cx->failed || (!c->din[0] && !c->din[1] && !c->din[2]))
         return;
-    // (the backward does not read eps: the forward refused another one)
+    // (the backward does not read eps: the cached rstd carries it)
     if (a->kind == GGDM_NORM_GROUP) {
         if (fast)
             tape_or_run(cx, f_groupnorm_backward, c->din[0], c->din[1], c->din[2], c->dout, c->in[0], mean, rstd,
@@ -356,6 +363,8 @@ extern "C" void ggdm_cuda_norm_vjp(void *ctx, const ggdm_op_call *c)
         else
             tape_or_run(cx, x_chnorm_backward, c->din[0], c->din[1], c->dout, c->in[0], mean, rstd, c->in[1], a->N,
                         a->C, L);
+        if (c->din[2]) // the bias gradient (LayerNorm with a bias): the exact element kernel, both modes
+            tape_or_run(cx, x_chnorm_beta_backward, c->din[2], c->dout, a->N, a->C, L);
     } else {
         cuda_unsupported(cx, "norm", "this kind");
     }

@@ -531,8 +531,8 @@ void ggdm_groupnorm_backward(float *dx, float *dgamma, float *dbeta, const float
 /* LB positions l side by side: their chains over c (stride L) run as lanes. */
 #define LB 8
 
-void ggdm_chnorm_forward_eps(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L,
-                            float eps)
+void ggdm_chnorm_forward_beta(float *y, float *mean, float *rstd, const float *x, const float *g, const float *beta,
+                              int N, int C, int L, float eps)
 {
     int n, c, j;
     long l, l0;
@@ -583,20 +583,48 @@ void ggdm_chnorm_forward_eps(float *y, float *mean, float *rstd, const float *x,
                 if (g)
                     for (j = 0; j < LB; j++)
                         t[j] = t[j] * g[c];
+                if (beta)
+                    for (j = 0; j < LB; j++)
+                        t[j] = t[j] + beta[c];
                 for (j = 0; j < LB; j++)
                     yr[l0 + j] = t[j];
             }
             for (l = l0; l < L; l++) {
                 float t = ggdm_norm_xhat(xr[l], mn[l], rn[l]);
-                yr[l] = g ? t * g[c] : t;
+                if (g)
+                    t = t * g[c];
+                yr[l] = beta ? t + beta[c] : t;
             }
         }
     }
 }
 
+void ggdm_chnorm_forward_eps(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L,
+                             float eps)
+{
+    ggdm_chnorm_forward_beta(y, mean, rstd, x, g, NULL, N, C, L, eps);
+}
+
 void ggdm_chnorm_forward(float *y, float *mean, float *rstd, const float *x, const float *g, int N, int C, int L)
 {
-    ggdm_chnorm_forward_eps(y, mean, rstd, x, g, N, C, L, GGDM_NORM_EPS);
+    ggdm_chnorm_forward_beta(y, mean, rstd, x, g, NULL, N, C, L, GGDM_NORM_EPS);
+}
+
+void ggdm_chnorm_backward_beta(float *dbeta, const float *dy, int N, int C, int L)
+{
+    int n, c;
+    long l;
+    if (!dbeta || N <= 0 || C <= 0 || L <= 0)
+        return;
+    for (c = 0; c < C; c++) {
+        float acc = 0.0f;
+        for (n = 0; n < N; n++) {
+            const float *dr = dy + ((long)n * C + c) * L;
+            for (l = 0; l < L; l++)
+                acc = acc + dr[l];
+        }
+        dbeta[c] = dbeta[c] + acc;
+    }
 }
 
 void ggdm_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,

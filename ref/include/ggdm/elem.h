@@ -47,6 +47,8 @@
  *   groupnorm_backward    dx, dgamma, dbeta                   - (independent)
  *   chnorm_forward        mean, rstd, y      (NOT arg order)  y reads mean, rstd
  *   chnorm_backward       dx, dg                              - (independent)
+ *   chnorm_beta_backward  dbeta                               - (the NORM op's ChannelNorm bias;
+ *                                                             not in GGDM_ELEM_OPS)
  *   silu/gelu_forward     y                                   -
  *   silu/gelu_backward    dx                                  -
  *   scale_shift_forward   y                                   -
@@ -99,6 +101,7 @@
     F(groupnorm_backward, dx) F(groupnorm_backward, dgamma) F(groupnorm_backward, dbeta)
 #define GGDM_ELEM_LAUNCHES_chnorm_forward(F) F(chnorm_forward, mean) F(chnorm_forward, rstd) F(chnorm_forward, y)
 #define GGDM_ELEM_LAUNCHES_chnorm_backward(F) F(chnorm_backward, dx) F(chnorm_backward, dg)
+#define GGDM_ELEM_LAUNCHES_chnorm_beta_backward(F) F(chnorm_beta_backward, dbeta)
 #define GGDM_ELEM_LAUNCHES_silu_forward(F) F(silu_forward, y)
 #define GGDM_ELEM_LAUNCHES_silu_backward(F) F(silu_backward, dx)
 #define GGDM_ELEM_LAUNCHES_gelu_forward(F) F(gelu_forward, y)
@@ -417,12 +420,13 @@ GGDM_HD static inline long ggdm_elem_groupnorm_forward_mean_count(int N, int C, 
 /* mean[q] (q = n*G + g): ggdm_mean_var_f32 over the group's M = (C/G)*L contiguous values. */
 GGDM_HD static inline void ggdm_elem_groupnorm_forward_mean(float *y, float *mean, float *rstd, const float *x,
                                                             const float *gamma, const float *beta, int N, int C,
-                                                            int L, int G, long idx)
+                                                            int L, int G, float eps, long idx)
 {
     long M = (long)(C / G) * L;
     float m, v;
     GGDM_ELEM_UNUSED(y), GGDM_ELEM_UNUSED(rstd), GGDM_ELEM_UNUSED(gamma), GGDM_ELEM_UNUSED(beta),
         GGDM_ELEM_UNUSED(N);
+    GGDM_ELEM_UNUSED(eps);
     ggdm_mean_var_f32(x + idx * M, 1, M, &m, &v);
     mean[idx] = m;
 }
@@ -432,17 +436,18 @@ GGDM_HD static inline long ggdm_elem_groupnorm_forward_rstd_count(int N, int C, 
     return ggdm_elem_groupnorm_valid(N, C, L, G) ? (long)N * G : 0;
 }
 
-/* rstd[q] = ggdm_norm_rstd(var) of the same ggdm_mean_var_f32. */
+/* rstd[q] = ggdm_norm_rstd_eps(var, eps) of the same ggdm_mean_var_f32 (eps = GGDM_NORM_EPS:
+ * ggdm_norm_rstd, the same bits). */
 GGDM_HD static inline void ggdm_elem_groupnorm_forward_rstd(float *y, float *mean, float *rstd, const float *x,
                                                             const float *gamma, const float *beta, int N, int C,
-                                                            int L, int G, long idx)
+                                                            int L, int G, float eps, long idx)
 {
     long M = (long)(C / G) * L;
     float m, v;
     GGDM_ELEM_UNUSED(y), GGDM_ELEM_UNUSED(mean), GGDM_ELEM_UNUSED(gamma), GGDM_ELEM_UNUSED(beta),
         GGDM_ELEM_UNUSED(N);
     ggdm_mean_var_f32(x + idx * M, 1, M, &m, &v);
-    rstd[idx] = ggdm_norm_rstd(v);
+    rstd[idx] = ggdm_norm_rstd_eps(v, eps);
 }
 
 GGDM_HD static inline long ggdm_elem_groupnorm_forward_y_count(int N, int C, int L, int G)
@@ -453,11 +458,11 @@ GGDM_HD static inline long ggdm_elem_groupnorm_forward_y_count(int N, int C, int
 /* y[n,c,l] = ((x - mean) * rstd) [* gamma[c]] [+ beta[c]]; mean, rstd launched before. */
 GGDM_HD static inline void ggdm_elem_groupnorm_forward_y(float *y, float *mean, float *rstd, const float *x,
                                                          const float *gamma, const float *beta, int N, int C, int L,
-                                                         int G, long idx)
+                                                         int G, float eps, long idx)
 {
     long c = (idx / L) % C, n = idx / ((long)L * C), q = n * G + c / (C / G);
     float v = ggdm_norm_xhat(x[idx], mean[q], rstd[q]);
-    GGDM_ELEM_UNUSED(N);
+    GGDM_ELEM_UNUSED(N), GGDM_ELEM_UNUSED(eps);
     if (gamma)
         v = v * gamma[c];
     if (beta)
@@ -556,11 +561,13 @@ GGDM_HD static inline long ggdm_elem_chnorm_forward_mean_count(int N, int C, int
 
 /* mean[n*L + l]: ggdm_mean_var_f32(x + n*C*L + l, L, C). */
 GGDM_HD static inline void ggdm_elem_chnorm_forward_mean(float *y, float *mean, float *rstd, const float *x,
-                                                         const float *g, int N, int C, int L, long idx)
+                                                         const float *g, const float *beta, int N, int C, int L,
+                                                         float eps, long idx)
 {
     long l = idx % L, n = idx / L;
     float m, v;
-    GGDM_ELEM_UNUSED(y), GGDM_ELEM_UNUSED(rstd), GGDM_ELEM_UNUSED(g), GGDM_ELEM_UNUSED(N);
+    GGDM_ELEM_UNUSED(y), GGDM_ELEM_UNUSED(rstd), GGDM_ELEM_UNUSED(g), GGDM_ELEM_UNUSED(beta), GGDM_ELEM_UNUSED(N),
+        GGDM_ELEM_UNUSED(eps);
     ggdm_mean_var_f32(x + n * C * L + l, L, C, &m, &v);
     mean[idx] = m;
 }
@@ -570,15 +577,16 @@ GGDM_HD static inline long ggdm_elem_chnorm_forward_rstd_count(int N, int C, int
     return ggdm_elem_chnorm_valid(N, C, L) ? (long)N * L : 0;
 }
 
-/* rstd[n*L + l] = ggdm_norm_rstd(var) of the same ggdm_mean_var_f32. */
+/* rstd[n*L + l] = ggdm_norm_rstd_eps(var, eps) of the same ggdm_mean_var_f32. */
 GGDM_HD static inline void ggdm_elem_chnorm_forward_rstd(float *y, float *mean, float *rstd, const float *x,
-                                                         const float *g, int N, int C, int L, long idx)
+                                                         const float *g, const float *beta, int N, int C, int L,
+                                                         float eps, long idx)
 {
     long l = idx % L, n = idx / L;
     float m, v;
-    GGDM_ELEM_UNUSED(y), GGDM_ELEM_UNUSED(mean), GGDM_ELEM_UNUSED(g), GGDM_ELEM_UNUSED(N);
+    GGDM_ELEM_UNUSED(y), GGDM_ELEM_UNUSED(mean), GGDM_ELEM_UNUSED(g), GGDM_ELEM_UNUSED(beta), GGDM_ELEM_UNUSED(N);
     ggdm_mean_var_f32(x + n * C * L + l, L, C, &m, &v);
-    rstd[idx] = ggdm_norm_rstd(v);
+    rstd[idx] = ggdm_norm_rstd_eps(v, eps);
 }
 
 GGDM_HD static inline long ggdm_elem_chnorm_forward_y_count(int N, int C, int L)
@@ -586,14 +594,17 @@ GGDM_HD static inline long ggdm_elem_chnorm_forward_y_count(int N, int C, int L)
     return ggdm_elem_chnorm_valid(N, C, L) ? (long)N * C * L : 0;
 }
 
-/* y[n,c,l] = ((x - mean) * rstd) [* g[c]]; mean, rstd launched before. */
+/* y[n,c,l] = ((x - mean) * rstd) [* g[c]] [+ beta[c]]; mean, rstd launched before. */
 GGDM_HD static inline void ggdm_elem_chnorm_forward_y(float *y, float *mean, float *rstd, const float *x,
-                                                      const float *g, int N, int C, int L, long idx)
+                                                      const float *g, const float *beta, int N, int C, int L,
+                                                      float eps, long idx)
 {
     long l = idx % L, c = (idx / L) % C, n = idx / ((long)L * C), s = n * L + l;
     float t = ggdm_norm_xhat(x[idx], mean[s], rstd[s]);
-    GGDM_ELEM_UNUSED(N);
-    y[idx] = g ? t * g[c] : t;
+    GGDM_ELEM_UNUSED(N), GGDM_ELEM_UNUSED(eps);
+    if (g)
+        t = t * g[c];
+    y[idx] = beta ? t + beta[c] : t;
 }
 
 GGDM_HD static inline long ggdm_elem_chnorm_backward_dx_count(int N, int C, int L)
@@ -642,6 +653,27 @@ GGDM_HD static inline void ggdm_elem_chnorm_backward_dg(float *dx, float *dg, co
             acc = fmaf(dr[l], ggdm_norm_xhat(xr[l], mn[l], rn[l]), acc);
     }
     dg[idx] = dg[idx] + acc;
+}
+
+/* ChannelNorm's bias gradient (Stable Diffusion's LayerNorm; not an operation of the backend
+ * table, so not in GGDM_ELEM_OPS: the NORM op's elem and CUDA drivers launch it after
+ * chnorm_backward): dbeta[c] += chain over n, then l of acc + dy[n,c,l]. */
+GGDM_HD static inline long ggdm_elem_chnorm_beta_backward_dbeta_count(int N, int C, int L)
+{
+    return ggdm_elem_chnorm_valid(N, C, L) ? (long)C : 0;
+}
+
+GGDM_HD static inline void ggdm_elem_chnorm_beta_backward_dbeta(float *dbeta, const float *dy, int N, int C, int L,
+                                                                long idx)
+{
+    long n, l;
+    float acc = 0.0f;
+    for (n = 0; n < N; n++) {
+        const float *dr = dy + (n * C + idx) * L;
+        for (l = 0; l < L; l++)
+            acc = acc + dr[l];
+    }
+    dbeta[idx] = dbeta[idx] + acc;
 }
 
 /* ------------------------------------------------------------------ activations */

@@ -217,6 +217,17 @@ void ggdm_chnorm_forward_eps(float *y, float *mean, float *rstd, const float *x,
 void ggdm_chnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *mean,
                           const float *rstd, const float *g, int N, int C, int L);
 
+/*
+ * ChannelNorm with a bias (LayerNorm with weight and bias over the channels of channel-first
+ * tokens [N, C, L]: CLIP, Stable Diffusion's transformer blocks): y = ((x - mean) * rstd) *
+ * g[c] + beta[c], a product, then a sum (g NULL: no product; beta NULL: no sum, the bits of
+ * ggdm_chnorm_forward_eps). Its backward is ggdm_chnorm_backward (beta does not enter dx or
+ * dg) and ggdm_chnorm_backward_beta: dbeta[c] += chain over n, then l of acc + dy[n,c,l].
+ */
+void ggdm_chnorm_forward_beta(float *y, float *mean, float *rstd, const float *x, const float *g, const float *beta,
+                              int N, int C, int L, float eps);
+void ggdm_chnorm_backward_beta(float *dbeta, const float *dy, int N, int C, int L);
+
 /* ------------------------------------------------------------------ activations */
 
 /* y[i] = ggdm_silu(x[i]); y == x allowed. */

@@ -4,12 +4,13 @@
  *                           gamma [C], beta [C] (either absent: no multiply / no add); caches
  *                           mean, rstd [N*G];
  *   kind GGDM_NORM_CHANNEL: over the C channels at each of the H W positions, then the gain
- *                           g [C] (input 1; input 2 absent); caches mean, rstd [N*H*W].
+ *                           g [C] (input 1) and the bias beta [C] (input 2; LayerNorm with
+ *                           weight and bias, CLIP and Stable Diffusion's transformer blocks),
+ *                           either absent: no multiply / no add; caches mean, rstd [N*H*W].
  * rstd = 1 / sqrtf(var + eps) with the op's eps (the Unet1D's 1e-5 = GGDM_NORM_EPS).
  *
- * The elem driver runs the element functions of ggdm/elem.h, which use GGDM_NORM_EPS: with
- * another eps it runs the reference's functions instead (the same math; the CUDA exact mode
- * brings its element form with Stable Diffusion's norms).
+ * The elem driver runs the element functions of ggdm/elem.h, which take the eps (with
+ * GGDM_NORM_EPS the bits of the plain functions): every eps has its element form.
  */
 #include "op_impl.h"
 
@@ -49,8 +50,8 @@ void ggdm_cpu_norm_fwd(void *ctx, const ggdm_op_call *c)
         ggdm_groupnorm_forward_eps(c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N, a->C,
                                    (int)plane(a), a->G, a->eps);
     else
-        ggdm_chnorm_forward_eps(c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], a->N, a->C, (int)plane(a),
-                                a->eps);
+        ggdm_chnorm_forward_beta(c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N, a->C,
+                                 (int)plane(a), a->eps);
 }
 
 void ggdm_cpu_norm_vjp(void *ctx, const ggdm_op_call *c)
@@ -60,9 +61,11 @@ void ggdm_cpu_norm_vjp(void *ctx, const ggdm_op_call *c)
     if (a->kind == GGDM_NORM_GROUP)
         ggdm_groupnorm_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->cache[0], c->cache[1],
                                 c->in[1], a->N, a->C, (int)plane(a), a->G);
-    else
+    else {
         ggdm_chnorm_backward(c->din[0], c->din[1], c->dout, c->in[0], c->cache[0], c->cache[1], c->in[1], a->N, a->C,
                              (int)plane(a));
+        ggdm_chnorm_backward_beta(c->din[2], c->dout, a->N, a->C, (int)plane(a));
+    }
 }
 
 void ggdm_elem_norm_fwd(void *ctx, const ggdm_op_call *c)
@@ -70,19 +73,17 @@ void ggdm_elem_norm_fwd(void *ctx, const ggdm_op_call *c)
     float *y = c->out, *mean = c->cache[0], *rstd = c->cache[1];
     const float *x = c->in[0], *gamma = c->in[1], *beta = c->in[2];
     int N = c->a.N, C = c->a.C, L = (int)plane(&c->a), G = c->a.G;
-    if (c->a.eps != GGDM_NORM_EPS) {
-        ggdm_cpu_norm_fwd(ctx, c);
-        return;
-    }
+    float eps = c->a.eps;
+    (void)ctx;
     if (c->a.kind == GGDM_NORM_GROUP) {
-#define A_ (y, mean, rstd, x, gamma, beta, N, C, L, G, idx_)
+#define A_ (y, mean, rstd, x, gamma, beta, N, C, L, G, eps, idx_)
 #define S_ (N, C, L, G)
         GGDM_ELEM_LAUNCHES_groupnorm_forward(GGDM_ELEM_RUN)
 #undef A_
 #undef S_
     } else {
         const float *g = gamma;
-#define A_ (y, mean, rstd, x, g, N, C, L, idx_)
+#define A_ (y, mean, rstd, x, g, beta, N, C, L, eps, idx_)
 #define S_ (N, C, L)
         GGDM_ELEM_LAUNCHES_chnorm_forward(GGDM_ELEM_RUN)
 #undef A_
@@ -108,6 +109,9 @@ void ggdm_elem_norm_vjp(void *ctx, const ggdm_op_call *c)
 #define A_ (dx, dg, dy, x, mean, rstd, g, N, C, L, idx_)
 #define S_ (N, C, L)
         GGDM_ELEM_LAUNCHES_chnorm_backward(GGDM_ELEM_RUN)
+#undef A_
+#define A_ (dbeta, dy, N, C, L, idx_)
+        GGDM_ELEM_LAUNCHES_chnorm_beta_backward(GGDM_ELEM_RUN)
 #undef A_
 #undef S_
     }
