@@ -30,7 +30,11 @@ static const ggdm_op_impl cuda_ops[GGDM_OP_COUNT] = {
 // failure if called with them anyway: gpu/ops/norm.cu, gpu/ops/attn.cu.)
 static int cuda_supports(void *ctx, int op, const ggdm_op_attr *a, const char **why)
 {
-    (void)ctx;
+    if (op == GGDM_OP_CONV && !(a->H == 1 && a->KH == 1 && a->ph == 0) && ((ggdm_cuda_ctx *)ctx)->mode == GGDM_CUDA_FAST) {
+        if (why)
+            *why = "a 2-D convolution in the fast mode (the exact mode runs it; gpu/ops/conv.cu)";
+        return 0;
+    }
     if (op == GGDM_OP_ATTN) {
         long hdl = (long)a->heads * a->dh * a->Lq;
         if (a->Lq != a->Lk || a->oq != 0 || a->ok != hdl || a->ov != 2 * hdl || a->sq != 3 * hdl ||

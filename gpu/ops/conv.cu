@@ -1,4 +1,4 @@
-// gpu/ops/conv.cu - CONV (ggdm/ops.def; ref/src/ops/conv.c): the 1-D convolution.
+// gpu/ops/conv.cu - CONV (ggdm/ops.def; ref/src/ops/conv.c): the 1-D and 2-D convolution.
 //  - exact mode: one thread per output element calling ggdm/elem.h's conv1d element functions
 //    (the kernels k_conv1d_*_<output>, in elem.h's launch order);
 //  - fast mode: cuBLAS products on per-sample (strided batch) or whole-batch columns, split-K
@@ -6,8 +6,13 @@
 // The call record maps onto the layer arguments as the reference's driver does: N = a.N,
 // Cin = a.C, Lin = a.W, Cout = a.Cout, K = a.KW, stride = a.sw, pad = a.pw; x = in[0],
 // w = in[1], b = in[2] (may be NULL); VJP dx = din[0], dw = din[1], db = din[2], dy = dout.
-// 2-D convolutions (H, KH > 1 or ph) are not on the GPU yet: a recorded failure.
+// 2-D convolutions (H, KH > 1 or ph > 0): the exact mode launches ggdm/elem/conv2d.h's element
+// functions (k_conv2d_*_<output>; call record N, C, H, W, Cout, KH, KW, sh, sw, ph, pw as they
+// are); the fast mode does not run them yet (cuda_supports refuses them in gpu/backend_cuda.cu,
+// and a call records a failure).
 #include "cuda_ctx.h"
+
+#include "ggdm/elem/conv2d.h"
 
 // ------------------------------------------------------------------ exact element kernels
 
@@ -26,6 +31,23 @@ ELEM_KERNELS(conv1d_forward)
 ELEM_KERNELS(conv1d_backward)
 EXACT_OP(conv1d_forward)
 EXACT_OP(conv1d_backward)
+
+#define SIG_conv2d_forward                                                                                        \
+    (float *y, const float *x, const float *w, const float *b, int N, int C, int H, int W, int Cout, int KH, int KW, \
+     int sh, int sw, int ph, int pw)
+#define ARG_conv2d_forward (y, x, w, b, N, C, H, W, Cout, KH, KW, sh, sw, ph, pw)
+#define SIZ_conv2d_forward (N, C, H, W, Cout, KH, KW, sh, sw, ph, pw)
+
+#define SIG_conv2d_backward                                                                                       \
+    (float *dx, float *dw, float *db, const float *dy, const float *x, const float *w, int N, int C, int H, int W, \
+     int Cout, int KH, int KW, int sh, int sw, int ph, int pw)
+#define ARG_conv2d_backward (dx, dw, db, dy, x, w, N, C, H, W, Cout, KH, KW, sh, sw, ph, pw)
+#define SIZ_conv2d_backward (N, C, H, W, Cout, KH, KW, sh, sw, ph, pw)
+
+ELEM_KERNELS(conv2d_forward)
+ELEM_KERNELS(conv2d_backward)
+EXACT_OP(conv2d_forward)
+EXACT_OP(conv2d_backward)
 
 // ------------------------------------------------------------------ fast mode
 
@@ -296,10 +318,17 @@ void f_conv1d_backward(ggdm_cuda_ctx *cx, float *dx, float *dw, float *db, const
 
 // ------------------------------------------------------------------ the op
 
+// 1: the 1-D case (ggdm/elem.h's conv1d chains, the fast mode's cuBLAS paths); 0: 2-D
+static int conv_is_1d(const ggdm_op_attr *a)
+{
+    return a->H == 1 && a->KH == 1 && a->ph == 0;
+}
+
+// 0 (a recorded failure) for what the mode does not run: 2-D in the fast mode
 static int conv_ok(ggdm_cuda_ctx *cx, const ggdm_op_attr *a)
 {
-    if (a->H != 1 || a->KH != 1 || a->ph != 0) {
-        cuda_unsupported(cx, "conv", "a 2-D convolution (H, KH > 1 or ph > 0)");
+    if (!conv_is_1d(a) && cx->mode == GGDM_CUDA_FAST) {
+        cuda_unsupported(cx, "conv", "a 2-D convolution (H, KH > 1 or ph > 0) in the fast mode (the exact mode runs it)");
         return 0;
     }
     return 1;
@@ -313,7 +342,10 @@ extern "C" void ggdm_cuda_conv_fwd(void *ctx, const ggdm_op_call *c)
         return;
     // recorded in graph mode (the executor is not an argument: a caller's stack address would
     // make otherwise equal tapes differ)
-    if (cx->mode == GGDM_CUDA_FAST)
+    if (!conv_is_1d(a))
+        tape_or_run(cx, x_conv2d_forward, c->out, c->in[0], c->in[1], c->in[2], a->N, a->C, a->H, a->W, a->Cout,
+                    a->KH, a->KW, a->sh, a->sw, a->ph, a->pw);
+    else if (cx->mode == GGDM_CUDA_FAST)
         tape_or_run(cx, f_conv1d_forward, c->out, c->in[0], c->in[1], c->in[2], a->N, a->C, a->W, a->Cout, a->KW,
                     a->sw, a->pw);
     else
@@ -327,7 +359,10 @@ extern "C" void ggdm_cuda_conv_vjp(void *ctx, const ggdm_op_call *c)
     const ggdm_op_attr *a = &c->a;
     if (cx->failed || !conv_ok(cx, a) || (!c->din[0] && !c->din[1] && !c->din[2]))
         return;
-    if (cx->mode == GGDM_CUDA_FAST)
+    if (!conv_is_1d(a))
+        tape_or_run(cx, x_conv2d_backward, c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], a->N, a->C,
+                    a->H, a->W, a->Cout, a->KH, a->KW, a->sh, a->sw, a->ph, a->pw);
+    else if (cx->mode == GGDM_CUDA_FAST)
         tape_or_run(cx, f_conv1d_backward, c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->in[1], a->N, a->C,
                     a->W, a->Cout, a->KW, a->sw, a->pw);
     else

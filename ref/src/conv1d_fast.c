@@ -742,3 +742,32 @@ void ggdm_conv1d_backward_s(float *dx, float *dw, float *db, const float *dy, co
 {
     ggdm_conv1d_backward_ex(dx, dw, db, dy, x, w, N, Cin, Lin, Cout, K, stride, pad, scratch, NULL);
 }
+
+/* ------------------------------------------------------------------ Conv2d */
+
+size_t ggdm_conv2d_scratch_floats(const ggdm_conv2d_dims *d)
+{
+    int Ho, Wo;
+    size_t wsz, dsz;
+    if (!ggdm_conv2d_out(d, &Ho, &Wo) || d->KH < 1 || d->KW < 1)
+        return 0;
+    wsz = (size_t)d->Cout * (size_t)d->C * (size_t)d->KH * (size_t)d->KW;
+    dsz = (size_t)d->N * (size_t)d->Cout * (size_t)Ho * (size_t)Wo;
+    return wsz > dsz ? wsz : dsz;
+}
+
+void ggdm_conv2d_forward_ex(float *y, const float *x, const float *w, const float *b, const ggdm_conv2d_dims *d,
+                            float *scratch, const ggdm_exec *ex)
+{
+    (void)scratch;
+    (void)ex;
+    ggdm_conv2d_forward(y, x, w, b, d);
+}
+
+void ggdm_conv2d_backward_ex(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                             const ggdm_conv2d_dims *d, float *scratch, const ggdm_exec *ex)
+{
+    (void)scratch;
+    (void)ex;
+    ggdm_conv2d_backward(dx, dw, db, dy, x, w, d);
+}

@@ -419,7 +419,9 @@ static void test_build_errors(void **state)
     FRESH();
     in[0] = ggdm_graph_input(g, 0, 1, 2, 4, NULL);
     a.Cout = 1, a.KH = 1, a.KW = 1, a.sh = 1, a.sw = 1;
-    assert_int_equal(ggdm_graph_op(g, GGDM_OP_CONV, &a, in, 1, NULL, 3), -1); /* 2-D: not yet */
+    assert_true(ggdm_graph_op(g, GGDM_OP_CONV, &a, in, 1, NULL, 3) >= 0); /* 2-D (1x1) */
+    assert_int_equal(g->status, GGDM_OK);
+    assert_int_equal(ggdm_graph_op(g, GGDM_OP_UPSAMPLE, &a, in, 1, NULL, 3), -1); /* along W (sh 1), H > 1 */
     assert_int_equal(g->status, GGDM_ERR_UNSUPPORTED);
     memset(&a, 0, sizeof a);
     FRESH();
@@ -482,7 +484,8 @@ static void test_op_info(void **state)
     a.KW = 9, a.pw = 0;
     assert_int_equal(ggdm_op_info_get(GGDM_OP_CONV, &a, &info), GGDM_ERR_ARG);
     a.KW = 3, a.H = 2;
-    assert_int_equal(ggdm_op_info_get(GGDM_OP_CONV, &a, &info), GGDM_ERR_UNSUPPORTED);
+    assert_int_equal(ggdm_op_info_get(GGDM_OP_CONV, &a, &info), GGDM_OK); /* 2-D (docs/nn.md, "Conv2d") */
+    assert_int_equal(info.out_H, 2);
     assert_int_equal(ggdm_op_info_get(GGDM_OP_UPSAMPLE, &a, &info), GGDM_ERR_UNSUPPORTED);
     a.H = 1;
     /* linear needs H = W = 1; GEGLU an even C; attention consistent strides */

@@ -143,6 +143,39 @@ void ggdm_conv1d_backward_ex(float *dx, float *dw, float *db, const float *dy, c
                              int Cin, int Lin, int Cout, int K, int stride, int pad, float *scratch,
                              const struct ggdm_exec *ex);
 
+/* ------------------------------------------------------------------ Conv2d */
+
+/* A 2-D convolution's shape: x [N, C, H, W], w [Cout, C, KH, KW], b [Cout], strides sh, sw,
+ * zero padding ph, pw; y [N, Cout, Ho, Wo], Ho = ggdm_conv1d_out_len(H, KH, sh, ph),
+ * Wo = ggdm_conv1d_out_len(W, KW, sw, pw). */
+typedef struct ggdm_conv2d_dims {
+    int N, C, H, W, Cout, KH, KW, sh, sw, ph, pw;
+} ggdm_conv2d_dims;
+
+/* 1 when the convolution writes something (every size >= 1, a non-empty output; then *Ho,
+ * *Wo are its output's height and width), else 0. */
+int ggdm_conv2d_out(const ggdm_conv2d_dims *d, int *Ho, int *Wo);
+
+/*
+ * (docs/nn.md, "Conv2d"; ggdm/elem/conv2d.h) with (yi, xi) = (yo*sh + kh - ph, xo*sw + kw - pw),
+ * taps outside the input skipped:
+ * y[n,o,yo,xo]   = chain over i, then kh, then kw of fmaf(w[o,i,kh,kw], x[n,i,yi,xi], acc) [+ b[o]];
+ * dx[n,i,yi,xi] += chain over o, then kh, then kw of fmaf(w[o,i,kh,kw], dy[n,o,yo,xo], acc);
+ * dw[o,i,kh,kw] += chain over n, then yo, then xo of fmaf(dy[n,o,yo,xo], x[n,i,yi,xi], acc);
+ * db[o]         += chain over n, then yo, then xo of acc + dy[n,o,yo,xo].
+ * At H = KH = 1, ph = 0 the Conv1d functions' bits. The plain loops; the _ex functions are
+ * the same bits with a scratch buffer of ggdm_conv2d_scratch_floats(d) floats (NULL: these
+ * loops) and an executor (NULL: serial), register-blocked kernels (ref/src/conv1d_fast.c).
+ */
+void ggdm_conv2d_forward(float *y, const float *x, const float *w, const float *b, const ggdm_conv2d_dims *d);
+void ggdm_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                          const ggdm_conv2d_dims *d);
+size_t ggdm_conv2d_scratch_floats(const ggdm_conv2d_dims *d);
+void ggdm_conv2d_forward_ex(float *y, const float *x, const float *w, const float *b, const ggdm_conv2d_dims *d,
+                            float *scratch, const struct ggdm_exec *ex);
+void ggdm_conv2d_backward_ex(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                             const ggdm_conv2d_dims *d, float *scratch, const struct ggdm_exec *ex);
+
 /* ------------------------------------------------------------------ Linear */
 
 /* y[n,o] = (chain over i of fmaf(W[o,i], x[n,i], acc)) + b[o] (b NULL: no addition). */
