@@ -342,12 +342,12 @@ static void test_trace(void **state)
     assert_int_equal(ggdm_vae_decode(&c, NULL, w, 1, z, x, ws, wsb, trace_cb, NULL, NULL), GGDM_OK);
     /* latents, scaled_latents, post_quant_conv, conv_in, mid (3), up 0 (2 + upsampler), up 1 (2),
      * conv_act, conv_out */
-    assert_int_equal(n_traced, 15);
+    assert_int_equal(n_traced, 14);
     assert_string_equal(traced[0], "latents");
     assert_string_equal(traced[3], "decoder.conv_in");
     assert_string_equal(traced[5], "decoder.mid_block.attentions.0");
     assert_string_equal(traced[9], "decoder.up_blocks.0.upsamplers.0");
-    assert_string_equal(traced[14], "decoder.conv_out");
+    assert_string_equal(traced[13], "decoder.conv_out");
     free(w);
     free(ws);
 }
