@@ -8,6 +8,11 @@
  */
 #include "ggdm/attention.h"
 
+#include <string.h>
+
+#include "ggdm/exec.h"
+#include "ggdm/op.h"
+
 /* Offsets (in floats) inside qkv [N, 3*H*Dh, L] and [N, H*Dh, L] tensors. */
 static size_t qkv_off(int n, int part, int H, int Dh, int L, int h)
 {
@@ -402,6 +407,407 @@ void ggdm_attn_backward(float *dqkv, const float *dout, const float *qkv, const 
         return;
     ggdm_attn_backward_qkv(dqkv, dqkv + HDL, dqkv + 2u * HDL, dout, qkv, qkv + HDL, qkv + 2u * HDL, s, s, s,
                            cache_attn, N, H, Dh, L, L, scratch);
+}
+
+/* ------------------------------------------------------------------ Attention, blocked (causal, kinds) */
+
+/*
+ * The same chains as ggdm_attn_forward_qkv / ggdm_attn_backward_qkv (docs/nn.md, "Attention",
+ * "Causal mask", "Recompute"), computed by blocks of GGDM_ATTN_ROWS query rows (and, in the
+ * backward's column pass, GGDM_ATTN_COLS key columns), the blocks of all (n, head) being
+ * independent units that the executor's tasks share (task t takes units t, t + ntasks, ... and
+ * uses scratch slot t). Every output is one chain in the documented order whatever the split.
+ */
+#define AB GGDM_ATTN_ROWS
+#define AK GGDM_ATTN_COLS
+
+/* c[r*ldc + j] (r < R, j < J) <- the chains of chains_nn continued from the values in c. */
+static void chains_nn_acc(float *c, long ldc, int R, int J, const float *v, long vs, const float *s, long srs,
+                          long sts, long T)
+{
+    int r0, j0, r, j;
+    long t;
+    if (T < 1)
+        return;
+    for (j0 = 0; j0 + VL <= J; j0 += VL)
+        for (r0 = 0; r0 < R; r0 += MR)
+            tile4(c + r0 * ldc + j0, ldc, R - r0 < MR ? R - r0 : MR, v + j0, vs, s + r0 * srs, srs, sts, T, 1,
+                  EP_STORE, NULL);
+    for (r = 0; r < R; r++)
+        for (j = j0; j < J; j++) {
+            float acc = c[r * ldc + j];
+            for (t = 0; t < T; t++)
+                acc = fmaf(v[t * vs + j], s[r * srs + t * sts], acc);
+            c[r * ldc + j] = acc;
+        }
+}
+
+/* The floats of one task's scratch slot (the largest of the phases'). */
+static size_t attn_slot(int Dh, int Lk)
+{
+    size_t b = AB, d = (size_t)Dh, lk = (size_t)Lk;
+    size_t fwd = b * d + 2u * b * lk;               /* qs block, weights block, its transpose */
+    size_t rows = 2u * b * d + 3u * b * lk;         /* qs block, weights, dattn, transpose, dq block */
+    size_t cols = b * d + 2u * b * AK + 2u * d * AK; /* qs block, weights, dsim, dv and dk chains */
+    size_t m = fwd > rows ? fwd : rows;
+    return m > cols ? m : cols;
+}
+
+size_t ggdm_attn_ex_scratch_floats(int N, int H, int Dh, int Lq, int Lk, int vjp)
+{
+    if (N < 1 || H < 1 || Dh < 1 || Lq < 1 || Lk < 1)
+        return 0;
+    return (size_t)GGDM_ATTN_SLOTS * attn_slot(Dh, Lk) + (vjp ? (size_t)N * (size_t)H * (size_t)Lq : 0u);
+}
+
+typedef struct attn_job {
+    float *out, *cache, *dq, *dk, *dv, *tv, *scratch;
+    const float *q, *k, *v, *dout, *ccache;
+    long sq, sk, sv;
+    int N, H, Dh, Lq, Lk, causal, kind;
+    int nrb, ncb, nunits, ntasks;
+    size_t slot;
+    float scale;
+} attn_job;
+
+/* The task count for nunits units: one per slot at most, a few per thread. */
+static int attn_tasks(const ggdm_exec *ex, int nunits)
+{
+    int t = ggdm_exec_threads(ex);
+    t = t > 1 ? 4 * t : 1;
+    t = t < GGDM_ATTN_SLOTS ? t : GGDM_ATTN_SLOTS;
+    return t < nunits ? t : nunits;
+}
+
+/* The head (n, h) of unit u of a pass with nb blocks per head, and its block. */
+static void attn_head(const attn_job *J, int u, int nb, const float **q, const float **k, const float **v, size_t *nh,
+                      int *blk)
+{
+    size_t n = (size_t)(u / nb) / (size_t)J->H, h = (size_t)(u / nb) % (size_t)J->H;
+    *nh = n * (size_t)J->H + h;
+    *blk = u % nb;
+    *q = J->q + n * (size_t)J->sq + h * (size_t)J->Dh * (size_t)J->Lq;
+    *k = J->k + n * (size_t)J->sk + h * (size_t)J->Dh * (size_t)J->Lk;
+    *v = J->v + n * (size_t)J->sv + h * (size_t)J->Dh * (size_t)J->Lk;
+}
+
+/* qs[d*AB + r] = q[d*Lq + i0 + r] * scale (r < nb) */
+static void attn_qs(float *qs, const float *q, int Dh, int Lq, int i0, int nb, float scale)
+{
+    int d, r;
+    for (d = 0; d < Dh; d++)
+        for (r = 0; r < nb; r++)
+            qs[d * AB + r] = q[(size_t)d * (size_t)Lq + (size_t)(i0 + r)] * scale;
+}
+
+/* T[j*AB + r] = X[r*ldx + j] (j < nj, r < nb) */
+static void attn_transpose(float *T, const float *X, long ldx, int nb, int nj)
+{
+    int r, j;
+    for (r = 0; r < nb; r++)
+        for (j = 0; j < nj; j++)
+            T[(size_t)j * AB + (size_t)r] = X[(size_t)r * (size_t)ldx + (size_t)j];
+}
+
+/*
+ * Row i's weights W[0 .. len) from its sim, as ggdm_softmax_f32 (max scan from term 0, exps,
+ * the exp-sum chain, the division); writes the statistics (max, sum) to st when st != NULL.
+ */
+static void attn_softmax_row(float *W, long len, float *st)
+{
+    float m = W[0], s = 0.0f;
+    long j;
+    for (j = 1; j < len; j++)
+        m = W[j] > m ? W[j] : m;
+    for (j = 0; j < len; j++) {
+        W[j] = ggdm_expf(W[j] - m);
+        s = s + W[j];
+    }
+    for (j = 0; j < len; j++)
+        W[j] = W[j] / s;
+    if (st) {
+        st[0] = m;
+        st[1] = s;
+    }
+}
+
+/* Row i's weights W[0 .. len) recomputed from its sim and the statistics (max, sum). */
+static void attn_weights_row(float *W, long len, const float *st)
+{
+    const float m = st[0], s = st[1];
+    long j;
+    for (j = 0; j < len; j++)
+        W[j] = ggdm_expf(W[j] - m) / s;
+}
+
+static void attn_fwd_unit(const attn_job *J, int u, float *slot)
+{
+    const float *q, *k, *v;
+    size_t nh;
+    int ib, i0, nb, jn, r, d, T;
+    const int Dh = J->Dh, Lq = J->Lq, Lk = J->Lk;
+    float *qs = slot, *W, *WT, *o, *st = NULL;
+    attn_head(J, u, J->nrb, &q, &k, &v, &nh, &ib);
+    i0 = ib * AB;
+    nb = Lq - i0 < AB ? Lq - i0 : AB;
+    jn = J->causal ? i0 + nb : Lk;
+    if (J->kind == GGDM_ATTN_KEEP) {
+        W = J->cache + (nh * (size_t)Lq + (size_t)i0) * (size_t)Lk;
+        WT = qs + (size_t)AB * (size_t)Dh;
+    } else {
+        W = qs + (size_t)AB * (size_t)Dh;
+        WT = W + (size_t)AB * (size_t)Lk;
+        st = J->cache + (nh * (size_t)Lq + (size_t)i0) * 2u;
+    }
+    o = J->out + nh * (size_t)Dh * (size_t)Lq + (size_t)i0;
+    /* sim[i, j] = chain over d of fmaf(q[d,i] * scale, k[d,j], acc): rows r, lanes j */
+    attn_qs(qs, q, Dh, Lq, i0, nb, J->scale);
+    chains_nn(W, Lk, nb, jn, k, Lk, qs, 1, AB, Dh, EP_STORE, NULL);
+    for (r = 0; r < nb; r++) {
+        long len = J->causal ? i0 + r + 1 : Lk, j;
+        attn_softmax_row(W + (size_t)r * (size_t)Lk, len, st ? st + 2 * r : NULL);
+        if (J->kind == GGDM_ATTN_KEEP)
+            for (j = len; j < Lk; j++) /* masked keys: weight exactly 0 */
+                W[(size_t)r * (size_t)Lk + (size_t)j] = 0.0f;
+    }
+    /* out[d, i] = chain over j of fmaf(attn[i,j], v[d,j], acc): rows d, lanes r (the block's
+     * weights transposed), the keys every row of the block attends to, then each row's own */
+    attn_transpose(WT, W, Lk, nb, jn);
+    T = J->causal ? i0 + 1 : Lk;
+    chains_nn(o, Lq, Dh, nb, WT, AB, v, Lk, 1, T, EP_STORE, NULL);
+    if (J->causal)
+        for (d = 0; d < Dh; d++)
+            for (r = 1; r < nb; r++) {
+                float acc = o[(size_t)d * (size_t)Lq + (size_t)r];
+                int j;
+                for (j = T; j <= i0 + r; j++)
+                    acc = fmaf(WT[(size_t)j * AB + (size_t)r], v[(size_t)d * (size_t)Lk + (size_t)j], acc);
+                o[(size_t)d * (size_t)Lq + (size_t)r] = acc;
+            }
+}
+
+static void attn_fwd_task(void *arg, int t)
+{
+    const attn_job *J = (const attn_job *)arg;
+    int u;
+    for (u = t; u < J->nunits; u += J->ntasks)
+        attn_fwd_unit(J, u, J->scratch + (size_t)t * J->slot);
+}
+
+static int attn_args_bad(int N, int H, int Dh, int Lq, int Lk, int causal, int kind)
+{
+    return bad_sizes(N, H, Dh, Lq) || Lk < 1 || (causal != 0 && causal != 1) || (causal && Lq != Lk) ||
+           (kind != GGDM_ATTN_KEEP && kind != GGDM_ATTN_RECOMPUTE);
+}
+
+void ggdm_attn_forward_ex(float *out, float *cache, const float *q, const float *k, const float *v, long sq, long sk,
+                          long sv, int N, int H, int Dh, int Lq, int Lk, int causal, int kind, float *scratch,
+                          const ggdm_exec *ex)
+{
+    attn_job J;
+    if (attn_args_bad(N, H, Dh, Lq, Lk, causal, kind))
+        return;
+    memset(&J, 0, sizeof J);
+    J.out = out, J.cache = cache, J.q = q, J.k = k, J.v = v, J.sq = sq, J.sk = sk, J.sv = sv;
+    J.N = N, J.H = H, J.Dh = Dh, J.Lq = Lq, J.Lk = Lk, J.causal = causal, J.kind = kind;
+    J.scale = ggdm_attn_scale(Dh);
+    J.scratch = scratch;
+    J.slot = attn_slot(Dh, Lk);
+    J.nrb = (Lq + AB - 1) / AB;
+    J.nunits = N * H * J.nrb;
+    J.ntasks = attn_tasks(ex, J.nunits);
+    ggdm_exec_run(ex, attn_fwd_task, &J, J.ntasks);
+}
+
+/*
+ * The backward's row pass, one block of rows: the weights (the cache's or recomputed), dattn,
+ * t_i (kept in tv for the column pass) and, when dq is wanted, dsim and dq.
+ */
+static void attn_rows_unit(const attn_job *J, int u, float *slot)
+{
+    const float *q, *k, *v, *go, *W;
+    size_t nh;
+    int ib, i0, nb, jn, r, d, T;
+    const int Dh = J->Dh, Lq = J->Lq, Lk = J->Lk;
+    float *qs = slot, *G = qs + (size_t)AB * (size_t)Dh, *ST = G + (size_t)AB * (size_t)Lk;
+    float *Wb = ST + (size_t)AB * (size_t)Lk, *tmp = Wb + (size_t)AB * (size_t)Lk, *tv;
+    attn_head(J, u, J->nrb, &q, &k, &v, &nh, &ib);
+    i0 = ib * AB;
+    nb = Lq - i0 < AB ? Lq - i0 : AB;
+    jn = J->causal ? i0 + nb : Lk;
+    go = J->dout + nh * (size_t)Dh * (size_t)Lq + (size_t)i0;
+    tv = J->tv + nh * (size_t)Lq + (size_t)i0;
+    if (J->kind == GGDM_ATTN_KEEP) {
+        W = J->ccache + (nh * (size_t)Lq + (size_t)i0) * (size_t)Lk;
+    } else {
+        const float *st = J->ccache + (nh * (size_t)Lq + (size_t)i0) * 2u;
+        attn_qs(qs, q, Dh, Lq, i0, nb, J->scale);
+        chains_nn(Wb, Lk, nb, jn, k, Lk, qs, 1, AB, Dh, EP_STORE, NULL);
+        for (r = 0; r < nb; r++)
+            attn_weights_row(Wb + (size_t)r * (size_t)Lk, J->causal ? i0 + r + 1 : Lk, st + 2 * r);
+        W = Wb;
+    }
+    /* dattn[i, j] = chain over d of fmaf(dout[d,i], v[d,j], acc) */
+    chains_nn(G, Lk, nb, jn, v, Lk, go, 1, Lq, Dh, EP_STORE, NULL);
+    for (r = 0; r < nb; r++) {
+        const float *Wr = W + (size_t)r * (size_t)Lk;
+        float *Gr = G + (size_t)r * (size_t)Lk;
+        long len = J->causal ? i0 + r + 1 : Lk, j;
+        const float t = ggdm_dot_f32(Wr, 1, Gr, 1, len);
+        tv[r] = t;
+        if (J->dq)
+            for (j = 0; j < len; j++) /* dsim */
+                Gr[j] = Wr[j] * (Gr[j] - t);
+    }
+    if (!J->dq)
+        return;
+    /* dq[d, i] += (chain over j of fmaf(dsim[i,j], k[d,j], acc)) * scale: rows d, lanes r */
+    attn_transpose(ST, G, Lk, nb, jn);
+    T = J->causal ? i0 + 1 : Lk;
+    chains_nn(tmp, AB, Dh, nb, ST, AB, k, Lk, 1, T, EP_STORE, NULL);
+    for (d = 0; d < Dh; d++) {
+        float *dqd = J->dq + (nh / (size_t)J->H) * (size_t)J->sq + (nh % (size_t)J->H) * (size_t)Dh * (size_t)Lq +
+                     (size_t)d * (size_t)Lq + (size_t)i0;
+        for (r = 0; r < nb; r++) {
+            float acc = tmp[d * AB + r];
+            int j;
+            if (J->causal)
+                for (j = T; j <= i0 + r; j++)
+                    acc = fmaf(ST[(size_t)j * AB + (size_t)r], k[(size_t)d * (size_t)Lk + (size_t)j], acc);
+            dqd[r] = dqd[r] + acc * J->scale;
+        }
+    }
+}
+
+/*
+ * The backward's column pass, one block of key columns: dv[d, j] and dk[d, j] as chains over the
+ * rows i in order (causal: i >= j), the weights and dsim of each block of rows recomputed (the
+ * weights from the cache when kept), t_i from the row pass.
+ */
+static void attn_cols_unit(const attn_job *J, int u, float *slot)
+{
+    const float *q, *k, *v, *go;
+    size_t nh;
+    int jb, j0, nj, i0, r, d, j;
+    const int Dh = J->Dh, Lq = J->Lq, Lk = J->Lk;
+    float *qs = slot, *Wc = qs + (size_t)AB * (size_t)Dh, *Gc = Wc + (size_t)AB * AK;
+    float *av = Gc + (size_t)AB * AK, *ak = av + (size_t)Dh * AK;
+    const float *tv;
+    attn_head(J, u, J->ncb, &q, &k, &v, &nh, &jb);
+    j0 = jb * AK;
+    nj = Lk - j0 < AK ? Lk - j0 : AK;
+    go = J->dout + nh * (size_t)Dh * (size_t)Lq;
+    tv = J->tv + nh * (size_t)Lq;
+    for (j = 0; j < Dh * AK; j++)
+        av[j] = ak[j] = 0.0f;
+    for (i0 = J->causal ? j0 : 0; i0 < Lq; i0 += AB) {
+        const int nb = Lq - i0 < AB ? Lq - i0 : AB;
+        const float *W;
+        long ldw;
+        if (J->kind == GGDM_ATTN_KEEP) {
+            W = J->ccache + (nh * (size_t)Lq + (size_t)i0) * (size_t)Lk + (size_t)j0;
+            ldw = Lk;
+            if (J->dk)
+                attn_qs(qs, q, Dh, Lq, i0, nb, J->scale);
+        } else {
+            const float *st = J->ccache + (nh * (size_t)Lq + (size_t)i0) * 2u;
+            attn_qs(qs, q, Dh, Lq, i0, nb, J->scale);
+            chains_nn(Wc, AK, nb, nj, k + j0, Lk, qs, 1, AB, Dh, EP_STORE, NULL);
+            for (r = 0; r < nb; r++) {
+                /* causal: only the columns j <= i are used (the others are never read) */
+                int len = J->causal ? (i0 + r + 1 - j0 < nj ? i0 + r + 1 - j0 : nj) : nj;
+                attn_weights_row(Wc + (size_t)r * AK, len, st + 2 * r);
+            }
+            W = Wc;
+            ldw = AK;
+        }
+        if (J->dk) {
+            /* dsim[i, j] = attn[i,j] * (dattn[i,j] - t_i) */
+            chains_nn(Gc, AK, nb, nj, v + j0, Lk, go + i0, 1, Lq, Dh, EP_STORE, NULL);
+            for (r = 0; r < nb; r++)
+                for (j = 0; j < nj; j++)
+                    Gc[r * AK + j] = W[(size_t)r * (size_t)ldw + (size_t)j] * (Gc[r * AK + j] - tv[i0 + r]);
+        }
+        if (J->causal && i0 < j0 + nj - 1) {
+            /* the diagonal: row i takes the columns j <= i only */
+            for (r = 0; r < nb; r++)
+                for (d = 0; d < Dh; d++) {
+                    const float g = go[(size_t)d * (size_t)Lq + (size_t)(i0 + r)];
+                    for (j = 0; j <= i0 + r - j0 && j < nj; j++) {
+                        if (J->dv)
+                            av[d * AK + j] = fmaf(W[(size_t)r * (size_t)ldw + (size_t)j], g, av[d * AK + j]);
+                        if (J->dk)
+                            ak[d * AK + j] = fmaf(Gc[r * AK + j], qs[d * AB + r], ak[d * AK + j]);
+                    }
+                }
+            continue;
+        }
+        /* dv[d, j]: chain over i of fmaf(attn[i,j], dout[d,i], acc); dk[d, j]: of
+         * fmaf(dsim[i,j], q[d,i] * scale, acc): rows d, lanes j, continued block by block */
+        if (J->dv)
+            chains_nn_acc(av, AK, Dh, nj, W, ldw, go + i0, Lq, 1, nb);
+        if (J->dk)
+            chains_nn_acc(ak, AK, Dh, nj, Gc, AK, qs, AB, 1, nb);
+    }
+    for (d = 0; d < Dh; d++) {
+        size_t n = nh / (size_t)J->H, h = nh % (size_t)J->H;
+        size_t off = (size_t)d * (size_t)Lk + (size_t)j0 + h * (size_t)Dh * (size_t)Lk;
+        if (J->dv) {
+            float *dvd = J->dv + n * (size_t)J->sv + off;
+            for (j = 0; j < nj; j++)
+                dvd[j] = dvd[j] + av[d * AK + j];
+        }
+        if (J->dk) {
+            float *dkd = J->dk + n * (size_t)J->sk + off;
+            for (j = 0; j < nj; j++)
+                dkd[j] = dkd[j] + ak[d * AK + j];
+        }
+    }
+}
+
+static void attn_rows_task(void *arg, int t)
+{
+    const attn_job *J = (const attn_job *)arg;
+    int u;
+    for (u = t; u < J->nunits; u += J->ntasks)
+        attn_rows_unit(J, u, J->scratch + (size_t)t * J->slot);
+}
+
+static void attn_cols_task(void *arg, int t)
+{
+    const attn_job *J = (const attn_job *)arg;
+    int u;
+    for (u = t; u < J->nunits; u += J->ntasks)
+        attn_cols_unit(J, u, J->scratch + (size_t)t * J->slot);
+}
+
+void ggdm_attn_backward_ex(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, long sq, long sk, long sv, const float *cache, int N, int H, int Dh, int Lq,
+                           int Lk, int causal, int kind, float *scratch, const ggdm_exec *ex)
+{
+    attn_job J;
+    if (attn_args_bad(N, H, Dh, Lq, Lk, causal, kind) || (!dq && !dk && !dv))
+        return;
+    memset(&J, 0, sizeof J);
+    J.dq = dq, J.dk = dk, J.dv = dv, J.dout = dout, J.ccache = cache;
+    J.q = q, J.k = k, J.v = v, J.sq = sq, J.sk = sk, J.sv = sv;
+    J.N = N, J.H = H, J.Dh = Dh, J.Lq = Lq, J.Lk = Lk, J.causal = causal, J.kind = kind;
+    J.scale = ggdm_attn_scale(Dh);
+    J.scratch = scratch;
+    J.slot = attn_slot(Dh, Lk);
+    J.tv = scratch + (size_t)GGDM_ATTN_SLOTS * J.slot;
+    J.nrb = (Lq + AB - 1) / AB;
+    J.ncb = (Lk + AK - 1) / AK;
+    if (dq || dk) { /* dv needs no t_i */
+        J.nunits = N * H * J.nrb;
+        J.ntasks = attn_tasks(ex, J.nunits);
+        ggdm_exec_run(ex, attn_rows_task, &J, J.ntasks);
+    }
+    if (dk || dv) {
+        J.nunits = N * H * J.ncb;
+        J.ntasks = attn_tasks(ex, J.nunits);
+        ggdm_exec_run(ex, attn_cols_task, &J, J.ntasks);
+    }
 }
 
 void ggdm_time_embedding(float *emb, const float *t, int N, int dim)

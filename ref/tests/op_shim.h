@@ -211,10 +211,10 @@ static ggdm_op_call shim_attn(const float *qkv, int N, int H, int Dh, int L)
 }
 
 static void L_attn_forward(const ggdm_backend *be, float *out, float *cache_attn, const float *qkv, int N, int H,
-                           int Dh, int L)
+                           int Dh, int L, float *scratch)
 {
     ggdm_op_call c = shim_attn(qkv, N, H, Dh, L);
-    c.out = out, c.cache[0] = cache_attn;
+    c.out = out, c.cache[0] = cache_attn, c.scratch = scratch;
     shim_run(be, GGDM_OP_ATTN, 0, &c);
 }
 

@@ -485,7 +485,7 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
 {
     long nq = (long)N * 3 * H * Dh * L, no = (long)N * H * Dh * L;
     long nctx = (long)N * H * Dh * Dh, natt = (long)N * H * L * L;
-    size_t sf = linear ? ggdm_linattn_backward_scratch_floats(H, Dh, L) : ggdm_attn_backward_scratch_floats(H, Dh, L);
+    size_t sf = linear ? ggdm_linattn_backward_scratch_floats(H, Dh, L) : ggdm_attn_ex_scratch_floats(N, H, Dh, L, L, 1);
     float *qkv = rbuf(nq, mode, 4.0f), *dout = rbuf(no, mode, 1.0f), *scratch = buf((long)sf + 1);
     float *o0 = rbuf(no, 0, 9.0f), *o1 = dup(o0, no);
     float *cq0 = rbuf(no, 0, 9.0f), *cq1 = dup(cq0, no), *ck0 = rbuf(no, 0, 9.0f), *ck1 = dup(ck0, no);
@@ -548,8 +548,8 @@ static void attn_case(int linear, int N, int H, int Dh, int L, int mode)
             free(dc), free(dk), free(g2), free(g3), free(qp), free(qg), free(qt);
         }
     } else {
-        L_attn_forward(CPU, o0, ca0, qkv, N, H, Dh, L);
-        L_attn_forward(ELEM, o1, ca1, qkv, N, H, Dh, L);
+        L_attn_forward(CPU, o0, ca0, qkv, N, H, Dh, L, scratch);
+        L_attn_forward(ELEM, o1, ca1, qkv, N, H, Dh, L, NULL);
         same("attn_forward out", shape, o0, o1, no);
         same("attn_forward cache_attn", shape, ca0, ca1, natt);
         L_attn_backward(CPU, g0, dout, qkv, ca0, N, H, Dh, L, scratch);

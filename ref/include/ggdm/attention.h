@@ -138,6 +138,41 @@ void ggdm_attn_backward_qkv(float *dq, float *dk, float *dv, const float *dout, 
                             const float *v, long sq, long sk, long sv, const float *cache_attn, int N, int H, int Dh,
                             int Lq, int Lk, float *scratch);
 
+/*
+ * The attention with a causal mask and the kinds of cache, blocked and threaded (the ATTN op
+ * runs these; docs/nn.md, "Causal mask", "Recompute"). The same chains as
+ * ggdm_attn_forward_qkv / ggdm_attn_backward_qkv (bit-identical for causal = 0, kind keep),
+ * computed by blocks of GGDM_ATTN_ROWS query rows (the backward's column pass: blocks of
+ * GGDM_ATTN_COLS key columns) of every (n, head), the blocks shared by the executor's tasks
+ * (at most GGDM_ATTN_SLOTS, each with its own slot of the scratch): the bits do not depend on
+ * the executor or the thread count.
+ *   causal = 1 (needs Lq = Lk): query i attends to keys j <= i; the masked keys are skipped
+ *     (no term of the max, the exp-sum, the weighted sums or the gradients' chains), so row i
+ *     is bit-identical to an unmasked attention over keys 0..i; kept weights of masked keys
+ *     are exactly 0.
+ *   kind GGDM_ATTN_KEEP (0): cache = the weights [N, H, Lq, Lk];
+ *   kind GGDM_ATTN_RECOMPUTE (1): cache = the rows' statistics [N, H, Lq, 2] (max, exp-sum);
+ *     the backward recomputes every weight as ggdm_expf(sim - max) / sum with sim by its own
+ *     chain, the forward's bits: out and every gradient are those of kind keep.
+ * Scratch: ggdm_attn_ex_scratch_floats(N, H, Dh, Lq, Lk, vjp) floats, O(Lk * (GGDM_ATTN_ROWS
+ * + Dh)) per slot (plus N H Lq floats for the backward's row sums). Invalid arguments (a size
+ * < 1, causal not 0/1, causal with Lq != Lk, another kind) write nothing. dq, dk, dv are ADDED
+ * into and may be NULL (not wanted).
+ */
+#define GGDM_ATTN_ROWS 16
+#define GGDM_ATTN_COLS 64
+#define GGDM_ATTN_SLOTS 16
+
+struct ggdm_exec;
+
+size_t ggdm_attn_ex_scratch_floats(int N, int H, int Dh, int Lq, int Lk, int vjp);
+void ggdm_attn_forward_ex(float *out, float *cache, const float *q, const float *k, const float *v, long sq, long sk,
+                          long sv, int N, int H, int Dh, int Lq, int Lk, int causal, int kind, float *scratch,
+                          const struct ggdm_exec *ex);
+void ggdm_attn_backward_ex(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, long sq, long sk, long sv, const float *cache, int N, int H, int Dh, int Lq,
+                           int Lk, int causal, int kind, float *scratch, const struct ggdm_exec *ex);
+
 /* ------------------------------------------------------------------ time embedding */
 
 /*
