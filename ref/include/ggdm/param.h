@@ -60,8 +60,8 @@ ggdm_status ggdm_param_init(const ggdm_param_table *t, uint64_t seed, uint32_t n
 /* Stream families of ggdm_param_init (a = net_id): one per network, so that no two share numbers. */
 enum {
     GGDM_NET_ID_RESNET = 1,
-    GGDM_NET_ID_VAE = 2,
-    GGDM_NET_ID_UNET2D = 3,
+    GGDM_NET_ID_UNET2D = 2,
+    GGDM_NET_ID_VAE = 3, /* = GGDM_VAE_INIT_STREAM_A (vae.c) */
     GGDM_NET_ID_CLIP = 4
 };
 
