@@ -44,9 +44,11 @@ all: deps $(LIB) $(GGDM) gpu
 help:
 	@sed -n '1,15p' Makefile
 
-# One script installs whatever is missing (Debian packages); it is quick when all is there.
+# One script installs whatever is missing (Debian packages), another the interop tests' Python
+# packages (pip, into the venv .venv-interop: diffusers, transformers); both quick when all is there.
 deps:
 	@CC="$(CC)" sh ci/setup.sh
+	@sh ci/setup-py.sh
 
 # Objects are rebuilt when the compiler or its flags change.
 FLAGS_STAMP := $(BUILD)/.flags

@@ -35,6 +35,7 @@ stage "Adam against PyTorch, bit for bit" /usr/bin/python3 conformance/interop/c
 stage "front end: TensorBoard files, SVG plots, progress bar" sh ci/test-frontend.sh
 stage "Algorithms 1 and 2: the paper's qualitative results, resume, divergence" /usr/bin/python3 conformance/interop/check_algorithms.py "$BUILD/ggdm"
 stage "runs: kill at every file operation and resume (byte-identical), run records, locks, the authors' command lines" /usr/bin/python3 conformance/interop/check_runs.py "$BUILD/ggdm"
+stage "Stable Diffusion's networks, the reward model, tokenizer, weights and new ops against diffusers / transformers / torchvision" sh ci/interop.sh "$BUILD"
 stage "GPU build compiles and links (or is skipped without nvcc)" make -s gpu
 stage "bit-identical across gcc/clang -O0/-O3/-march=native" sh ci/repro.sh
 stage "unit tests under Valgrind memcheck" sh ci/run-unit.sh --valgrind $tests
