@@ -377,6 +377,21 @@ static int bwd_reads(const ggdm_graph *g, int k)
     return g->node[head].fuse && g->node[head + g->node[head].fuse].fuse_bwd;
 }
 
+/* Whether node k's VJP reads its input i: the op says so (vjp_in), and when it reads it only
+ * for some gradients (vjp_in_for), one of those is wanted. */
+static int vjp_reads_in(const ggdm_graph *g, const ggdm_graph_node *nd, int i)
+{
+    int j, m = nd->info.vjp_in_for[i];
+    if (!((nd->info.vjp_in >> i) & 1))
+        return 0;
+    if (!m)
+        return 1;
+    for (j = 0; j < nd->n_in; j++)
+        if (((m >> j) & 1) && nd->in[j] >= 0 && g->val[nd->in[j]].needs_grad)
+            return 1;
+    return 0;
+}
+
 ggdm_status ggdm_graph_plan(ggdm_graph *g, int mode, const ggdm_backend *be, size_t *floats)
 {
     gscratch *s;
@@ -492,7 +507,7 @@ ggdm_status ggdm_graph_plan(ggdm_graph *g, int mode, const ggdm_backend *be, siz
             if (u < 0)
                 continue;
             g->val[u].t1 = imax(g->val[u].t1, 1 + k);
-            if (bwd_reads(g, k) && ((nd->info.vjp_in >> i) & 1))
+            if (bwd_reads(g, k) && vjp_reads_in(g, nd, i))
                 g->val[u].t1 = imax(g->val[u].t1, 2 * n + 1 - k);
         }
     }
@@ -762,6 +777,8 @@ void ggdm_graph_backward(const ggdm_graph *g, const ggdm_backend *be, const floa
             c.din[i] = NULL;
             if (u >= 0 && (g->val[u].kind == GGDM_VAL_PARAM || root(g, u) != root(g, nd->out)))
                 c.din[i] = gptr(g, arena, io->dparams, u);
+            if (u >= 0 && !vjp_reads_in(g, nd, i)) /* freed after the forward: never read */
+                c.in[i] = NULL;
         }
         be->ops[nd->op].vjp(be->ctx, &c);
     }
@@ -834,7 +851,7 @@ static size_t run_floats(const ggdm_net *net, int N, int grad, void *mem, size_t
     if (build(net, N, mem, bytes, &g) != GGDM_OK)
         return 0;
     for (b = 0; b < 2; b++)
-        for (m = 0; m < (grad ? 3 : 1); m++) {
+        for (m = 0; m < (grad == 1 ? 3 : 1); m++) { /* grad 2: the input gradient only */
             if (ggdm_graph_plan(g, grad ? modes[m] : GGDM_GRAPH_FORWARD, bes[b], &f) != GGDM_OK)
                 return 0;
             most = f > most ? f : most;

@@ -458,7 +458,7 @@ ggdm_status ggdm_resnet_workspace_bytes(const ggdm_resnet_cfg *cfg, int N, int H
     st = make_net(cfg, N, H, W, &nc, &net);
     if (st != GGDM_OK)
         return st;
-    return ggdm_net_workspace_bytes(&net, N, grad ? 1 : 0, ex, bytes);
+    return ggdm_net_workspace_bytes(&net, N, grad ? 2 : 0, ex, bytes);
 }
 
 ggdm_status ggdm_resnet_flops(const ggdm_resnet_cfg *cfg, int N, int H, int W, double *flops)

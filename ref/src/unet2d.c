@@ -581,7 +581,7 @@ ggdm_status ggdm_unet2d_workspace_bytes(const ggdm_unet2d_cfg *cfg, int N, int H
         return GGDM_ERR_ARG;
     *bytes = 0;
     st = make_net(cfg, N, H, W, Lt, &nc, &net);
-    return st != GGDM_OK ? st : ggdm_net_workspace_bytes_tmp(&net, N, grad ? 1 : 0, ex, tmp, tmp_bytes, bytes);
+    return st != GGDM_OK ? st : ggdm_net_workspace_bytes_tmp(&net, N, grad ? 2 : 0, ex, tmp, tmp_bytes, bytes);
 }
 
 ggdm_status ggdm_unet2d_flops(const ggdm_unet2d_cfg *cfg, int N, int H, int W, int Lt, void *tmp, size_t tmp_bytes,

@@ -537,7 +537,7 @@ ggdm_status ggdm_vae_workspace_bytes(const ggdm_vae_cfg *cfg, int N, int grad, c
     st = net_n(cfg, N, &net);
     if (st != GGDM_OK)
         return st;
-    return ggdm_net_workspace_bytes(&net, N, grad, ex, bytes);
+    return ggdm_net_workspace_bytes(&net, N, grad ? 2 : 0, ex, bytes) /* the VJP is the input gradient only */;
 }
 
 ggdm_status ggdm_vae_flops(const ggdm_vae_cfg *cfg, int N, double *flops)

@@ -188,7 +188,8 @@ typedef struct ggdm_net {
 } ggdm_net;
 
 /*
- * Workspace bytes of a run of a batch of N (grad 0: forward only; 1: any gradient) with
+ * Workspace bytes of a run of a batch of N (grad 0: forward only; 1: any gradient; 2: the
+ * input gradient only, GGDM_GRAPH_GRAD_INPUT: the networks that never train) with
  * executor ex (NULL: one serial run): enough for every backend (with or without the fused
  * calls) and every gradient mode.
  */

@@ -132,6 +132,10 @@ typedef struct ggdm_op_info {
     size_t scratch_fwd, scratch_vjp;  /* floats of scratch */
     int vjp_out;                      /* 1: the VJP reads the op's own output (it must stay alive) */
     int vjp_in;                       /* bit i: the VJP reads input i (it must stay alive) */
+    unsigned char vjp_in_for[GGDM_OP_MAX_IN]; /* bit j of entry i: input i is read only to compute
+                                       * din[j] (0: for any gradient); when none of those is
+                                       * wanted, the VJP does not read input i: the planner frees
+                                       * it after the forward and the runner passes NULL */
     int batched;                      /* 0: the output has no batch axis (derived from parameters only) */
     double flops;                     /* 2 x multiply-adds of the forward (benchmarks) */
 } ggdm_op_info;

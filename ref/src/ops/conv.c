@@ -62,6 +62,8 @@ ggdm_status ggdm_op_conv_info(const ggdm_op_attr *a, ggdm_op_info *info)
         info->scratch_fwd = info->scratch_vjp = ggdm_conv2d_scratch_floats(&d);
     }
     info->vjp_in = 3; /* x for dw, w for dx */
+    info->vjp_in_for[0] = 2; /* x only for d(input 1) */
+    info->vjp_in_for[1] = 1; /* input 1 only for dx */
     info->flops = 2.0 * a->N * a->Cout * (double)Ho * Wo * a->C * a->KH * a->KW;
     return GGDM_OK;
 }

@@ -11,6 +11,8 @@ ggdm_status ggdm_op_film_info(const ggdm_op_attr *a, ggdm_op_info *info)
     if (!ggdm_op_shape_ok(a))
         return GGDM_ERR_ARG;
     info->vjp_in = 3;
+    info->vjp_in_for[0] = 2; /* x only for d(input 1) */
+    info->vjp_in_for[1] = 1; /* input 1 only for dx */
     return ggdm_op_info_out(info, &z, a->N, a->C, a->H, a->W);
 }
 

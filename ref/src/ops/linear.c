@@ -10,6 +10,8 @@ ggdm_status ggdm_op_linear_info(const ggdm_op_attr *a, ggdm_op_info *info)
         return GGDM_ERR_ARG;
     st = ggdm_op_info_out(info, &z, a->N, a->Cout, 1, 1);
     info->vjp_in = 3;
+    info->vjp_in_for[0] = 2; /* x only for d(input 1) */
+    info->vjp_in_for[1] = 1; /* input 1 only for dx */
     info->flops = 2.0 * a->N * (double)a->C * a->Cout;
     return st;
 }
