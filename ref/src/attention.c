@@ -612,7 +612,8 @@ static void attn_fwd_task(void *arg, int t)
 static int attn_args_bad(int N, int H, int Dh, int Lq, int Lk, int causal, int kind)
 {
     return bad_sizes(N, H, Dh, Lq) || Lk < 1 || (causal != 0 && causal != 1) || (causal && Lq != Lk) ||
-           (kind != GGDM_ATTN_KEEP && kind != GGDM_ATTN_RECOMPUTE);
+           (kind != GGDM_ATTN_KEEP && kind != GGDM_ATTN_RECOMPUTE) ||
+           (double)N * H * ((Lq + AB - 1) / AB + (Lk + AK - 1) / AK) > 2147483647.0; /* the units: ints */
 }
 
 void ggdm_attn_forward_ex(float *out, float *cache, const float *q, const float *k, const float *v, long sq, long sk,

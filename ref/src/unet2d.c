@@ -643,3 +643,58 @@ ggdm_status ggdm_unet2d_vjp(const ggdm_unet2d_cfg *cfg, const float *params, int
         return GGDM_ERR_ARG;
     return run(cfg, params, N, H, W, Lt, z, t, text, deps, eps, dz, workspace, ws_bytes, NULL, NULL, ex);
 }
+
+/* ------------------------------------------------------------------ taped runs */
+
+ggdm_status ggdm_unet2d_tape_forward(const ggdm_unet2d_cfg *cfg, const float *params, int N, int H, int W, int Lt,
+                                     const float *z, const int64_t *t, const float *text, float *eps,
+                                     void *workspace, size_t ws_bytes, const ggdm_exec *ex, ggdm_unet2d_tape *tape)
+{
+    net_cfg nc;
+    ggdm_net net;
+    ggdm_graph_io io;
+    const ggdm_backend *be = ggdm_backend_cpu();
+    int n;
+    ggdm_status st;
+    if (!tape)
+        return GGDM_ERR_ARG;
+    memset(tape, 0, sizeof *tape);
+    st = make_net(cfg, N, H, W, Lt, &nc, &net);
+    if (st != GGDM_OK)
+        return st;
+    if (!params || !z || !t || !text || !eps || !workspace)
+        return GGDM_ERR_ARG;
+    for (n = 0; n < N; n++)
+        if (t[n] < 0 || t[n] > (1 << 24))
+            return GGDM_ERR_ARG;
+    st = ggdm_net_prepare(&net, be, N, GGDM_GRAPH_GRAD_INPUT, workspace, ws_bytes, &tape->g, &tape->arena, NULL);
+    if (st != GGDM_OK)
+        return st;
+    memset(&io, 0, sizeof io);
+    io.in[0] = z;
+    io.in[1] = text;
+    io.steps[0] = t;
+    io.out[0] = eps;
+    ggdm_graph_forward(tape->g, be, params, tape->arena, &io, ex);
+    tape->cfg = cfg;
+    tape->params = params;
+    tape->ex = ex;
+    tape->N = N;
+    tape->H = H;
+    tape->W = W;
+    tape->Lt = Lt;
+    return GGDM_OK;
+}
+
+ggdm_status ggdm_unet2d_tape_vjp(ggdm_unet2d_tape *tape, const float *deps, float *dz)
+{
+    ggdm_graph_io io;
+    if (!tape || !tape->g || tape->done || !deps || !dz)
+        return GGDM_ERR_ARG;
+    memset(&io, 0, sizeof io);
+    io.dout = deps;
+    io.dx = dz;
+    ggdm_graph_backward(tape->g, ggdm_backend_cpu(), tape->params, tape->arena, &io, tape->ex);
+    tape->done = 1;
+    return GGDM_OK;
+}

@@ -497,6 +497,11 @@ static void test_info(void **state)
     assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &inf), GGDM_ERR_ARG);
     a.kind = -1;
     assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &inf), GGDM_ERR_ARG);
+    a.kind = 0, a.N = 1 << 12, a.heads = 1 << 16, a.dh = 1, a.Lq = a.Lk = 16; /* 2^28 units: fine */
+    a.sq = a.sk = a.sv = 1L << 20;
+    assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &inf), GGDM_OK);
+    a.N = 1 << 14; /* 2^31 units of blocks: more than an int counts */
+    assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &inf), GGDM_ERR_ARG);
     assert_true(ggdm_attn_ex_scratch_floats(0, 1, 1, 1, 1, 1) == 0);
     assert_true(ggdm_attn_ex_scratch_floats(1, 1, 1, 1, 0, 0) == 0);
 }
@@ -513,6 +518,7 @@ static void test_ex_refuses(void **state)
     ggdm_attn_forward_ex(out, cache, q, q, q, 4, 4, 4, 1, 1, 2, 2, 2, 2, GGDM_ATTN_KEEP, scr, NULL); /* causal 2 */
     ggdm_attn_forward_ex(out, cache, q, q, q, 4, 4, 4, 1, 1, 2, 2, 2, 0, 5, scr, NULL);              /* kind 5 */
     ggdm_attn_forward_ex(out, cache, q, q, q, 4, 4, 4, 1, 1, 2, 2, 0, 0, GGDM_ATTN_KEEP, scr, NULL); /* Lk 0 */
+    ggdm_attn_forward_ex(out, cache, q, q, q, 4, 4, 4, 1 << 14, 1 << 16, 2, 16, 16, 0, 0, scr, NULL); /* 2^31 units */
     ggdm_attn_backward_ex(dq, dq, dq, q, q, q, q, 4, 4, 4, cache, 1, 1, 2, 2, 2, 0, 5, scr, NULL);
     ggdm_attn_backward_ex(NULL, NULL, NULL, q, q, q, q, 4, 4, 4, cache, 1, 1, 2, 2, 2, 0, 0, scr, NULL);
     for (i = 0; i < 4; i++)

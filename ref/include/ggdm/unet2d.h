@@ -84,4 +84,26 @@ ggdm_status ggdm_unet2d_vjp(const ggdm_unet2d_cfg *cfg, const float *params, int
                             const float *z, const int64_t *t, const float *text, const float *deps, float *eps,
                             float *dz, void *workspace, size_t ws_bytes, const ggdm_exec *ex);
 
+/*
+ * The guided step runs the UNet's forward, then other networks (the VAE decoder and its VJP),
+ * then the UNet's VJP with a gradient it did not have before: a taped run. The forward keeps
+ * what the VJP needs in the workspace (GGDM_GRAPH_GRAD_INPUT's plan: the same workspace size
+ * as ggdm_unet2d_workspace_bytes with grad 1) until ggdm_unet2d_tape_vjp. Reference CPU
+ * backend only (params, z, text, eps host memory); ex: its executor (NULL: serial).
+ */
+typedef struct ggdm_unet2d_tape {
+    const ggdm_unet2d_cfg *cfg;
+    const float *params;
+    const ggdm_exec *ex;
+    struct ggdm_graph *g;
+    float *arena;
+    int N, H, W, Lt, done;
+} ggdm_unet2d_tape;
+
+ggdm_status ggdm_unet2d_tape_forward(const ggdm_unet2d_cfg *cfg, const float *params, int N, int H, int W, int Lt,
+                                     const float *z, const int64_t *t, const float *text, float *eps,
+                                     void *workspace, size_t ws_bytes, const ggdm_exec *ex, ggdm_unet2d_tape *tape);
+/* dz [N, in, H, W] = J_eps(z)^T deps (overwritten); once per taped forward. */
+ggdm_status ggdm_unet2d_tape_vjp(ggdm_unet2d_tape *tape, const float *deps, float *dz);
+
 #endif /* GGDM_UNET2D_H */

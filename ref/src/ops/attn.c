@@ -33,6 +33,10 @@ ggdm_status ggdm_op_attn_info(const ggdm_op_attr *a, ggdm_op_info *info)
     if ((a->causal != 0 && a->causal != 1) || (a->causal && a->Lq != a->Lk) ||
         (a->kind != GGDM_ATTN_KEEP && a->kind != GGDM_ATTN_RECOMPUTE))
         return GGDM_ERR_ARG;
+    /* the blocks of every (n, head) are counted in an int (ggdm_attn_forward_ex's units) */
+    if ((double)a->N * a->heads * ((a->Lq + GGDM_ATTN_ROWS - 1) / GGDM_ATTN_ROWS + (a->Lk + GGDM_ATTN_COLS - 1) / GGDM_ATTN_COLS) >
+        2147483647.0)
+        return GGDM_ERR_ARG;
     st = ggdm_op_info_out(info, &z, a->N, (int)hd, 1, a->Lq);
     /* the weights [N, heads, Lq, Lk], or the rows' (max, sum) [N, heads, Lq, 2] */
     info->cache[0] = ggdm_op_mul4(&z, (size_t)a->N, (size_t)a->heads, (size_t)a->Lq,
