@@ -113,6 +113,10 @@ $(BUILD)/bench_unet: ref/bench/bench_unet.c ref/bench/bench_util.h $(BUILD)/obj/
 $(BUILD)/bench_steps: ref/bench/bench_steps.c ref/bench/bench_util.h $(BUILD)/obj/ref/cli/pool.o $(LIB) $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -Iref/cli -o $@ $< $(BUILD)/obj/ref/cli/pool.o $(LIB) $(LDLIBS)
 
+# Stable Diffusion's networks at image sizes (minutes, up to ~10 GiB): not part of `make bench`.
+$(BUILD)/bench_sd: ref/bench/bench_sd.c ref/bench/bench_util.h $(BUILD)/obj/ref/cli/pool.o $(LIB) $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) -Iref/cli -o $@ $< $(BUILD)/obj/ref/cli/pool.o $(LIB) $(LDLIBS)
+
 bench: all $(BUILD)/bench_unet $(BUILD)/bench_steps
 	@sh ci/bench.sh $(BUILD)
 
