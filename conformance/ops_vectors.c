@@ -9,7 +9,8 @@
  *                               1 for N C H W KH KW sh sw, 0 otherwise); kind=group|channel
  *                               (norm), keep|recompute (attn); eps (default GGDM_NORM_EPS);
  *                               causal oh ow antialias (ints, default 0); lo hi scale shift
- *                               (floats; default 0, 0, 1, 0)
+ *                               (floats; default 0, 0, 1, 0); kind=same|bcast (add: b [N, C] added at every
+ *                               position when bcast), unet1d|diffusers (temb)
  *   layout=packed|separate|strided   ATTN only: packed = self-attention on one qkv buffer (the
  *                               three inputs and the three gradients one buffer each, views at
  *                               0, hd L, 2 hd L); separate = q [N, hd, Lq], k, v [N, hd, Lk], three
@@ -186,6 +187,20 @@ static ggdm_status setup(conf_call *c, opcase *k)
             a->kind = GGDM_ATTN_RECOMPUTE;
         else
             return fail(c, GGDM_ERR_FORMAT, "attn: kind must be keep or recompute, not '%s'", kind);
+    } else if (k->op == GGDM_OP_ADD) {
+        if (!kind || strcmp(kind, "same") == 0)
+            a->kind = GGDM_ADD_SAME;
+        else if (strcmp(kind, "bcast") == 0)
+            a->kind = GGDM_ADD_BCAST;
+        else
+            return fail(c, GGDM_ERR_FORMAT, "add: kind must be same or bcast, not '%s'", kind);
+    } else if (k->op == GGDM_OP_TEMB) {
+        if (!kind || strcmp(kind, "unet1d") == 0)
+            a->kind = GGDM_TEMB_UNET1D;
+        else if (strcmp(kind, "diffusers") == 0)
+            a->kind = GGDM_TEMB_DIFFUSERS;
+        else
+            return fail(c, GGDM_ERR_FORMAT, "temb: kind must be unet1d or diffusers, not '%s'", kind);
     } else if (!kind || strcmp(kind, "group") == 0)
         a->kind = GGDM_NORM_GROUP;
     else if (strcmp(kind, "channel") == 0)
@@ -267,7 +282,10 @@ static ggdm_status setup(conf_call *c, opcase *k)
     case GGDM_OP_ADD:
         k->nbuf = 2;
         set_act(&k->r[R_IN], a->N, a->C, a->H, a->W);
-        set_act(&k->r[R_IN + 1], a->N, a->C, a->H, a->W);
+        if (a->kind == GGDM_ADD_BCAST) /* b [N, C] (1 x 1), added at every position */
+            set_shape(&k->r[R_IN + 1], 2, (uint64_t)a->N, (uint64_t)a->C, 0, 0);
+        else
+            set_act(&k->r[R_IN + 1], a->N, a->C, a->H, a->W);
         break;
     case GGDM_OP_AFFINE:
         k->nbuf = 3;

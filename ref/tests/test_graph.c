@@ -495,10 +495,18 @@ static void test_op_info(void **state)
     a.C = 6;
     assert_int_equal(ggdm_op_info_get(GGDM_OP_GEGLU, &a, &info), GGDM_OK);
     assert_int_equal(info.out_C, 3);
+    /* (a.kind is still GGDM_NORM_CHANNEL = 1 = GGDM_ATTN_RECOMPUTE: the rows' (max, sum) cache) */
     a.heads = 2, a.dh = 3, a.Lq = 4, a.Lk = 7, a.sq = 24, a.sk = 42, a.sv = 42;
     assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &info), GGDM_OK);
+    assert_int_equal(info.cache[0], 2 * 2 * 4 * 2);
+    a.kind = GGDM_ATTN_KEEP; /* the weights [N, heads, Lq, Lk] */
+    assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &info), GGDM_OK);
     assert_int_equal(info.cache[0], 2 * 2 * 4 * 7);
-    a.sk = 41;
+    a.kind = 2;
+    assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &info), GGDM_ERR_ARG);
+    a.kind = GGDM_ATTN_KEEP, a.causal = 1; /* causal needs Lq = Lk */
+    assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &info), GGDM_ERR_ARG);
+    a.causal = 0, a.sk = 41;
     assert_int_equal(ggdm_op_info_get(GGDM_OP_ATTN, &a, &info), GGDM_ERR_ARG);
     a.C = 18, a.W = 5;
     assert_int_equal(ggdm_op_info_get(GGDM_OP_LINATTN, &a, &info), GGDM_OK);
