@@ -7,9 +7,11 @@
  */
 #include "ggdm_test.h"
 
+#include <math.h>
 #include <stdio.h>
 
 #include "ggdm/backend.h"
+#include "ggdm/exec.h"
 #include "ggdm/elem/relu.h"
 #include "ggdm/op.h"
 #include "ggdm/param.h"
@@ -240,6 +242,113 @@ static void test_relu_op(void **state)
     assert_int_equal(ggdm_op_info_get(GGDM_OP_RELU, &a, &info), GGDM_ERR_ARG);
 }
 
+static void run_reverse(void *ctx, ggdm_task_fn task, void *arg, int ntasks)
+{
+    int i;
+    (void)ctx;
+    for (i = ntasks - 1; i >= 0; i--)
+        task(arg, i);
+}
+
+/* A small network with the same pattern, run: threads and the elem backend give the same
+ * bits, the VJP is the gradient (directional finite differences in the smooth region of the
+ * inputs: clamp inactive), the preprocessing's paths, the refusals. */
+static void test_forward_vjp(void **state)
+{
+    enum { N = 2, H = 20, W = 24, NX = N * 3 * H * W };
+    ggdm_resnet_cfg c;
+    ggdm_param_table t;
+    float *p, x[NX], v[NX], xp[NX], dx[NX], dx2[NX], r[N], r2[N], dr[N] = {1.0f, -0.5f};
+    size_t wsf, wsb, wsx;
+    void *ws;
+    double an = 0.0, fp = 0.0, fm = 0.0, h = 1e-3;
+    int i, k, oh, ow;
+    double flops;
+    (void)state;
+    ggdm_resnet_cfg_default(&c);
+    c.width = 4;
+    for (i = 0; i < 4; i++)
+        c.layers[i] = 1 + (i == 1);
+    c.resize = 16;
+    assert_int_equal(ggdm_resnet_input_size(&c, H, W, &oh, &ow), GGDM_OK);
+    assert_int_equal(oh, 16);
+    assert_int_equal(ow, 19);
+    assert_int_equal(ggdm_resnet_table(&c, &t), GGDM_OK);
+    p = malloc(t.n_params * sizeof *p);
+    assert_non_null(p);
+    assert_int_equal(ggdm_resnet_init(&c, 3, p, t.n_params), GGDM_OK);
+    for (i = 0; i < NX; i++) { /* inside (-1, 1): the clamp passes everything */
+        x[i] = 0.9f * (float)((i * 37 % 101) - 50) / 50.0f;
+        v[i] = (float)((i * 13 % 7) - 3) / 3.0f;
+    }
+    assert_int_equal(ggdm_resnet_workspace_bytes(&c, N, H, W, 0, NULL, &wsf), GGDM_OK);
+    assert_int_equal(ggdm_resnet_workspace_bytes(&c, N, H, W, 1, NULL, &wsb), GGDM_OK);
+    assert_true(wsb > wsf);
+    ws = malloc(4 * wsb);
+    assert_non_null(ws);
+    assert_int_equal(ggdm_resnet_forward(&c, p, N, H, W, x, r, ws, wsf, NULL, NULL, NULL), GGDM_OK);
+    assert_true(r[0] == r[0] && r[1] == r[1] && r[0] != r[1]);
+    memset(dx, 0x7f, sizeof dx); /* overwritten, not added into */
+    assert_int_equal(ggdm_resnet_vjp(&c, p, N, H, W, x, dr, r2, dx, ws, wsb, NULL), GGDM_OK);
+    assert_memory_equal(r, r2, sizeof r);
+    /* <dr, r(x + h v)> - <dr, r(x - h v)> over 2h against dx . v */
+    for (k = -1; k <= 1; k += 2) {
+        for (i = 0; i < NX; i++)
+            xp[i] = (float)(x[i] + k * h * v[i]);
+        assert_int_equal(ggdm_resnet_forward(&c, p, N, H, W, xp, r2, ws, wsf, NULL, NULL, NULL), GGDM_OK);
+        *(k < 0 ? &fm : &fp) = (double)dr[0] * r2[0] + (double)dr[1] * r2[1];
+    }
+    for (i = 0; i < NX; i++)
+        an += (double)dx[i] * v[i];
+    print_message("resnet small: dx . v = %.6g, finite differences %.6g\n", an, (fp - fm) / (2 * h));
+    assert_true(fabs(an - (fp - fm) / (2 * h)) <= 2e-2 * fabs(an) + 1e-4);
+    /* the same bits with executors (reversed task order) and on the elem backend */
+    for (k = 1; k <= 3; k++) {
+        ggdm_exec ex = {0};
+        ex.run = run_reverse;
+        ex.nthreads = k;
+        if (k == 3)
+            ex.unet = ggdm_backend_elem();
+        assert_int_equal(ggdm_resnet_workspace_bytes(&c, N, H, W, 1, &ex, &wsx), GGDM_OK);
+        assert_true(wsx <= 4 * wsb);
+        assert_int_equal(ggdm_resnet_vjp(&c, p, N, H, W, x, dr, r2, dx2, ws, wsx, &ex), GGDM_OK);
+        assert_memory_equal(r, r2, sizeof r);
+        assert_memory_equal(dx, dx2, sizeof dx);
+    }
+    assert_int_equal(ggdm_resnet_flops(&c, N, H, W, &flops), GGDM_OK);
+    assert_true(flops > 1e5);
+    /* refusals */
+    assert_int_equal(ggdm_resnet_forward(&c, p, N, H, W, x, r2, ws, 64, NULL, NULL, NULL), GGDM_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(ggdm_resnet_forward(&c, p, N, H, W, x, NULL, ws, wsf, NULL, NULL, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_forward(&c, NULL, N, H, W, x, r2, ws, wsf, NULL, NULL, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_forward(&c, p, 0, H, W, x, r2, ws, wsf, NULL, NULL, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_vjp(&c, p, N, H, W, x, NULL, r2, dx2, ws, wsb, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_vjp(&c, p, N, H, W, x, dr, r2, NULL, ws, wsb, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_workspace_bytes(&c, N, H, W, 0, NULL, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_workspace_bytes(&c, N, 0, W, 0, NULL, &wsx), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_flops(&c, N, H, W, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_flops(&c, 0, H, W, &flops), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_table(&c, NULL), GGDM_ERR_ARG);
+    assert_int_equal(ggdm_resnet_tensor(&c, 0, NULL), GGDM_ERR_ARG);
+    /* an image already of the resize's size is not resized (torchvision returns it): the
+     * network then equals one without a resize at that size */
+    {
+        float r3[N], r4[N];
+        assert_int_equal(ggdm_resnet_forward(&c, p, N, 16, 16, x, r3, ws, wsb, NULL, NULL, NULL), GGDM_OK);
+        c.resize = 0;
+        assert_int_equal(ggdm_resnet_forward(&c, p, N, 16, 16, x, r4, ws, wsb, NULL, NULL, NULL), GGDM_OK);
+        assert_memory_equal(r3, r4, sizeof r3);
+        /* without the preprocessing: no derived tensors, a different function */
+        c.preprocess = 0;
+        assert_int_equal(ggdm_resnet_table(&c, &t), GGDM_OK);
+        assert_int_equal(ggdm_resnet_forward(&c, p, N, 16, 16, x, r4, ws, wsb, NULL, NULL, NULL), GGDM_OK);
+        assert_memory_not_equal(r3, r4, sizeof r3);
+        assert_int_equal(ggdm_resnet_derive(&c, p, t.n_params), GGDM_OK); /* nothing to derive */
+    }
+    free(ws);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_input_size),
         cmocka_unit_test(test_init_and_derived),
         cmocka_unit_test(test_relu_op),
+        cmocka_unit_test(test_forward_vjp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
