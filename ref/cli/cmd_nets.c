@@ -22,115 +22,22 @@
 #include "ggdm/unet2d.h"
 #include "io.h"
 #include "model_dir.h"
+#include "netio.h"
 #include "pool.h"
 
 #define ERRCAP 512
 
 /* ------------------------------------------------------------------ shared pieces */
 
-/* A view of a table without its DERIVED entries (not in weight files). */
-typedef struct stored_table {
-    ggdm_param_table base;
-    int map[4096];
-} stored_table;
+/* Tensors of transformers' and torchvision's files that are not parameters. */
+static const char *const nets_ignore[] = {"*num_batches_tracked", "text_model.embeddings.position_ids", NULL};
 
-static ggdm_status stored_fn(const void *cfg, int i, ggdm_param_info *info)
+static float *load_weights(const char *cmd, const char *path, const ggdm_param_table *t)
 {
-    const stored_table *s = (const stored_table *)cfg;
-    if (i < 0 || i >= 4096)
-        return GGDM_ERR_ARG;
-    return s->base.tensor(s->base.cfg, s->map[i], info);
-}
-
-static int stored(const ggdm_param_table *t, stored_table *s, ggdm_param_table *out)
-{
-    int i, n = 0;
-    ggdm_param_info p;
-    if (t->n_tensors > 4096)
-        return 0;
-    s->base = *t;
-    for (i = 0; i < t->n_tensors; i++) {
-        if (t->tensor(t->cfg, i, &p) != GGDM_OK)
-            return 0;
-        if (p.init != GGDM_PARAM_INIT_DERIVED)
-            s->map[n++] = i;
-    }
-    *out = *t;
-    out->cfg = s;
-    out->tensor = stored_fn;
-    out->n_tensors = n;
-    return 1;
-}
-
-static float *load_weights(const char *cmd, const char *path, const ggdm_param_table *t, char *err)
-{
-    static const char *const ignore[] = {"*num_batches_tracked", "text_model.embeddings.position_ids", NULL};
-    ggdm_weight_set set;
     ggdm_load_opts o;
-    stored_table st;
-    ggdm_param_table view;
-    float *params;
-    ggdm_status s;
-    if (!stored(t, &st, &view)) {
-        fprintf(stderr, "ggdm %s: the network's parameter table is too large\n", cmd);
-        return NULL;
-    }
-    params = (float *)calloc((size_t)t->n_params, sizeof(float));
-    if (!params) {
-        fprintf(stderr, "ggdm %s: out of memory for %llu parameters\n", cmd, (unsigned long long)t->n_params);
-        return NULL;
-    }
-    if (ggdm_cli_wset_open(&set, path, err, ERRCAP) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s\n", cmd, err);
-        free(params);
-        return NULL;
-    }
     memset(&o, 0, sizeof o);
-    o.ignore = ignore;
-    s = ggdm_cli_params_load(&set, &view, params, &o, err, ERRCAP);
-    ggdm_cli_wset_close(&set);
-    if (s != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s\n", cmd, err);
-        free(params);
-        return NULL;
-    }
-    return params;
-}
-
-/* A float32 array of ndim dims from path ("" name: the option's). */
-static int load_f32(const char *cmd, const char *opt, const char *path, int ndim, ggdm_array *a)
-{
-    char err[ERRCAP];
-    if (ggdm_io_load_npy(path, a, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s %s\n", cmd, opt, err);
-        return 0;
-    }
-    if (a->dtype != GGDM_DT_F32 || a->ndim != ndim) {
-        char d[128];
-        ggdm_array_describe(a, d, sizeof d);
-        fprintf(stderr, "ggdm %s: %s %s is %s; expected a float32 array of %d dimensions\n", cmd, opt, path, d, ndim);
-        ggdm_array_free(a);
-        return 0;
-    }
-    return 1;
-}
-
-static int save_f32(const char *cmd, const char *path, int ndim, const uint64_t *shape, const float *data)
-{
-    char err[ERRCAP];
-    if (ggdm_io_save(path, GGDM_DT_F32, ndim, shape, data, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s\n", cmd, err);
-        return 0;
-    }
-    return 1;
-}
-
-static void *alloc_ws(const char *cmd, size_t bytes)
-{
-    void *w = ggdm_io_aligned_alloc(bytes);
-    if (!w)
-        fprintf(stderr, "ggdm %s: out of memory for a %.1f MiB workspace\n", cmd, (double)bytes / 1048576.0);
-    return w;
+    o.ignore = nets_ignore;
+    return ggdm_netio_load_path(cmd, path, t, &o, NULL);
 }
 
 /* [N, A, B] <-> [N, B, A] */
@@ -190,10 +97,11 @@ int ggdm_cmd_reward_init(int argc, char **argv)
     int i, r, rc = 1;
     ggdm_resnet_cfg cfg;
     ggdm_param_table t, view;
-    stored_table stt;
+    ggdm_netio_stored_table stt;
     float *params = NULL;
     char err[ERRCAP];
     ggdm_resnet_cfg_default(&cfg);
+    const ggdm_netio_sopt sopts[] = {{"-o", &out}, {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm reward-init [--seed S] [--width 64] [--outputs 1] -o R.safetensors\n"
@@ -205,7 +113,9 @@ int ggdm_cmd_reward_init(int argc, char **argv)
                    "running mean 0, running variance 1.\n");
             return 0;
         }
-        if ((r = ggdm_opt(argc, argv, &i, "--seed", &val)) != 0) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
+            if (r < 0) return 2;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--seed", &val)) != 0) {
             if (r < 0 || !ggdm_opt_int("reward-init", "--seed", val, 0, (1LL << 62), &seed)) return 2;
         } else if ((r = ggdm_opt(argc, argv, &i, "--width", &val)) != 0) {
             long long v;
@@ -215,9 +125,6 @@ int ggdm_cmd_reward_init(int argc, char **argv)
             long long v;
             if (r < 0 || !ggdm_opt_int("reward-init", "--outputs", val, 1, 65536, &v)) return 2;
             cfg.n_out = (int)v;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
         } else {
             fprintf(stderr, "ggdm reward-init: unknown option '%s' (see ggdm reward-init --help)\n", argv[i]);
             return 2;
@@ -227,7 +134,7 @@ int ggdm_cmd_reward_init(int argc, char **argv)
         fprintf(stderr, "ggdm reward-init: -o R.safetensors is required (see ggdm reward-init --help)\n");
         return 2;
     }
-    if (ggdm_resnet_table(&cfg, &t) != GGDM_OK || !stored(&t, &stt, &view)) {
+    if (ggdm_resnet_table(&cfg, &t) != GGDM_OK || !ggdm_netio_stored(&t, &stt, &view)) {
         fprintf(stderr, "ggdm reward-init: bad configuration\n");
         return 2;
     }
@@ -261,6 +168,8 @@ int ggdm_cmd_reward(int argc, char **argv)
     ggdm_status st;
     memset(&x, 0, sizeof x);
     memset(&dr, 0, sizeof dr);
+    const ggdm_netio_sopt sopts[] = {{"--reward", &wp}, {"--x", &xp}, {"-o", &out}, {"--dr", &drp}, {"--grad", &gp},
+                                     {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm reward --reward R.safetensors --x X.npy [-o R.npy] [--grad DX.npy [--dr DR.npy]]\n"
@@ -273,21 +182,8 @@ int ggdm_cmd_reward(int argc, char **argv)
                    ">= 0.17's default on tensors); --no-antialias gives older torchvision's.\n");
             return 0;
         }
-        if ((r = ggdm_opt(argc, argv, &i, "--reward", &val)) != 0) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
             if (r < 0) return 2;
-            wp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--x", &val)) != 0) {
-            if (r < 0) return 2;
-            xp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--dr", &val)) != 0) {
-            if (r < 0) return 2;
-            drp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--grad", &val)) != 0) {
-            if (r < 0) return 2;
-            gp = val;
         } else if (strcmp(argv[i], "--no-antialias") == 0) {
             aa = 0;
         } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
@@ -312,7 +208,7 @@ int ggdm_cmd_reward(int argc, char **argv)
         fprintf(stderr, "ggdm reward: %s: %s\n", wp, err);
         return 1;
     }
-    if (!load_f32("reward", "--x", xp, 4, &x))
+    if (!ggdm_netio_load_f32("reward", "--x", xp, 4, &x))
         goto done;
     if (x.shape[1] != 3 || x.shape[0] < 1 || x.shape[0] > 4096 || x.shape[2] > 16384 || x.shape[3] > 16384 ||
         x.shape[2] < 1 || x.shape[3] < 1) {
@@ -323,14 +219,14 @@ int ggdm_cmd_reward(int argc, char **argv)
     H = (int)x.shape[2];
     W = (int)x.shape[3];
     if (drp) {
-        if (!load_f32("reward", "--dr", drp, 2, &dr))
+        if (!ggdm_netio_load_f32("reward", "--dr", drp, 2, &dr))
             goto done;
         if (dr.shape[0] != (uint64_t)N || dr.shape[1] != (uint64_t)cfg.n_out) {
             fprintf(stderr, "ggdm reward: --dr %s must be [%d, %d]\n", drp, N, cfg.n_out);
             goto done;
         }
     }
-    params = load_weights("reward", wp, &t, err);
+    params = load_weights("reward", wp, &t);
     if (!params || ggdm_resnet_derive(&cfg, params, t.n_params) != GGDM_OK)
         goto done;
     st = ggdm_resnet_workspace_bytes(&cfg, N, H, W, gp != NULL, ggdm_cli_exec((int)threads), &wsb);
@@ -338,7 +234,7 @@ int ggdm_cmd_reward(int argc, char **argv)
         fprintf(stderr, "ggdm reward: %s images of %d x %d: %s\n", xp, H, W, ggdm_status_str(st));
         goto done;
     }
-    ws = alloc_ws("reward", wsb);
+    ws = ggdm_netio_alloc_ws("reward", wsb);
     rv = (float *)calloc((size_t)N * (size_t)cfg.n_out, sizeof(float));
     if (!ws || !rv)
         goto done;
@@ -363,9 +259,9 @@ int ggdm_cmd_reward(int argc, char **argv)
         uint64_t rs[2];
         rs[0] = (uint64_t)N;
         rs[1] = (uint64_t)cfg.n_out;
-        if (out && !save_f32("reward", out, 2, rs, rv))
+        if (out && !ggdm_netio_save_f32("reward", out, 2, rs, rv))
             goto done;
-        if (gp && !save_f32("reward", gp, 4, x.shape, dx))
+        if (gp && !ggdm_netio_save_f32("reward", gp, 4, x.shape, dx))
             goto done;
     }
     rc = 0;
@@ -446,6 +342,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
     char err[ERRCAP];
     ggdm_status st;
     memset(&ids, 0, sizeof ids);
+    const ggdm_netio_sopt sopts[] = {{"--weights", &wp}, {"--config", &cp}, {"--ids", &ip}, {"-o", &out}, {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm clip-encode --weights W.safetensors --config config.json --ids IDS.npy -o H.npy\n"
@@ -456,18 +353,8 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
                    "num_attention_heads, max_position_embeddings, vocab_size, layer_norm_eps; quick_gelu).\n");
             return 0;
         }
-        if ((r = ggdm_opt(argc, argv, &i, "--weights", &val)) != 0) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
             if (r < 0) return 2;
-            wp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--config", &val)) != 0) {
-            if (r < 0) return 2;
-            cp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--ids", &val)) != 0) {
-            if (r < 0) return 2;
-            ip = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
         } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
             if (r < 0 || !ggdm_opt_int("clip-encode", "--threads", val, 1, 1024, &threads)) return 2;
         } else {
@@ -505,7 +392,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         }
         id32[i] = (int32_t)v;
     }
-    params = load_weights("clip-encode", wp, &t, err);
+    params = load_weights("clip-encode", wp, &t);
     if (!params)
         goto done;
     st = ggdm_clip_workspace_bytes(&cfg, N, L, ggdm_cli_exec((int)threads), &wsb);
@@ -513,7 +400,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         fprintf(stderr, "ggdm clip-encode: %s\n", ggdm_status_str(st));
         goto done;
     }
-    ws = alloc_ws("clip-encode", wsb);
+    ws = ggdm_netio_alloc_ws("clip-encode", wsb);
     h = (float *)malloc((size_t)N * (size_t)L * (size_t)cfg.hidden_size * sizeof(float));
     ht = (float *)malloc((size_t)N * (size_t)L * (size_t)cfg.hidden_size * sizeof(float));
     if (!ws || !h || !ht)
@@ -529,7 +416,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         s[0] = (uint64_t)N;
         s[1] = (uint64_t)L;
         s[2] = (uint64_t)cfg.hidden_size;
-        if (!save_f32("clip-encode", out, 3, s, ht))
+        if (!ggdm_netio_save_f32("clip-encode", out, 3, s, ht))
             goto done;
     }
     rc = 0;
@@ -669,6 +556,8 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     memset(&tt, 0, sizeof tt);
     memset(&e, 0, sizeof e);
     memset(&de, 0, sizeof de);
+    const ggdm_netio_sopt sopts[] = {{"--weights", &wp}, {"--config", &cp}, {"--z", &zp}, {"--t", &tp},
+                                     {"--text", &ep}, {"-o", &out}, {"--deps", &dp}, {"--grad", &gp}, {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm unet2d --weights W.safetensors --config config.json --z Z.npy --t T.npy\n"
@@ -681,30 +570,8 @@ int ggdm_cmd_unet2d(int argc, char **argv)
                    "weights instead of keeping them (less memory, the same bits).\n");
             return 0;
         }
-        if ((r = ggdm_opt(argc, argv, &i, "--weights", &val)) != 0) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
             if (r < 0) return 2;
-            wp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--config", &val)) != 0) {
-            if (r < 0) return 2;
-            cp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--z", &val)) != 0) {
-            if (r < 0) return 2;
-            zp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--t", &val)) != 0) {
-            if (r < 0) return 2;
-            tp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--text", &val)) != 0) {
-            if (r < 0) return 2;
-            ep = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--deps", &val)) != 0) {
-            if (r < 0) return 2;
-            dp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--grad", &val)) != 0) {
-            if (r < 0) return 2;
-            gp = val;
         } else if (strcmp(argv[i], "--recompute-attention") == 0) {
             recompute = 1;
         } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
@@ -722,7 +589,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     if (!unet2d_cfg_load("unet2d", cp, &cfg) || ggdm_unet2d_table(&cfg, &t) != GGDM_OK)
         return 1;
     cfg.attn_recompute = recompute;
-    if (!load_f32("unet2d", "--z", zp, 4, &z) || !load_f32("unet2d", "--text", ep, 3, &e))
+    if (!ggdm_netio_load_f32("unet2d", "--z", zp, 4, &z) || !ggdm_netio_load_f32("unet2d", "--text", ep, 3, &e))
         goto done;
     if (ggdm_io_load_npy(tp, &tt, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm unet2d: --t %s\n", err);
@@ -745,7 +612,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         goto done;
     }
     if (dp) {
-        if (!load_f32("unet2d", "--deps", dp, 4, &de))
+        if (!ggdm_netio_load_f32("unet2d", "--deps", dp, 4, &de))
             goto done;
         if (de.count != (uint64_t)N * (uint64_t)cfg.out_channels * (uint64_t)H * (uint64_t)W) {
             fprintf(stderr, "ggdm unet2d: --deps %s must be [%d, %d, %d, %d]\n", dp, N, cfg.out_channels, H, W);
@@ -758,7 +625,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
                 ggdm_status_str(st));
         goto done;
     }
-    tmp = alloc_ws("unet2d", tb);
+    tmp = ggdm_netio_alloc_ws("unet2d", tb);
     if (!tmp)
         goto done;
     st = ggdm_unet2d_workspace_bytes(&cfg, N, H, W, Lt, gp != NULL, ggdm_cli_exec((int)threads), tmp, tb, &wsb);
@@ -766,8 +633,8 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         fprintf(stderr, "ggdm unet2d: %s\n", ggdm_status_str(st));
         goto done;
     }
-    params = load_weights("unet2d", wp, &t, err);
-    ws = params ? alloc_ws("unet2d", wsb) : NULL;
+    params = load_weights("unet2d", wp, &t);
+    ws = params ? ggdm_netio_alloc_ws("unet2d", wsb) : NULL;
     eps = (float *)calloc((size_t)N * (size_t)cfg.out_channels * (size_t)H * (size_t)W, sizeof(float));
     text = (float *)malloc((size_t)e.count * sizeof(float));
     if (gp)
@@ -791,9 +658,9 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         s[1] = (uint64_t)cfg.out_channels;
         s[2] = (uint64_t)H;
         s[3] = (uint64_t)W;
-        if (out && !save_f32("unet2d", out, 4, s, eps))
+        if (out && !ggdm_netio_save_f32("unet2d", out, 4, s, eps))
             goto done;
-        if (gp && !save_f32("unet2d", gp, 4, z.shape, dz))
+        if (gp && !ggdm_netio_save_f32("unet2d", gp, 4, z.shape, dz))
             goto done;
     }
     rc = 0;

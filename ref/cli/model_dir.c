@@ -792,7 +792,10 @@ static int ignored(const ggdm_load_opts *opts, const char *name)
     if (!opts || !opts->ignore)
         return 0;
     for (p = opts->ignore; *p; p++) {
-        if ((*p)[0] == '*' ? ends_with(name, *p + 1) : strcmp(name, *p) == 0)
+        size_t l = strlen(*p);
+        if ((*p)[0] == '*' ? ends_with(name, *p + 1)
+            : l && (*p)[l - 1] == '*' ? strncmp(name, *p, l - 1) == 0
+                                      : strcmp(name, *p) == 0)
             return 1;
     }
     return 0;

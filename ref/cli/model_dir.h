@@ -137,9 +137,10 @@ int ggdm_cli_alias_vae_attn(void *ctx, const char *name, int k, char *out, size_
 typedef struct ggdm_load_opts {
     ggdm_alias_fn alias; /* may be NULL */
     void *alias_ctx;
-    /* Tensors of the files that are not parameters and are skipped: exact names, or
-     * "*SUFFIX" for every name ending in SUFFIX ("*num_batches_tracked",
-     * "text_model.embeddings.position_ids"). NULL-terminated; may be NULL. */
+    /* Tensors of the files that are not parameters and are skipped: exact names,
+     * "*SUFFIX" for every name ending in SUFFIX ("*num_batches_tracked"), or "PREFIX*" for
+     * every name starting with PREFIX ("encoder.*"); "text_model.embeddings.position_ids".
+     * NULL-terminated; may be NULL. */
     const char *const *ignore;
 } ggdm_load_opts;
 
