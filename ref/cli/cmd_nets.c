@@ -18,6 +18,7 @@
 #include "args.h"
 #include "cmds.h"
 #include "ggdm/clip.h"
+#include "ggdm/clip_tok.h"
 #include "ggdm/resnet.h"
 #include "ggdm/unet2d.h"
 #include "io.h"
@@ -327,72 +328,152 @@ static int clip_cfg_load(const char *cmd, const char *path, ggdm_clip_cfg *c)
     return 1;
 }
 
+/* The prompts' ids [n, L] (L = max_len), as the SD pipeline's tokenizer call gives them
+ * (padding="max_length", truncation=True): into ids. */
+static int tokenize_prompts(const char *cmd, const char *tdir, const char *const *prompts, int n, int max_len,
+                            int32_t *ids)
+{
+    void *arena = NULL, *work = NULL;
+    const ggdm_clip_tok *tok;
+    uint64_t wb = 0, got;
+    int k, ok = 1;
+    if (!ggdm_netio_tok_open(cmd, tdir, &arena, &tok))
+        return 0;
+    for (k = 0; ok && k < n; k++) {
+        uint64_t len = strlen(prompts[k]);
+        ok = ggdm_clip_tok_work_bytes(len, &wb) == GGDM_OK && (work = malloc((size_t)wb)) != NULL &&
+             ggdm_clip_tok_encode(tok, prompts[k], len, work, wb, (uint32_t)max_len, ids + (size_t)k * max_len,
+                                  (uint64_t)max_len, &got) == GGDM_OK;
+        if (!ok)
+            fprintf(stderr, "ggdm %s: --prompt '%.40s': cannot tokenize it (too long?)\n", cmd, prompts[k]);
+        free(work);
+        work = NULL;
+    }
+    free(arena);
+    return ok;
+}
+
 int ggdm_cmd_clip_encode(int argc, char **argv)
 {
-    const char *val, *wp = NULL, *cp = NULL, *ip = NULL, *out = NULL;
+    const char *val, *wp = NULL, *cp = NULL, *ip = NULL, *out = NULL, *model = NULL, *variant = NULL, *tdir = NULL;
+    const char **prompts = NULL;
     long long threads = 0;
-    int i, r, rc = 1, N, L;
+    int i, r, rc = 1, N, L, np = 0;
     ggdm_clip_cfg cfg;
     ggdm_param_table t;
     ggdm_array ids;
+    ggdm_model_dir md;
     int32_t *id32 = NULL;
     float *params = NULL, *h = NULL, *ht = NULL;
     void *ws = NULL;
     size_t wsb = 0;
-    char err[ERRCAP];
+    char err[ERRCAP], cbuf[4096], tbuf[4096];
     ggdm_status st;
+    ggdm_load_opts o;
+    const ggdm_netio_sopt sopts[] = {{"--weights", &wp}, {"--config", &cp},       {"--ids", &ip},
+                                     {"-o", &out},       {"--model", &model},     {"--variant", &variant},
+                                     {"--tokenizer", &tdir}, {NULL, NULL}};
     memset(&ids, 0, sizeof ids);
-    const ggdm_netio_sopt sopts[] = {{"--weights", &wp}, {"--config", &cp}, {"--ids", &ip}, {"-o", &out}, {NULL, NULL}};
+    memset(&md, 0, sizeof md);
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
-            printf("usage: ggdm clip-encode --weights W.safetensors --config config.json --ids IDS.npy -o H.npy\n"
+            printf("usage: ggdm clip-encode (--weights W.safetensors --config config.json | --model DIR [--variant V])\n"
+                   "                        (--ids IDS.npy | --prompt TEXT... [--tokenizer DIR]) -o H.npy\n"
                    "                        [--threads N]\n"
                    "Stable Diffusion's text encoder (transformers' CLIPTextModel): the last hidden state\n"
                    "H [N, L, hidden] (float32) of token ids IDS [N, L] (int64), with the configuration of a\n"
                    "transformers config.json (hidden_size, intermediate_size, num_hidden_layers,\n"
-                   "num_attention_heads, max_position_embeddings, vocab_size, layer_norm_eps; quick_gelu).\n");
+                   "num_attention_heads, max_position_embeddings, vocab_size, layer_norm_eps; quick_gelu).\n"
+                   "  --model DIR     a diffusers pipeline folder: text_encoder/config.json and its weights\n"
+                   "                  (model[.V].safetensors or its sharded index; --variant fp16)\n"
+                   "  --prompt TEXT   (repeatable) instead of --ids: N prompts tokenized as the SD pipeline\n"
+                   "                  does (BOS, tokens, EOS, EOS padding to max_position_embeddings) with\n"
+                   "                  --model's tokenizer/ or --tokenizer DIR\n");
+            free(prompts);
             return 0;
         }
         if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
-            if (r < 0) return 2;
+            if (r < 0) goto usage;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--prompt", &val)) != 0) {
+            if (r < 0) goto usage;
+            if (!prompts && !(prompts = (const char **)malloc(sizeof(char *) * (size_t)argc))) {
+                fprintf(stderr, "ggdm clip-encode: out of memory\n");
+                return 1;
+            }
+            prompts[np++] = val;
         } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
-            if (r < 0 || !ggdm_opt_int("clip-encode", "--threads", val, 1, 1024, &threads)) return 2;
+            if (r < 0 || !ggdm_opt_int("clip-encode", "--threads", val, 1, 1024, &threads)) goto usage;
         } else {
             fprintf(stderr, "ggdm clip-encode: unknown option '%s' (see ggdm clip-encode --help)\n", argv[i]);
-            return 2;
+            goto usage;
         }
     }
-    if (!wp || !cp || !ip || !out) {
-        fprintf(stderr, "ggdm clip-encode: --weights, --config, --ids and -o are required\n");
-        return 2;
+    if ((!model && (!wp || !cp)) || (!ip == !np) || !out || (np && !model && !tdir) || (variant && !model) ||
+        (tdir && !np)) {
+        fprintf(stderr, "ggdm clip-encode: %s (see ggdm clip-encode --help)\n",
+                !model && (!wp || !cp) ? "--weights and --config (or --model DIR) are required"
+                : !ip == !np           ? "give --ids IDS.npy or --prompt TEXT (one of them)"
+                : !out                 ? "-o H.npy is required"
+                : np && !model && !tdir ? "--prompt needs a tokenizer: --model DIR or --tokenizer DIR"
+                : variant && !model    ? "--variant goes with --model"
+                                       : "--tokenizer goes with --prompt");
+        goto usage;
+    }
+    r = ggdm_netio_model("clip-encode", model, "text_encoder", &cp, wp, &md, cbuf, sizeof cbuf);
+    if (r <= 0) {
+        free(prompts);
+        return r < 0 ? 2 : 1;
     }
     if (!clip_cfg_load("clip-encode", cp, &cfg) || ggdm_clip_table(&cfg, &t) != GGDM_OK)
-        return 1;
-    if (ggdm_io_load_npy(ip, &ids, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm clip-encode: --ids %s\n", err);
-        return 1;
-    }
-    if (ids.dtype != GGDM_DT_I64 || ids.ndim != 2 || ids.shape[0] < 1 || ids.shape[0] > 4096 || ids.shape[1] < 1 ||
-        ids.shape[1] > (uint64_t)cfg.max_position_embeddings) {
-        fprintf(stderr, "ggdm clip-encode: --ids %s must be int64 [N, L] with 1 <= L <= %d\n", ip,
-                cfg.max_position_embeddings);
         goto done;
-    }
-    N = (int)ids.shape[0];
-    L = (int)ids.shape[1];
-    id32 = (int32_t *)malloc((size_t)ids.count * sizeof *id32);
-    if (!id32)
-        goto done;
-    for (i = 0; i < (int)ids.count; i++) {
-        int64_t v = ((const int64_t *)ids.data)[i];
-        if (v < 0 || v >= cfg.vocab_size) {
-            fprintf(stderr, "ggdm clip-encode: --ids %s: id %lld at %d is not in the vocabulary (0 .. %d)\n", ip,
-                    (long long)v, i, cfg.vocab_size - 1);
+    if (np) {
+        if (!tdir) {
+            if (ggdm_cli_model_path(&md, "tokenizer", NULL, tbuf, sizeof tbuf, err, sizeof err) != GGDM_OK) {
+                fprintf(stderr, "ggdm clip-encode: --model %s\n", err);
+                goto done;
+            }
+            tdir = tbuf;
+        }
+        N = np;
+        L = cfg.max_position_embeddings;
+        id32 = (int32_t *)malloc((size_t)N * (size_t)L * sizeof *id32);
+        if (!id32 || !tokenize_prompts("clip-encode", tdir, prompts, N, L, id32))
+            goto done;
+        for (i = 0; i < N * L; i++)
+            if (id32[i] >= cfg.vocab_size) {
+                fprintf(stderr, "ggdm clip-encode: %s: token id %d is not in the text encoder's vocabulary (0 .. %d)\n",
+                        tdir, (int)id32[i], cfg.vocab_size - 1);
+                goto done;
+            }
+    } else {
+        if (ggdm_io_load_npy(ip, &ids, err, sizeof err) != GGDM_OK) {
+            fprintf(stderr, "ggdm clip-encode: --ids %s\n", err);
             goto done;
         }
-        id32[i] = (int32_t)v;
+        if (ids.dtype != GGDM_DT_I64 || ids.ndim != 2 || ids.shape[0] < 1 || ids.shape[0] > 4096 ||
+            ids.shape[1] < 1 || ids.shape[1] > (uint64_t)cfg.max_position_embeddings) {
+            fprintf(stderr, "ggdm clip-encode: --ids %s must be int64 [N, L] with 1 <= L <= %d\n", ip,
+                    cfg.max_position_embeddings);
+            goto done;
+        }
+        N = (int)ids.shape[0];
+        L = (int)ids.shape[1];
+        id32 = (int32_t *)malloc((size_t)ids.count * sizeof *id32);
+        if (!id32)
+            goto done;
+        for (i = 0; i < (int)ids.count; i++) {
+            int64_t v = ((const int64_t *)ids.data)[i];
+            if (v < 0 || v >= cfg.vocab_size) {
+                fprintf(stderr, "ggdm clip-encode: --ids %s: id %lld at %d is not in the vocabulary (0 .. %d)\n", ip,
+                        (long long)v, i, cfg.vocab_size - 1);
+                goto done;
+            }
+            id32[i] = (int32_t)v;
+        }
     }
-    params = load_weights("clip-encode", wp, &t);
+    memset(&o, 0, sizeof o);
+    o.ignore = nets_ignore;
+    params = ggdm_netio_load("clip-encode", &md, "text_encoder", variant, wp, &t, &o, NULL);
     if (!params)
         goto done;
     st = ggdm_clip_workspace_bytes(&cfg, N, L, ggdm_cli_exec((int)threads), &wsb);
@@ -421,13 +502,18 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
     }
     rc = 0;
 done:
+    ggdm_cli_model_close(&md);
     ggdm_array_free(&ids);
+    free(prompts);
     free(id32);
     free(params);
     free(h);
     free(ht);
     free(ws);
     return rc;
+usage:
+    free(prompts);
+    return 2;
 }
 
 /* ------------------------------------------------------------------ unet2d */
@@ -541,6 +627,10 @@ out:
 
 int ggdm_cmd_unet2d(int argc, char **argv)
 {
+    const char *model = NULL, *variant = NULL;
+    ggdm_model_dir md;
+    ggdm_load_opts o;
+    char cbuf[4096];
     const char *val, *wp = NULL, *cp = NULL, *zp = NULL, *tp = NULL, *ep = NULL, *out = NULL, *dp = NULL, *gp = NULL;
     long long threads = 0;
     int i, r, rc = 1, N, H, W, Lt, recompute = 0;
@@ -557,17 +647,20 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     memset(&e, 0, sizeof e);
     memset(&de, 0, sizeof de);
     const ggdm_netio_sopt sopts[] = {{"--weights", &wp}, {"--config", &cp}, {"--z", &zp}, {"--t", &tp},
-                                     {"--text", &ep}, {"-o", &out}, {"--deps", &dp}, {"--grad", &gp}, {NULL, NULL}};
+                                     {"--text", &ep}, {"-o", &out}, {"--deps", &dp}, {"--grad", &gp},
+                                     {"--model", &model}, {"--variant", &variant}, {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
-            printf("usage: ggdm unet2d --weights W.safetensors --config config.json --z Z.npy --t T.npy\n"
+            printf("usage: ggdm unet2d (--weights W.safetensors --config config.json | --model DIR [--variant V])\n"
+                   "                   --z Z.npy --t T.npy\n"
                    "                   --text E.npy [-o EPS.npy] [--grad DZ.npy --deps DEPS.npy]\n"
                    "                   [--recompute-attention] [--threads N]\n"
                    "Stable Diffusion's UNet (diffusers' UNet2DConditionModel): the noise prediction EPS\n"
                    "[N, out, H, W] of latents Z [N, in, H, W] at integer steps T [N] (int64) with text states\n"
                    "E [N, L, cross_attention_dim] (float32, as the text encoder gives them), and with --grad\n"
                    "the input VJP DZ = J(Z)^T DEPS. --recompute-attention: attention VJPs recompute their\n"
-                   "weights instead of keeping them (less memory, the same bits).\n");
+                   "weights instead of keeping them (less memory, the same bits). --model DIR: a diffusers\n"
+                   "pipeline folder's unet/ (config.json, diffusion_pytorch_model[.V].safetensors or its index).\n");
             return 0;
         }
         if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
@@ -581,13 +674,18 @@ int ggdm_cmd_unet2d(int argc, char **argv)
             return 2;
         }
     }
-    if (!wp || !cp || !zp || !tp || !ep || (!out && !gp) || (!gp != !dp)) {
-        fprintf(stderr, "ggdm unet2d: --weights, --config, --z, --t, --text and -o (or --grad with --deps) are "
-                        "required (see ggdm unet2d --help)\n");
+    if ((!model && (!wp || !cp)) || !zp || !tp || !ep || (!out && !gp) || (!gp != !dp) || (variant && !model)) {
+        fprintf(stderr, "ggdm unet2d: --weights and --config (or --model, --variant only with it), --z, --t, --text "
+                        "and -o (or --grad with --deps) are required (see ggdm unet2d --help)\n");
         return 2;
     }
-    if (!unet2d_cfg_load("unet2d", cp, &cfg) || ggdm_unet2d_table(&cfg, &t) != GGDM_OK)
+    r = ggdm_netio_model("unet2d", model, "unet", &cp, wp, &md, cbuf, sizeof cbuf);
+    if (r <= 0)
+        return r < 0 ? 2 : 1;
+    if (!unet2d_cfg_load("unet2d", cp, &cfg) || ggdm_unet2d_table(&cfg, &t) != GGDM_OK) {
+        ggdm_cli_model_close(&md);
         return 1;
+    }
     cfg.attn_recompute = recompute;
     if (!ggdm_netio_load_f32("unet2d", "--z", zp, 4, &z) || !ggdm_netio_load_f32("unet2d", "--text", ep, 3, &e))
         goto done;
@@ -633,7 +731,9 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         fprintf(stderr, "ggdm unet2d: %s\n", ggdm_status_str(st));
         goto done;
     }
-    params = load_weights("unet2d", wp, &t);
+    memset(&o, 0, sizeof o);
+    o.ignore = nets_ignore;
+    params = ggdm_netio_load("unet2d", &md, "unet", variant, wp, &t, &o, NULL);
     ws = params ? ggdm_netio_alloc_ws("unet2d", wsb) : NULL;
     eps = (float *)calloc((size_t)N * (size_t)cfg.out_channels * (size_t)H * (size_t)W, sizeof(float));
     text = (float *)malloc((size_t)e.count * sizeof(float));
@@ -665,6 +765,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     }
     rc = 0;
 done:
+    ggdm_cli_model_close(&md);
     ggdm_array_free(&z);
     ggdm_array_free(&tt);
     ggdm_array_free(&e);

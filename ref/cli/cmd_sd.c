@@ -173,7 +173,8 @@ static void sd_trace_write(void *vctx, const char *name, const float *data, int 
 /* ------------------------------------------------------------------ ggdm vae-decode */
 
 static const char *const vae_help =
-    "usage: ggdm vae-decode (--config config.json | --tiny | --sd15) (--weights W.safetensors | --init-seed S)\n"
+    "usage: ggdm vae-decode ((--config config.json | --tiny | --sd15) (--weights W.safetensors | --init-seed S)\n"
+    "                       | --model DIR [--variant V])\n"
     "                       --z Z.npy -o X.npy [--vjp DX.npy --o-grad DZ.npy] [--prefix P] [--ignore PREFIXES]\n"
     "                       [--attn keep|recompute] [--threads N] [--trace DIR] [--time]\n"
     "Stable Diffusion's VAE decoder (diffusers AutoencoderKL's decode path, docs/vae.md):\n"
@@ -183,7 +184,10 @@ static const char *const vae_help =
     "  --config F      a diffusers config.json (vae/config.json): block_out_channels, layers_per_block,\n"
     "                  latent_channels, out_channels, norm_num_groups, scaling_factor, ...\n"
     "  --tiny, --sd15  built-in configurations (block_out_channels (32, 64), groups 8, 1 layer; SD v1.5)\n"
-    "  --weights W     safetensors, diffusers' names (decoder.*, post_quant_conv.*; float32); tensors of\n"
+    "  --model DIR     a diffusers pipeline folder: vae/config.json and vae/diffusion_pytorch_model[.V]\n"
+    "                  .safetensors (or its sharded index; --variant fp16)\n"
+    "  --weights W     safetensors, diffusers' names (decoder.*, post_quant_conv.*; F32, F16 or BF16, or a\n"
+    "                  sharded *.safetensors.index.json; old attention names query/key/value/proj_attn); tensors of\n"
     "                  the encoder path (encoder.*, quant_conv.*) are skipped, any other is an error\n"
     "  --prefix P      the names carry the prefix P (e.g. 'vae.' in a whole-pipeline file; others skipped)\n"
     "  --ignore L      comma-separated name prefixes to skip (default encoder.,quant_conv.)\n"
@@ -203,7 +207,10 @@ static double now_s(void)
 int ggdm_cmd_vae_decode(int argc, char **argv)
 {
     const char *cmd = "vae-decode", *val, *cfgp = NULL, *wp = NULL, *zp = NULL, *out = NULL, *dxp = NULL,
-               *dzp = NULL, *prefix = NULL, *ignore = "encoder.,quant_conv.", *trace = NULL, *attn = "keep";
+               *dzp = NULL, *prefix = NULL, *ignore = "encoder.,quant_conv.", *trace = NULL, *attn = "keep", *model = NULL,
+               *variant = NULL;
+    ggdm_model_dir md;
+    char cbuf[4096];
     int i, r, preset = 0, timing = 0, have_seed = 0, rc = 1, N, oh, ow;
     long long threads = 0, seed = 0;
     ggdm_vae_cfg cfg;
@@ -220,7 +227,8 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
     memset(&dx, 0, sizeof dx);
     const ggdm_netio_sopt sopts[] = {{"--config", &cfgp}, {"--weights", &wp}, {"-w", &wp}, {"--z", &zp}, {"-o", &out},
                                      {"--vjp", &dxp}, {"--o-grad", &dzp}, {"-o-grad", &dzp}, {"--prefix", &prefix},
-                                     {"--ignore", &ignore}, {"--trace", &trace}, {"--attn", &attn}, {NULL, NULL}};
+                                     {"--ignore", &ignore}, {"--trace", &trace}, {"--attn", &attn}, {"--model", &model},
+                                     {"--variant", &variant}, {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             fputs(vae_help, stdout);
@@ -242,6 +250,17 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
             return 2;
         }
     }
+    if (model && (cfgp || preset || wp || have_seed || prefix)) {
+        fprintf(stderr, "ggdm %s: --model reads the configuration and the weights: give none of --config, --tiny, "
+                        "--sd15, --weights, --init-seed, --prefix with it\n", cmd);
+        return 2;
+    }
+    if (variant && !model) {
+        fprintf(stderr, "ggdm %s: --variant goes with --model\n", cmd);
+        return 2;
+    }
+    if (model)
+        cfgp = wp = model; /* for the checks below; set from the folder after them */
     if (!zp || !out || (!cfgp && !preset) || (cfgp && preset) || (!wp && !have_seed) || (wp && have_seed) ||
         (!dxp != !dzp) || (strcmp(attn, "keep") != 0 && strcmp(attn, "recompute") != 0)) {
         fprintf(stderr, "ggdm %s: %s (see ggdm %s --help)\n", cmd,
@@ -256,10 +275,17 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
                 cmd);
         return 2;
     }
+    if (model) {
+        cfgp = NULL;
+        if (ggdm_netio_model(cmd, model, "vae", &cfgp, NULL, &md, cbuf, sizeof cbuf) <= 0)
+            return 1;
+    } else {
+        memset(&md, 0, sizeof md);
+    }
     /* the configuration */
     if (cfgp) {
         if (!vae_cfg_load(cfgp, &cfg))
-            return 1;
+            goto done;
     } else if (preset == 1) {
         ggdm_vae_cfg_tiny(&cfg);
     } else {
@@ -309,7 +335,7 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
         memset(&o, 0, sizeof o);
         o.alias = ggdm_cli_alias_vae_attn;
         o.ignore = pat;
-        params = ggdm_netio_load_path(cmd, wp, &tab, &o, prefix);
+        params = ggdm_netio_load(cmd, &md, "vae", variant, wp, &tab, &o, prefix);
         if (!params)
             goto done;
     } else {
@@ -376,6 +402,7 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
     }
     rc = 0;
 done:
+    ggdm_cli_model_close(&md);
     ggdm_array_free(&z);
     ggdm_array_free(&dx);
     free(params);

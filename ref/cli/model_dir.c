@@ -1199,8 +1199,8 @@ ggdm_status ggdm_cli_model_open(ggdm_model_dir *md, const char *dir, char *err, 
         const char *k = md->index->keys[i];
         const ggdm_jv *v = &md->index->items[i];
         char *cdir;
-        if (k[0] == '_')
-            continue;
+        if (k[0] == '_' || v->kind == GGDM_JV_BOOL)
+            continue; /* "requires_safety_checker": a pipeline option, not a component */
         if (!k[0] || strchr(k, '/') || strchr(k, '\\') || k[0] == '.') {
             st = efail(err, errcap, GGDM_ERR_FORMAT, "%s: component '%s' is not a plain folder name", path,
                        shown(a, sizeof a, k));

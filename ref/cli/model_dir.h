@@ -193,7 +193,8 @@ typedef struct ggdm_model_dir {
 /*
  * Opens a diffusers pipeline folder: DIR/model_index.json must be an object; each member
  * not starting with '_' is a component ["library", "ClassName"] (two strings) whose folder
- * DIR/NAME must exist, or [null, null] / null for an absent one (safety_checker). Anything
+ * DIR/NAME must exist, or [null, null] / null for an absent one (safety_checker); booleans
+ * ("requires_safety_checker") are pipeline options and skipped. Anything
  * else is an error naming the key.
  */
 ggdm_status ggdm_cli_model_open(ggdm_model_dir *md, const char *dir, char *err, size_t errcap);

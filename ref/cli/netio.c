@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "ggdm/clip_tok.h"
 
 #define ERRCAP 512
 
@@ -169,32 +170,79 @@ float *ggdm_netio_load_model(const char *cmd, const ggdm_model_dir *md, const ch
     return p;
 }
 
-int ggdm_netio_model_open(const char *cmd, const char *dir, const char *comp, ggdm_model_dir *md)
+int ggdm_netio_model(const char *cmd, const char *model, const char *comp, const char **cfgp, const char *wp,
+                     ggdm_model_dir *md, char *cfgbuf, size_t cap)
 {
-    char err[ERRCAP], path[4096];
-    if (ggdm_cli_model_open(md, dir, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: --model %s\n", cmd, err);
-        return 0;
+    char err[ERRCAP];
+    memset(md, 0, sizeof *md);
+    if (!model)
+        return 1;
+    if (*cfgp || wp) {
+        fprintf(stderr, "ggdm %s: --model reads the configuration and the weights; give neither --config nor "
+                        "--weights with it\n", cmd);
+        return -1;
     }
-    if (ggdm_cli_model_path(md, comp, NULL, path, sizeof path, err, sizeof err) != GGDM_OK) {
+    if (ggdm_cli_model_open(md, model, err, sizeof err) != GGDM_OK ||
+        ggdm_cli_model_path(md, comp, "config.json", cfgbuf, cap, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm %s: --model %s\n", cmd, err);
         ggdm_cli_model_close(md);
+        memset(md, 0, sizeof *md);
+        return 0;
+    }
+    *cfgp = cfgbuf;
+    return 1;
+}
+
+float *ggdm_netio_load(const char *cmd, const ggdm_model_dir *md, const char *comp, const char *variant,
+                       const char *path, const ggdm_param_table *t, const ggdm_load_opts *opts, const char *prefix)
+{
+    return md && md->dir ? ggdm_netio_load_model(cmd, md, comp, variant, t, opts)
+                         : ggdm_netio_load_path(cmd, path, t, opts, prefix);
+}
+
+static int read_tok_file(const char *cmd, const char *dir, const char *name, uint8_t **buf, uint64_t *len)
+{
+    char path[4096], err[ERRCAP];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
+        fprintf(stderr, "ggdm %s: path too long: %s/%s\n", cmd, dir, name);
+        return 0;
+    }
+    if (ggdm_io_read_file(path, buf, len, err, sizeof err) != GGDM_OK) {
+        fprintf(stderr, "ggdm %s: %s\n", cmd, err);
         return 0;
     }
     return 1;
 }
 
-int ggdm_netio_model_file(const char *cmd, const ggdm_model_dir *md, const char *comp, const char *file, char *path,
-                          size_t cap)
+int ggdm_netio_tok_open(const char *cmd, const char *dir, void **arena, const struct ggdm_clip_tok **tok)
 {
-    char err[ERRCAP];
-    if (!file)
-        file = !strcmp(comp, "scheduler") ? "scheduler_config.json"
-               : !strcmp(comp, "tokenizer") ? "tokenizer_config.json"
-                                            : "config.json";
-    if (ggdm_cli_model_path(md, comp, file, path, cap, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: --model %s\n", cmd, err);
+    uint8_t *vocab = NULL, *merges = NULL;
+    uint64_t vlen = 0, mlen = 0, abytes = 0;
+    char msg[GGDM_CLIP_TOK_MSG_LEN];
+    ggdm_clip_tok *t = NULL;
+    ggdm_status st;
+    *arena = NULL;
+    *tok = NULL;
+    if (!read_tok_file(cmd, dir, "vocab.json", &vocab, &vlen) ||
+        !read_tok_file(cmd, dir, "merges.txt", &merges, &mlen)) {
+        free(vocab);
         return 0;
     }
+    st = ggdm_clip_tok_bytes(vlen, mlen, &abytes);
+    if (st == GGDM_OK && !(*arena = malloc((size_t)abytes)))
+        st = GGDM_ERR_IO;
+    if (st == GGDM_OK)
+        st = ggdm_clip_tok_load(*arena, abytes, (const char *)vocab, vlen, (const char *)merges, mlen, &t, msg);
+    else
+        snprintf(msg, sizeof msg, "%s", st == GGDM_ERR_IO ? "out of memory" : "tokenizer files too large");
+    free(vocab);
+    free(merges);
+    if (st != GGDM_OK) {
+        fprintf(stderr, "ggdm %s: %s: %s\n", cmd, dir, msg);
+        free(*arena);
+        *arena = NULL;
+        return 0;
+    }
+    *tok = t;
     return 1;
 }

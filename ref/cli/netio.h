@@ -61,12 +61,21 @@ float *ggdm_netio_load_model(const char *cmd, const ggdm_model_dir *md, const ch
                              const ggdm_param_table *t, const ggdm_load_opts *opts);
 
 /*
- * Opens a diffusers folder and the path of its component's file (file NULL: the config,
- * ggdm_cli_model_config's name) into path[cap]; the component must be listed and its folder
- * exist. 0 with the message on error (md closed).
+ * The --model DIR form of a network command: with model NULL nothing happens (1; *md
+ * zeroed). Otherwise model is a diffusers folder (ggdm_cli_model_open) that must list comp,
+ * *cfgp becomes DIR/COMP/config.json (in cfgbuf) and *md stays open for ggdm_netio_load
+ * (ggdm_cli_model_close it). --model with --config or --weights: usage error. Returns 1,
+ * 0 (error, message printed: exit 1) or -1 (usage: exit 2).
  */
-int ggdm_netio_model_open(const char *cmd, const char *dir, const char *comp, ggdm_model_dir *md);
-int ggdm_netio_model_file(const char *cmd, const ggdm_model_dir *md, const char *comp, const char *file, char *path,
-                          size_t cap);
+int ggdm_netio_model(const char *cmd, const char *model, const char *comp, const char **cfgp, const char *wp,
+                     ggdm_model_dir *md, char *cfgbuf, size_t cap);
+/* Weights from md's comp when md->dir is set (variant NULL or "fp16"), else from path. */
+float *ggdm_netio_load(const char *cmd, const ggdm_model_dir *md, const char *comp, const char *variant,
+                       const char *path, const ggdm_param_table *t, const ggdm_load_opts *opts, const char *prefix);
+
+/* A CLIP tokenizer from DIR/vocab.json and DIR/merges.txt (ggdm/clip_tok.h): *tok in *arena
+ * (free it). 0 with the message on error. */
+struct ggdm_clip_tok;
+int ggdm_netio_tok_open(const char *cmd, const char *dir, void **arena, const struct ggdm_clip_tok **tok);
 
 #endif
