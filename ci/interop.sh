@@ -35,5 +35,6 @@ check "ATTN (causal, recompute, cross) vs torch" "$PY" ci/interop/attn_vs_torch.
 check "text encoder vs transformers' CLIPTextModel" "$PY" ci/interop/clip_vs_transformers.py "$GGDM"
 check "UNet vs diffusers' UNet2DConditionModel (forward, input VJP)" "$PY" ci/interop/unet2d_vs_diffusers.py "$GGDM"
 check "VAE decoder vs diffusers' AutoencoderKL (forward, input VJP)" "$PY" ci/interop/vae_vs_diffusers.py --ggdm "$GGDM"
+check "sd-init folders vs diffusers' StableDiffusionPipeline (tiny: f32, f16, sharded)" "$PY" ci/interop/sd_init_vs_diffusers.py "$GGDM"
 check "reward model vs torchvision's resnet18 (forward, input VJP)" "$PY" ci/interop/reward_vs_torchvision.py "$GGDM"
 exit $rc

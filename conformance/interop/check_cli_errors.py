@@ -4,7 +4,10 @@
   check_cli_errors.py build/ggdm
 
 Feeds malformed, truncated and hostile weights (safetensors) and arrays (.npy) to `ggdm eps`,
-`vjp`, `loss-grad` and `info`, plus bad flags, and checks for each case: exit status 1 or 2
+`vjp`, `loss-grad` and `info`, plus bad flags, and hostile diffusers folders (an `sd-init`
+folder with a component, config.json or model_index.json missing, a config that does not
+match the weights, another dtype, a truncated file, a 2 GiB+ header claim, ...) to
+`unet2d`, `vae-decode` and `clip-encode --model`, and checks for each case: exit status 1 or 2
 (not 0, not a signal), a one-line message on stderr that names the problem, and no output
 file left behind. Prints one line per case and `cli-errors: N passed, M failed`.
 """
@@ -191,6 +194,86 @@ def main():
                                                         p("noise_bad.npy"), "-o", s_out], "shape", s_out)
     expect_error("guide: t beyond T", ["guide", "-w", w, "-x", p("x.npy"), "-t", "40", "--T", "30", "--g", p("x.npy"),
                                        "--y", p("y2.npy"), "-o", s_out], "not a step", s_out)
+
+    # hostile diffusers folders through the network commands (--model), from an sd-init folder
+    base = p("sd-base")
+    r = run(["sd-init", "--config", "tiny", "--seed", "1", "-o", base])
+    if r.returncode:
+        print("FAIL sd-init cannot write the test folder:", r.stderr)
+        failed += 1
+    else:
+        np.save(p("zl.npy"), np.zeros((1, 4, 8, 8), np.float32))
+        np.save(p("tl.npy"), np.array([3], np.int64))
+        np.save(p("el.npy"), np.zeros((1, 77, 32), np.float32))
+        m_out = p("m_out.npy")
+        nets = {"unet": lambda d: ["unet2d", "--model", d, "--z", p("zl.npy"), "--t", p("tl.npy"), "--text",
+                                   p("el.npy"), "-o", m_out],
+                "vae": lambda d: ["vae-decode", "--model", d, "--z", p("zl.npy"), "-o", m_out],
+                "text_encoder": lambda d: ["clip-encode", "--model", d, "--prompt", "a cat", "-o", m_out]}
+
+        def folder_case(label, comp, mutate, must_say, variant=None):
+            d = p("sd-case")
+            shutil.rmtree(d, ignore_errors=True)
+            shutil.copytree(base, d)
+            mutate(d)
+            expect_error("model folder: " + label, nets[comp](d) + (["--variant", variant] if variant else []),
+                         must_say, m_out)
+
+        def edit_json(path, **kv):
+            j = json.load(open(path))
+            j.update(kv)
+            json.dump(j, open(path, "w"))
+
+        def rewrite_st(path, fn):
+            data = open(path, "rb").read()
+            open(path, "wb").write(fn(data))
+
+        def retype_first(data):  # the first tensor's dtype F32 -> F64 (offsets no longer fit: either error)
+            n = struct.unpack("<Q", data[:8])[0]
+            h = json.loads(data[8:8 + n])
+            k = sorted(k for k in h if k != "__metadata__")[0]
+            h[k]["dtype"] = "I32"
+            hb = json.dumps(h, separators=(",", ":")).encode()
+            hb += b" " * (-len(hb) % 8)
+            return struct.pack("<Q", len(hb)) + hb + data[8 + n:]
+
+        st = lambda d, c: os.path.join(d, c, "model.safetensors" if c == "text_encoder"
+                                       else "diffusion_pytorch_model.safetensors")
+        folder_case("no model_index.json", "unet", lambda d: os.remove(os.path.join(d, "model_index.json")),
+                    "model_index.json")
+        folder_case("unet/ folder missing", "unet", lambda d: shutil.rmtree(os.path.join(d, "unet")), "unet")
+        folder_case("text_encoder/ folder missing", "text_encoder",
+                    lambda d: shutil.rmtree(os.path.join(d, "text_encoder")), "text_encoder")
+        folder_case("tokenizer/ missing for --prompt", "text_encoder",
+                    lambda d: os.remove(os.path.join(d, "tokenizer", "vocab.json")), "vocab.json")
+        folder_case("vae/config.json missing", "vae", lambda d: os.remove(os.path.join(d, "vae", "config.json")),
+                    "config.json")
+        folder_case("unet config.json is not JSON", "unet",
+                    lambda d: open(os.path.join(d, "unet", "config.json"), "w").write("{\"in_channels\": 4,"),
+                    "config.json")
+        folder_case("unet block_out_channels changed", "unet",
+                    lambda d: edit_json(os.path.join(d, "unet", "config.json"), block_out_channels=[32, 48]), "shape")
+        folder_case("vae layers_per_block changed", "vae",
+                    lambda d: edit_json(os.path.join(d, "vae", "config.json"), layers_per_block=2), "missing")
+        folder_case("text encoder with fewer layers than its weights", "text_encoder",
+                    lambda d: edit_json(os.path.join(d, "text_encoder", "config.json"), num_hidden_layers=1),
+                    "does not match")
+        folder_case("unet weights of another dtype (I32)", "unet",
+                    lambda d: rewrite_st(st(d, "unet"), retype_first), "I32")
+        folder_case("truncated vae safetensors", "vae",
+                    lambda d: rewrite_st(st(d, "vae"), lambda b: b[:len(b) // 2]), "diffusion_pytorch_model")
+        folder_case("2 GiB+ header claim", "text_encoder",
+                    lambda d: rewrite_st(st(d, "text_encoder"), lambda b: struct.pack("<Q", 3 << 30) + b[8:]),
+                    "model.safetensors")
+        folder_case("no weights of the asked variant", "unet", lambda d: None, "fp16", variant="fp16")
+        folder_case("single file and index both present", "vae",
+                    lambda d: open(os.path.join(d, "vae", "diffusion_pytorch_model.safetensors.index.json"),
+                                   "w").write('{"weight_map": {}}'), "ambiguous")
+        expect_error("sd-init: an existing folder", ["sd-init", "--config", "tiny", "-o", base], "exists")
+        expect_error("sd-init: unknown --config", ["sd-init", "--config", "sdxl", "-o", p("sd-new")], "sd15 or tiny",
+                     p("sd-new"))
+        expect_error("unet2d: --model with --weights", nets["unet"](base) + ["--weights", st(base, "unet")],
+                     "neither", m_out)
     print(f"cli-errors: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

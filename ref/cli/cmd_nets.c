@@ -18,119 +18,27 @@
 #include "args.h"
 #include "cmds.h"
 #include "ggdm/clip.h"
+#include "ggdm/clip_tok.h"
 #include "ggdm/resnet.h"
 #include "ggdm/unet2d.h"
 #include "io.h"
 #include "model_dir.h"
+#include "netio.h"
 #include "pool.h"
 
 #define ERRCAP 512
 
 /* ------------------------------------------------------------------ shared pieces */
 
-/* A view of a table without its DERIVED entries (not in weight files). */
-typedef struct stored_table {
-    ggdm_param_table base;
-    int map[4096];
-} stored_table;
+/* Tensors of transformers' and torchvision's files that are not parameters. */
+static const char *const nets_ignore[] = {"*num_batches_tracked", "text_model.embeddings.position_ids", NULL};
 
-static ggdm_status stored_fn(const void *cfg, int i, ggdm_param_info *info)
+static float *load_weights(const char *cmd, const char *path, const ggdm_param_table *t)
 {
-    const stored_table *s = (const stored_table *)cfg;
-    if (i < 0 || i >= 4096)
-        return GGDM_ERR_ARG;
-    return s->base.tensor(s->base.cfg, s->map[i], info);
-}
-
-static int stored(const ggdm_param_table *t, stored_table *s, ggdm_param_table *out)
-{
-    int i, n = 0;
-    ggdm_param_info p;
-    if (t->n_tensors > 4096)
-        return 0;
-    s->base = *t;
-    for (i = 0; i < t->n_tensors; i++) {
-        if (t->tensor(t->cfg, i, &p) != GGDM_OK)
-            return 0;
-        if (p.init != GGDM_PARAM_INIT_DERIVED)
-            s->map[n++] = i;
-    }
-    *out = *t;
-    out->cfg = s;
-    out->tensor = stored_fn;
-    out->n_tensors = n;
-    return 1;
-}
-
-static float *load_weights(const char *cmd, const char *path, const ggdm_param_table *t, char *err)
-{
-    static const char *const ignore[] = {"*num_batches_tracked", "text_model.embeddings.position_ids", NULL};
-    ggdm_weight_set set;
     ggdm_load_opts o;
-    stored_table st;
-    ggdm_param_table view;
-    float *params;
-    ggdm_status s;
-    if (!stored(t, &st, &view)) {
-        fprintf(stderr, "ggdm %s: the network's parameter table is too large\n", cmd);
-        return NULL;
-    }
-    params = (float *)calloc((size_t)t->n_params, sizeof(float));
-    if (!params) {
-        fprintf(stderr, "ggdm %s: out of memory for %llu parameters\n", cmd, (unsigned long long)t->n_params);
-        return NULL;
-    }
-    if (ggdm_cli_wset_open(&set, path, err, ERRCAP) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s\n", cmd, err);
-        free(params);
-        return NULL;
-    }
     memset(&o, 0, sizeof o);
-    o.ignore = ignore;
-    s = ggdm_cli_params_load(&set, &view, params, &o, err, ERRCAP);
-    ggdm_cli_wset_close(&set);
-    if (s != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s\n", cmd, err);
-        free(params);
-        return NULL;
-    }
-    return params;
-}
-
-/* A float32 array of ndim dims from path ("" name: the option's). */
-static int load_f32(const char *cmd, const char *opt, const char *path, int ndim, ggdm_array *a)
-{
-    char err[ERRCAP];
-    if (ggdm_io_load_npy(path, a, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s %s\n", cmd, opt, err);
-        return 0;
-    }
-    if (a->dtype != GGDM_DT_F32 || a->ndim != ndim) {
-        char d[128];
-        ggdm_array_describe(a, d, sizeof d);
-        fprintf(stderr, "ggdm %s: %s %s is %s; expected a float32 array of %d dimensions\n", cmd, opt, path, d, ndim);
-        ggdm_array_free(a);
-        return 0;
-    }
-    return 1;
-}
-
-static int save_f32(const char *cmd, const char *path, int ndim, const uint64_t *shape, const float *data)
-{
-    char err[ERRCAP];
-    if (ggdm_io_save(path, GGDM_DT_F32, ndim, shape, data, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s\n", cmd, err);
-        return 0;
-    }
-    return 1;
-}
-
-static void *alloc_ws(const char *cmd, size_t bytes)
-{
-    void *w = ggdm_io_aligned_alloc(bytes);
-    if (!w)
-        fprintf(stderr, "ggdm %s: out of memory for a %.1f MiB workspace\n", cmd, (double)bytes / 1048576.0);
-    return w;
+    o.ignore = nets_ignore;
+    return ggdm_netio_load_path(cmd, path, t, &o, NULL);
 }
 
 /* [N, A, B] <-> [N, B, A] */
@@ -190,10 +98,11 @@ int ggdm_cmd_reward_init(int argc, char **argv)
     int i, r, rc = 1;
     ggdm_resnet_cfg cfg;
     ggdm_param_table t, view;
-    stored_table stt;
+    ggdm_netio_stored_table stt;
     float *params = NULL;
     char err[ERRCAP];
     ggdm_resnet_cfg_default(&cfg);
+    const ggdm_netio_sopt sopts[] = {{"-o", &out}, {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm reward-init [--seed S] [--width 64] [--outputs 1] -o R.safetensors\n"
@@ -205,7 +114,9 @@ int ggdm_cmd_reward_init(int argc, char **argv)
                    "running mean 0, running variance 1.\n");
             return 0;
         }
-        if ((r = ggdm_opt(argc, argv, &i, "--seed", &val)) != 0) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
+            if (r < 0) return 2;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--seed", &val)) != 0) {
             if (r < 0 || !ggdm_opt_int("reward-init", "--seed", val, 0, (1LL << 62), &seed)) return 2;
         } else if ((r = ggdm_opt(argc, argv, &i, "--width", &val)) != 0) {
             long long v;
@@ -215,9 +126,6 @@ int ggdm_cmd_reward_init(int argc, char **argv)
             long long v;
             if (r < 0 || !ggdm_opt_int("reward-init", "--outputs", val, 1, 65536, &v)) return 2;
             cfg.n_out = (int)v;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
         } else {
             fprintf(stderr, "ggdm reward-init: unknown option '%s' (see ggdm reward-init --help)\n", argv[i]);
             return 2;
@@ -227,7 +135,7 @@ int ggdm_cmd_reward_init(int argc, char **argv)
         fprintf(stderr, "ggdm reward-init: -o R.safetensors is required (see ggdm reward-init --help)\n");
         return 2;
     }
-    if (ggdm_resnet_table(&cfg, &t) != GGDM_OK || !stored(&t, &stt, &view)) {
+    if (ggdm_resnet_table(&cfg, &t) != GGDM_OK || !ggdm_netio_stored(&t, &stt, &view)) {
         fprintf(stderr, "ggdm reward-init: bad configuration\n");
         return 2;
     }
@@ -261,6 +169,8 @@ int ggdm_cmd_reward(int argc, char **argv)
     ggdm_status st;
     memset(&x, 0, sizeof x);
     memset(&dr, 0, sizeof dr);
+    const ggdm_netio_sopt sopts[] = {{"--reward", &wp}, {"--x", &xp}, {"-o", &out}, {"--dr", &drp}, {"--grad", &gp},
+                                     {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm reward --reward R.safetensors --x X.npy [-o R.npy] [--grad DX.npy [--dr DR.npy]]\n"
@@ -273,21 +183,8 @@ int ggdm_cmd_reward(int argc, char **argv)
                    ">= 0.17's default on tensors); --no-antialias gives older torchvision's.\n");
             return 0;
         }
-        if ((r = ggdm_opt(argc, argv, &i, "--reward", &val)) != 0) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
             if (r < 0) return 2;
-            wp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--x", &val)) != 0) {
-            if (r < 0) return 2;
-            xp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--dr", &val)) != 0) {
-            if (r < 0) return 2;
-            drp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--grad", &val)) != 0) {
-            if (r < 0) return 2;
-            gp = val;
         } else if (strcmp(argv[i], "--no-antialias") == 0) {
             aa = 0;
         } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
@@ -312,7 +209,7 @@ int ggdm_cmd_reward(int argc, char **argv)
         fprintf(stderr, "ggdm reward: %s: %s\n", wp, err);
         return 1;
     }
-    if (!load_f32("reward", "--x", xp, 4, &x))
+    if (!ggdm_netio_load_f32("reward", "--x", xp, 4, &x))
         goto done;
     if (x.shape[1] != 3 || x.shape[0] < 1 || x.shape[0] > 4096 || x.shape[2] > 16384 || x.shape[3] > 16384 ||
         x.shape[2] < 1 || x.shape[3] < 1) {
@@ -323,14 +220,14 @@ int ggdm_cmd_reward(int argc, char **argv)
     H = (int)x.shape[2];
     W = (int)x.shape[3];
     if (drp) {
-        if (!load_f32("reward", "--dr", drp, 2, &dr))
+        if (!ggdm_netio_load_f32("reward", "--dr", drp, 2, &dr))
             goto done;
         if (dr.shape[0] != (uint64_t)N || dr.shape[1] != (uint64_t)cfg.n_out) {
             fprintf(stderr, "ggdm reward: --dr %s must be [%d, %d]\n", drp, N, cfg.n_out);
             goto done;
         }
     }
-    params = load_weights("reward", wp, &t, err);
+    params = load_weights("reward", wp, &t);
     if (!params || ggdm_resnet_derive(&cfg, params, t.n_params) != GGDM_OK)
         goto done;
     st = ggdm_resnet_workspace_bytes(&cfg, N, H, W, gp != NULL, ggdm_cli_exec((int)threads), &wsb);
@@ -338,7 +235,7 @@ int ggdm_cmd_reward(int argc, char **argv)
         fprintf(stderr, "ggdm reward: %s images of %d x %d: %s\n", xp, H, W, ggdm_status_str(st));
         goto done;
     }
-    ws = alloc_ws("reward", wsb);
+    ws = ggdm_netio_alloc_ws("reward", wsb);
     rv = (float *)calloc((size_t)N * (size_t)cfg.n_out, sizeof(float));
     if (!ws || !rv)
         goto done;
@@ -363,9 +260,9 @@ int ggdm_cmd_reward(int argc, char **argv)
         uint64_t rs[2];
         rs[0] = (uint64_t)N;
         rs[1] = (uint64_t)cfg.n_out;
-        if (out && !save_f32("reward", out, 2, rs, rv))
+        if (out && !ggdm_netio_save_f32("reward", out, 2, rs, rv))
             goto done;
-        if (gp && !save_f32("reward", gp, 4, x.shape, dx))
+        if (gp && !ggdm_netio_save_f32("reward", gp, 4, x.shape, dx))
             goto done;
     }
     rc = 0;
@@ -431,81 +328,152 @@ static int clip_cfg_load(const char *cmd, const char *path, ggdm_clip_cfg *c)
     return 1;
 }
 
+/* The prompts' ids [n, L] (L = max_len), as the SD pipeline's tokenizer call gives them
+ * (padding="max_length", truncation=True): into ids. */
+static int tokenize_prompts(const char *cmd, const char *tdir, const char *const *prompts, int n, int max_len,
+                            int32_t *ids)
+{
+    void *arena = NULL, *work = NULL;
+    const ggdm_clip_tok *tok;
+    uint64_t wb = 0, got;
+    int k, ok = 1;
+    if (!ggdm_netio_tok_open(cmd, tdir, &arena, &tok))
+        return 0;
+    for (k = 0; ok && k < n; k++) {
+        uint64_t len = strlen(prompts[k]);
+        ok = ggdm_clip_tok_work_bytes(len, &wb) == GGDM_OK && (work = malloc((size_t)wb)) != NULL &&
+             ggdm_clip_tok_encode(tok, prompts[k], len, work, wb, (uint32_t)max_len, ids + (size_t)k * max_len,
+                                  (uint64_t)max_len, &got) == GGDM_OK;
+        if (!ok)
+            fprintf(stderr, "ggdm %s: --prompt '%.40s': cannot tokenize it (too long?)\n", cmd, prompts[k]);
+        free(work);
+        work = NULL;
+    }
+    free(arena);
+    return ok;
+}
+
 int ggdm_cmd_clip_encode(int argc, char **argv)
 {
-    const char *val, *wp = NULL, *cp = NULL, *ip = NULL, *out = NULL;
+    const char *val, *wp = NULL, *cp = NULL, *ip = NULL, *out = NULL, *model = NULL, *variant = NULL, *tdir = NULL;
+    const char **prompts = NULL;
     long long threads = 0;
-    int i, r, rc = 1, N, L;
+    int i, r, rc = 1, N, L, np = 0;
     ggdm_clip_cfg cfg;
     ggdm_param_table t;
     ggdm_array ids;
+    ggdm_model_dir md;
     int32_t *id32 = NULL;
     float *params = NULL, *h = NULL, *ht = NULL;
     void *ws = NULL;
     size_t wsb = 0;
-    char err[ERRCAP];
+    char err[ERRCAP], cbuf[4096], tbuf[4096];
     ggdm_status st;
+    ggdm_load_opts o;
+    const ggdm_netio_sopt sopts[] = {{"--weights", &wp}, {"--config", &cp},       {"--ids", &ip},
+                                     {"-o", &out},       {"--model", &model},     {"--variant", &variant},
+                                     {"--tokenizer", &tdir}, {NULL, NULL}};
     memset(&ids, 0, sizeof ids);
+    memset(&md, 0, sizeof md);
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
-            printf("usage: ggdm clip-encode --weights W.safetensors --config config.json --ids IDS.npy -o H.npy\n"
+            printf("usage: ggdm clip-encode (--weights W.safetensors --config config.json | --model DIR [--variant V])\n"
+                   "                        (--ids IDS.npy | --prompt TEXT... [--tokenizer DIR]) -o H.npy\n"
                    "                        [--threads N]\n"
                    "Stable Diffusion's text encoder (transformers' CLIPTextModel): the last hidden state\n"
                    "H [N, L, hidden] (float32) of token ids IDS [N, L] (int64), with the configuration of a\n"
                    "transformers config.json (hidden_size, intermediate_size, num_hidden_layers,\n"
-                   "num_attention_heads, max_position_embeddings, vocab_size, layer_norm_eps; quick_gelu).\n");
+                   "num_attention_heads, max_position_embeddings, vocab_size, layer_norm_eps; quick_gelu).\n"
+                   "  --model DIR     a diffusers pipeline folder: text_encoder/config.json and its weights\n"
+                   "                  (model[.V].safetensors or its sharded index; --variant fp16)\n"
+                   "  --prompt TEXT   (repeatable) instead of --ids: N prompts tokenized as the SD pipeline\n"
+                   "                  does (BOS, tokens, EOS, EOS padding to max_position_embeddings) with\n"
+                   "                  --model's tokenizer/ or --tokenizer DIR\n");
+            free(prompts);
             return 0;
         }
-        if ((r = ggdm_opt(argc, argv, &i, "--weights", &val)) != 0) {
-            if (r < 0) return 2;
-            wp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--config", &val)) != 0) {
-            if (r < 0) return 2;
-            cp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--ids", &val)) != 0) {
-            if (r < 0) return 2;
-            ip = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
+            if (r < 0) goto usage;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--prompt", &val)) != 0) {
+            if (r < 0) goto usage;
+            if (!prompts && !(prompts = (const char **)malloc(sizeof(char *) * (size_t)argc))) {
+                fprintf(stderr, "ggdm clip-encode: out of memory\n");
+                return 1;
+            }
+            prompts[np++] = val;
         } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
-            if (r < 0 || !ggdm_opt_int("clip-encode", "--threads", val, 1, 1024, &threads)) return 2;
+            if (r < 0 || !ggdm_opt_int("clip-encode", "--threads", val, 1, 1024, &threads)) goto usage;
         } else {
             fprintf(stderr, "ggdm clip-encode: unknown option '%s' (see ggdm clip-encode --help)\n", argv[i]);
-            return 2;
+            goto usage;
         }
     }
-    if (!wp || !cp || !ip || !out) {
-        fprintf(stderr, "ggdm clip-encode: --weights, --config, --ids and -o are required\n");
-        return 2;
+    if ((!model && (!wp || !cp)) || (!ip == !np) || !out || (np && !model && !tdir) || (variant && !model) ||
+        (tdir && !np)) {
+        fprintf(stderr, "ggdm clip-encode: %s (see ggdm clip-encode --help)\n",
+                !model && (!wp || !cp) ? "--weights and --config (or --model DIR) are required"
+                : !ip == !np           ? "give --ids IDS.npy or --prompt TEXT (one of them)"
+                : !out                 ? "-o H.npy is required"
+                : np && !model && !tdir ? "--prompt needs a tokenizer: --model DIR or --tokenizer DIR"
+                : variant && !model    ? "--variant goes with --model"
+                                       : "--tokenizer goes with --prompt");
+        goto usage;
+    }
+    r = ggdm_netio_model("clip-encode", model, "text_encoder", &cp, wp, &md, cbuf, sizeof cbuf);
+    if (r <= 0) {
+        free(prompts);
+        return r < 0 ? 2 : 1;
     }
     if (!clip_cfg_load("clip-encode", cp, &cfg) || ggdm_clip_table(&cfg, &t) != GGDM_OK)
-        return 1;
-    if (ggdm_io_load_npy(ip, &ids, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm clip-encode: --ids %s\n", err);
-        return 1;
-    }
-    if (ids.dtype != GGDM_DT_I64 || ids.ndim != 2 || ids.shape[0] < 1 || ids.shape[0] > 4096 || ids.shape[1] < 1 ||
-        ids.shape[1] > (uint64_t)cfg.max_position_embeddings) {
-        fprintf(stderr, "ggdm clip-encode: --ids %s must be int64 [N, L] with 1 <= L <= %d\n", ip,
-                cfg.max_position_embeddings);
         goto done;
-    }
-    N = (int)ids.shape[0];
-    L = (int)ids.shape[1];
-    id32 = (int32_t *)malloc((size_t)ids.count * sizeof *id32);
-    if (!id32)
-        goto done;
-    for (i = 0; i < (int)ids.count; i++) {
-        int64_t v = ((const int64_t *)ids.data)[i];
-        if (v < 0 || v >= cfg.vocab_size) {
-            fprintf(stderr, "ggdm clip-encode: --ids %s: id %lld at %d is not in the vocabulary (0 .. %d)\n", ip,
-                    (long long)v, i, cfg.vocab_size - 1);
+    if (np) {
+        if (!tdir) {
+            if (ggdm_cli_model_path(&md, "tokenizer", NULL, tbuf, sizeof tbuf, err, sizeof err) != GGDM_OK) {
+                fprintf(stderr, "ggdm clip-encode: --model %s\n", err);
+                goto done;
+            }
+            tdir = tbuf;
+        }
+        N = np;
+        L = cfg.max_position_embeddings;
+        id32 = (int32_t *)malloc((size_t)N * (size_t)L * sizeof *id32);
+        if (!id32 || !tokenize_prompts("clip-encode", tdir, prompts, N, L, id32))
+            goto done;
+        for (i = 0; i < N * L; i++)
+            if (id32[i] >= cfg.vocab_size) {
+                fprintf(stderr, "ggdm clip-encode: %s: token id %d is not in the text encoder's vocabulary (0 .. %d)\n",
+                        tdir, (int)id32[i], cfg.vocab_size - 1);
+                goto done;
+            }
+    } else {
+        if (ggdm_io_load_npy(ip, &ids, err, sizeof err) != GGDM_OK) {
+            fprintf(stderr, "ggdm clip-encode: --ids %s\n", err);
             goto done;
         }
-        id32[i] = (int32_t)v;
+        if (ids.dtype != GGDM_DT_I64 || ids.ndim != 2 || ids.shape[0] < 1 || ids.shape[0] > 4096 ||
+            ids.shape[1] < 1 || ids.shape[1] > (uint64_t)cfg.max_position_embeddings) {
+            fprintf(stderr, "ggdm clip-encode: --ids %s must be int64 [N, L] with 1 <= L <= %d\n", ip,
+                    cfg.max_position_embeddings);
+            goto done;
+        }
+        N = (int)ids.shape[0];
+        L = (int)ids.shape[1];
+        id32 = (int32_t *)malloc((size_t)ids.count * sizeof *id32);
+        if (!id32)
+            goto done;
+        for (i = 0; i < (int)ids.count; i++) {
+            int64_t v = ((const int64_t *)ids.data)[i];
+            if (v < 0 || v >= cfg.vocab_size) {
+                fprintf(stderr, "ggdm clip-encode: --ids %s: id %lld at %d is not in the vocabulary (0 .. %d)\n", ip,
+                        (long long)v, i, cfg.vocab_size - 1);
+                goto done;
+            }
+            id32[i] = (int32_t)v;
+        }
     }
-    params = load_weights("clip-encode", wp, &t, err);
+    memset(&o, 0, sizeof o);
+    o.ignore = nets_ignore;
+    params = ggdm_netio_load("clip-encode", &md, "text_encoder", variant, wp, &t, &o, NULL);
     if (!params)
         goto done;
     st = ggdm_clip_workspace_bytes(&cfg, N, L, ggdm_cli_exec((int)threads), &wsb);
@@ -513,7 +481,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         fprintf(stderr, "ggdm clip-encode: %s\n", ggdm_status_str(st));
         goto done;
     }
-    ws = alloc_ws("clip-encode", wsb);
+    ws = ggdm_netio_alloc_ws("clip-encode", wsb);
     h = (float *)malloc((size_t)N * (size_t)L * (size_t)cfg.hidden_size * sizeof(float));
     ht = (float *)malloc((size_t)N * (size_t)L * (size_t)cfg.hidden_size * sizeof(float));
     if (!ws || !h || !ht)
@@ -529,18 +497,23 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         s[0] = (uint64_t)N;
         s[1] = (uint64_t)L;
         s[2] = (uint64_t)cfg.hidden_size;
-        if (!save_f32("clip-encode", out, 3, s, ht))
+        if (!ggdm_netio_save_f32("clip-encode", out, 3, s, ht))
             goto done;
     }
     rc = 0;
 done:
+    ggdm_cli_model_close(&md);
     ggdm_array_free(&ids);
+    free(prompts);
     free(id32);
     free(params);
     free(h);
     free(ht);
     free(ws);
     return rc;
+usage:
+    free(prompts);
+    return 2;
 }
 
 /* ------------------------------------------------------------------ unet2d */
@@ -654,6 +627,10 @@ out:
 
 int ggdm_cmd_unet2d(int argc, char **argv)
 {
+    const char *model = NULL, *variant = NULL;
+    ggdm_model_dir md;
+    ggdm_load_opts o;
+    char cbuf[4096];
     const char *val, *wp = NULL, *cp = NULL, *zp = NULL, *tp = NULL, *ep = NULL, *out = NULL, *dp = NULL, *gp = NULL;
     long long threads = 0;
     int i, r, rc = 1, N, H, W, Lt, recompute = 0;
@@ -669,42 +646,25 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     memset(&tt, 0, sizeof tt);
     memset(&e, 0, sizeof e);
     memset(&de, 0, sizeof de);
+    const ggdm_netio_sopt sopts[] = {{"--weights", &wp}, {"--config", &cp}, {"--z", &zp}, {"--t", &tp},
+                                     {"--text", &ep}, {"-o", &out}, {"--deps", &dp}, {"--grad", &gp},
+                                     {"--model", &model}, {"--variant", &variant}, {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
-            printf("usage: ggdm unet2d --weights W.safetensors --config config.json --z Z.npy --t T.npy\n"
+            printf("usage: ggdm unet2d (--weights W.safetensors --config config.json | --model DIR [--variant V])\n"
+                   "                   --z Z.npy --t T.npy\n"
                    "                   --text E.npy [-o EPS.npy] [--grad DZ.npy --deps DEPS.npy]\n"
                    "                   [--recompute-attention] [--threads N]\n"
                    "Stable Diffusion's UNet (diffusers' UNet2DConditionModel): the noise prediction EPS\n"
                    "[N, out, H, W] of latents Z [N, in, H, W] at integer steps T [N] (int64) with text states\n"
                    "E [N, L, cross_attention_dim] (float32, as the text encoder gives them), and with --grad\n"
                    "the input VJP DZ = J(Z)^T DEPS. --recompute-attention: attention VJPs recompute their\n"
-                   "weights instead of keeping them (less memory, the same bits).\n");
+                   "weights instead of keeping them (less memory, the same bits). --model DIR: a diffusers\n"
+                   "pipeline folder's unet/ (config.json, diffusion_pytorch_model[.V].safetensors or its index).\n");
             return 0;
         }
-        if ((r = ggdm_opt(argc, argv, &i, "--weights", &val)) != 0) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
             if (r < 0) return 2;
-            wp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--config", &val)) != 0) {
-            if (r < 0) return 2;
-            cp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--z", &val)) != 0) {
-            if (r < 0) return 2;
-            zp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--t", &val)) != 0) {
-            if (r < 0) return 2;
-            tp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--text", &val)) != 0) {
-            if (r < 0) return 2;
-            ep = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--deps", &val)) != 0) {
-            if (r < 0) return 2;
-            dp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--grad", &val)) != 0) {
-            if (r < 0) return 2;
-            gp = val;
         } else if (strcmp(argv[i], "--recompute-attention") == 0) {
             recompute = 1;
         } else if ((r = ggdm_opt(argc, argv, &i, "--threads", &val)) != 0) {
@@ -714,15 +674,20 @@ int ggdm_cmd_unet2d(int argc, char **argv)
             return 2;
         }
     }
-    if (!wp || !cp || !zp || !tp || !ep || (!out && !gp) || (!gp != !dp)) {
-        fprintf(stderr, "ggdm unet2d: --weights, --config, --z, --t, --text and -o (or --grad with --deps) are "
-                        "required (see ggdm unet2d --help)\n");
+    if ((!model && (!wp || !cp)) || !zp || !tp || !ep || (!out && !gp) || (!gp != !dp) || (variant && !model)) {
+        fprintf(stderr, "ggdm unet2d: --weights and --config (or --model, --variant only with it), --z, --t, --text "
+                        "and -o (or --grad with --deps) are required (see ggdm unet2d --help)\n");
         return 2;
     }
-    if (!unet2d_cfg_load("unet2d", cp, &cfg) || ggdm_unet2d_table(&cfg, &t) != GGDM_OK)
+    r = ggdm_netio_model("unet2d", model, "unet", &cp, wp, &md, cbuf, sizeof cbuf);
+    if (r <= 0)
+        return r < 0 ? 2 : 1;
+    if (!unet2d_cfg_load("unet2d", cp, &cfg) || ggdm_unet2d_table(&cfg, &t) != GGDM_OK) {
+        ggdm_cli_model_close(&md);
         return 1;
+    }
     cfg.attn_recompute = recompute;
-    if (!load_f32("unet2d", "--z", zp, 4, &z) || !load_f32("unet2d", "--text", ep, 3, &e))
+    if (!ggdm_netio_load_f32("unet2d", "--z", zp, 4, &z) || !ggdm_netio_load_f32("unet2d", "--text", ep, 3, &e))
         goto done;
     if (ggdm_io_load_npy(tp, &tt, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm unet2d: --t %s\n", err);
@@ -745,7 +710,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         goto done;
     }
     if (dp) {
-        if (!load_f32("unet2d", "--deps", dp, 4, &de))
+        if (!ggdm_netio_load_f32("unet2d", "--deps", dp, 4, &de))
             goto done;
         if (de.count != (uint64_t)N * (uint64_t)cfg.out_channels * (uint64_t)H * (uint64_t)W) {
             fprintf(stderr, "ggdm unet2d: --deps %s must be [%d, %d, %d, %d]\n", dp, N, cfg.out_channels, H, W);
@@ -758,7 +723,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
                 ggdm_status_str(st));
         goto done;
     }
-    tmp = alloc_ws("unet2d", tb);
+    tmp = ggdm_netio_alloc_ws("unet2d", tb);
     if (!tmp)
         goto done;
     st = ggdm_unet2d_workspace_bytes(&cfg, N, H, W, Lt, gp != NULL, ggdm_cli_exec((int)threads), tmp, tb, &wsb);
@@ -766,8 +731,10 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         fprintf(stderr, "ggdm unet2d: %s\n", ggdm_status_str(st));
         goto done;
     }
-    params = load_weights("unet2d", wp, &t, err);
-    ws = params ? alloc_ws("unet2d", wsb) : NULL;
+    memset(&o, 0, sizeof o);
+    o.ignore = nets_ignore;
+    params = ggdm_netio_load("unet2d", &md, "unet", variant, wp, &t, &o, NULL);
+    ws = params ? ggdm_netio_alloc_ws("unet2d", wsb) : NULL;
     eps = (float *)calloc((size_t)N * (size_t)cfg.out_channels * (size_t)H * (size_t)W, sizeof(float));
     text = (float *)malloc((size_t)e.count * sizeof(float));
     if (gp)
@@ -791,13 +758,14 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         s[1] = (uint64_t)cfg.out_channels;
         s[2] = (uint64_t)H;
         s[3] = (uint64_t)W;
-        if (out && !save_f32("unet2d", out, 4, s, eps))
+        if (out && !ggdm_netio_save_f32("unet2d", out, 4, s, eps))
             goto done;
-        if (gp && !save_f32("unet2d", gp, 4, z.shape, dz))
+        if (gp && !ggdm_netio_save_f32("unet2d", gp, 4, z.shape, dz))
             goto done;
     }
     rc = 0;
 done:
+    ggdm_cli_model_close(&md);
     ggdm_array_free(&z);
     ggdm_array_free(&tt);
     ggdm_array_free(&e);

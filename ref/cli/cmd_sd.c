@@ -2,11 +2,9 @@
  * Stable Diffusion's networks on the command line (docs/vae.md): `ggdm vae-decode`, the VAE
  * decoder's forward pass and input VJP, for the interop tests against diffusers.
  *
- * The configuration comes from a diffusers config.json through a minimal accessor interface
- * (sd_cfg_src below: numbers, strings and lists of them by top-level key), so the mapping
- * (vae_cfg_from_src) does not depend on which JSON reader backs it. Until the front end's
- * shared JSON reader (ref/cli/json.h) is merged, a small reader of flat JSON objects here
- * backs it (flat_json_*: a top-level object of numbers, strings, booleans, null and lists).
+ * The configuration comes from a diffusers config.json (model_dir.h's accessors), the weights
+ * through netio.h (ggdm_cli_params_load: F32, F16 or BF16, sharded or not, the old attention
+ * names of ggdm_cli_alias_vae_attn), or both from a diffusers folder's vae/ (--model).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -18,35 +16,21 @@
 
 #include "args.h"
 #include "cmds.h"
-#include "ggdm/safetensors.h"
 #include "ggdm/vae.h"
 #include "io.h"
+#include "model_dir.h"
+#include "netio.h"
 #include "pool.h"
 
 #define ERRCAP 512
 
-/* ------------------------------------------------------------------ config accessor */
+/* ------------------------------------------------------------------ configuration */
 
-/* What vae_cfg_from_src needs of a config file. Every function returns 1 when the key (and,
- * for index >= 0, its list's element) exists with that type, 0 when the key is absent, -1 when
- * it has another type or the index is out of range. index -1: the value itself. */
-typedef struct sd_cfg_src {
-    void *ctx;
-    int (*number)(void *ctx, const char *key, int index, double *v);
-    int (*string)(void *ctx, const char *key, int index, char *buf, size_t cap);
-    int (*list_len)(void *ctx, const char *key, int *n);
-} sd_cfg_src;
-
-static int cfg_int(const sd_cfg_src *s, const char *key, int index, int lo, int hi, int *out, char *err)
+static int in_range(const char *path, const char *key, long long v, long long lo, long long hi, int *out)
 {
-    double v;
-    int r = s->number(s->ctx, key, index, &v);
-    if (r == 0)
+    if (v < lo || v > hi) {
+        fprintf(stderr, "ggdm vae-decode: %s: key '%s': %lld is not in %lld .. %lld\n", path, key, v, lo, hi);
         return 0;
-    if (r < 0 || v != (double)(long)v || v < lo || v > hi) {
-        snprintf(err, ERRCAP, "\"%s\"%s must be an integer in %d .. %d", key, index >= 0 ? " (an element)" : "", lo,
-                 hi);
-        return -1;
     }
     *out = (int)v;
     return 1;
@@ -59,363 +43,109 @@ static int cfg_int(const sd_cfg_src *s, const char *key, int index, int lo, int 
  * up_block_types (each "UpDecoderBlock2D"), _class_name (when present: "AutoencoderKL").
  * Missing keys keep diffusers' defaults for AutoencoderKL. The latent size is not in the file.
  */
-static int vae_cfg_from_src(const sd_cfg_src *s, ggdm_vae_cfg *cfg, char *err)
+static int vae_cfg_load(const char *path, ggdm_vae_cfg *cfg)
 {
-    char buf[64];
-    double v;
-    int n, i, r;
+    ggdm_cli_cfg f;
+    char err[ERRCAP];
+    long long ch[GGDM_VAE_MAX_BLOCKS], v[4];
+    const char *types[GGDM_VAE_MAX_BLOCKS], *str;
+    double sf;
+    int n, nt, i, b, ok = 0;
     /* AutoencoderKL's own defaults */
     memset(cfg, 0, sizeof *cfg);
     cfg->n_blocks = 1;
     cfg->block_out_channels[0] = 64;
-    cfg->layers_per_block = 1;
-    cfg->latent_channels = 4;
-    cfg->out_channels = 3;
-    cfg->norm_num_groups = 32;
-    cfg->scaling_factor = 0.18215f;
-    cfg->mid_attention = 1;
-    r = s->string(s->ctx, "_class_name", -1, buf, sizeof buf);
-    if (r < 0 || (r > 0 && strcmp(buf, "AutoencoderKL") != 0)) {
-        snprintf(err, ERRCAP, "\"_class_name\" is not \"AutoencoderKL\"");
+    if (ggdm_cli_cfg_load(&f, path, err, sizeof err) != GGDM_OK) {
+        fprintf(stderr, "ggdm vae-decode: %s\n", err);
         return 0;
     }
-    r = s->string(s->ctx, "act_fn", -1, buf, sizeof buf);
-    if (r < 0 || (r > 0 && strcmp(buf, "silu") != 0)) {
-        snprintf(err, ERRCAP, "\"act_fn\" must be \"silu\" (the only activation ggdm's decoder runs)");
-        return 0;
+#define GET(call)                                                                                                     \
+    if ((call) != GGDM_OK) {                                                                                          \
+        fprintf(stderr, "ggdm vae-decode: %s\n", err);                                                                \
+        goto out;                                                                                                     \
     }
-    r = s->list_len(s->ctx, "block_out_channels", &n);
-    if (r < 0 || (r > 0 && (n < 1 || n > GGDM_VAE_MAX_BLOCKS))) {
-        snprintf(err, ERRCAP, "\"block_out_channels\" must be a list of 1 .. %d integers", GGDM_VAE_MAX_BLOCKS);
-        return 0;
+    GET(ggdm_cli_cfg_str_or(&f, "_class_name", "AutoencoderKL", &str, err, sizeof err));
+    if (strcmp(str, "AutoencoderKL") != 0) {
+        fprintf(stderr, "ggdm vae-decode: %s: _class_name '%s' is not 'AutoencoderKL'\n", path, str);
+        goto out;
     }
-    if (r > 0) {
+    GET(ggdm_cli_cfg_str_or(&f, "act_fn", "silu", &str, err, sizeof err));
+    if (strcmp(str, "silu") != 0) {
+        fprintf(stderr, "ggdm vae-decode: %s: act_fn '%s' is not supported (silu, the only one ggdm's decoder runs)\n",
+                path, str);
+        goto out;
+    }
+    if (ggdm_cli_cfg_has(&f, "block_out_channels")) {
+        GET(ggdm_cli_cfg_ints(&f, "block_out_channels", ch, GGDM_VAE_MAX_BLOCKS, &n, err, sizeof err));
+        if (n < 1) {
+            fprintf(stderr, "ggdm vae-decode: %s: block_out_channels is empty\n", path);
+            goto out;
+        }
         cfg->n_blocks = n;
         for (i = 0; i < n; i++)
-            if (cfg_int(s, "block_out_channels", i, 1, 8192, &cfg->block_out_channels[i], err) <= 0) {
-                if (!err[0])
-                    snprintf(err, ERRCAP, "\"block_out_channels\" must be a list of integers");
-                return 0;
+            if (!in_range(path, "block_out_channels", ch[i], 1, 8192, &cfg->block_out_channels[i]))
+                goto out;
+    }
+    if (ggdm_cli_cfg_has(&f, "up_block_types")) {
+        GET(ggdm_cli_cfg_strs(&f, "up_block_types", types, GGDM_VAE_MAX_BLOCKS, &nt, err, sizeof err));
+        if (nt != cfg->n_blocks) {
+            fprintf(stderr, "ggdm vae-decode: %s: up_block_types has %d entries, block_out_channels %d\n", path, nt,
+                    cfg->n_blocks);
+            goto out;
+        }
+        for (i = 0; i < nt; i++)
+            if (strcmp(types[i], "UpDecoderBlock2D") != 0) {
+                fprintf(stderr, "ggdm vae-decode: %s: up block type '%s' is not one ggdm builds (UpDecoderBlock2D)\n",
+                        path, types[i]);
+                goto out;
             }
     }
-    r = s->list_len(s->ctx, "up_block_types", &n);
-    if (r < 0 || (r > 0 && n != cfg->n_blocks)) {
-        snprintf(err, ERRCAP, "\"up_block_types\" must list one block per block_out_channels entry");
-        return 0;
+    GET(ggdm_cli_cfg_int_or(&f, "layers_per_block", 1, &v[0], err, sizeof err));
+    GET(ggdm_cli_cfg_int_or(&f, "latent_channels", 4, &v[1], err, sizeof err));
+    GET(ggdm_cli_cfg_int_or(&f, "out_channels", 3, &v[2], err, sizeof err));
+    GET(ggdm_cli_cfg_int_or(&f, "norm_num_groups", 32, &v[3], err, sizeof err));
+    GET(ggdm_cli_cfg_float_or(&f, "scaling_factor", 0.18215, &sf, err, sizeof err));
+    GET(ggdm_cli_cfg_bool_or(&f, "mid_block_add_attention", 1, &b, err, sizeof err));
+#undef GET
+    if (!in_range(path, "layers_per_block", v[0], 0, GGDM_VAE_MAX_LAYERS, &cfg->layers_per_block) ||
+        !in_range(path, "latent_channels", v[1], 1, 1024, &cfg->latent_channels) ||
+        !in_range(path, "out_channels", v[2], 1, 1024, &cfg->out_channels) ||
+        !in_range(path, "norm_num_groups", v[3], 1, 8192, &cfg->norm_num_groups))
+        goto out;
+    if (!(sf > 0 && sf < 1e30)) {
+        fprintf(stderr, "ggdm vae-decode: %s: key 'scaling_factor' must be a positive number\n", path);
+        goto out;
     }
-    for (i = 0; r > 0 && i < n; i++)
-        if (s->string(s->ctx, "up_block_types", i, buf, sizeof buf) <= 0 || strcmp(buf, "UpDecoderBlock2D") != 0) {
-            snprintf(err, ERRCAP, "\"up_block_types\"[%d] must be \"UpDecoderBlock2D\"", i);
-            return 0;
-        }
-    if (cfg_int(s, "layers_per_block", -1, 0, GGDM_VAE_MAX_LAYERS, &cfg->layers_per_block, err) < 0 ||
-        cfg_int(s, "latent_channels", -1, 1, 1024, &cfg->latent_channels, err) < 0 ||
-        cfg_int(s, "out_channels", -1, 1, 1024, &cfg->out_channels, err) < 0 ||
-        cfg_int(s, "norm_num_groups", -1, 1, 8192, &cfg->norm_num_groups, err) < 0)
-        return 0;
-    r = s->number(s->ctx, "scaling_factor", -1, &v);
-    if (r < 0 || (r > 0 && !(v > 0 && v < 1e30))) {
-        snprintf(err, ERRCAP, "\"scaling_factor\" must be a positive number");
-        return 0;
-    }
-    if (r > 0)
-        cfg->scaling_factor = (float)v;
-    r = s->string(s->ctx, "mid_block_add_attention", -1, buf, sizeof buf); /* booleans come as strings */
-    if (r > 0 && strcmp(buf, "true") != 0 && strcmp(buf, "false") != 0) {
-        snprintf(err, ERRCAP, "\"mid_block_add_attention\" must be true or false");
-        return 0;
-    }
-    if (r > 0)
-        cfg->mid_attention = strcmp(buf, "true") == 0;
-    return 1;
+    cfg->scaling_factor = (float)sf;
+    cfg->mid_attention = b;
+    ok = 1;
+out:
+    ggdm_cli_cfg_free(&f);
+    return ok;
 }
 
-/* ------------------------------------------------------------------ a flat JSON reader */
-
-typedef struct flat_json {
-    const char *s;
-    size_t n;
-} flat_json;
-
-static size_t fj_ws(const flat_json *j, size_t p)
+/* Comma-separated name prefixes -> NULL-terminated "PREFIX*" patterns for ggdm_load_opts
+ * (at most cap - 1; each at most 127 characters). 0 when there are too many. */
+static int ignore_patterns(const char *list, char (*buf)[128], const char **pat, int cap)
 {
-    while (p < j->n && (j->s[p] == ' ' || j->s[p] == '\t' || j->s[p] == '\n' || j->s[p] == '\r'))
-        p++;
-    return p;
-}
-
-/* End of the string starting at p (the opening quote), past its closing quote; 0 on error. */
-static size_t fj_str_end(const flat_json *j, size_t p)
-{
-    for (p++; p < j->n; p++) {
-        if (j->s[p] == '\\')
-            p++;
-        else if (j->s[p] == '"')
-            return p + 1;
-    }
-    return 0;
-}
-
-/* End of the value at p (any JSON value, nested lists and objects skipped); 0 on error. */
-static size_t fj_value_end(const flat_json *j, size_t p)
-{
-    int depth = 0;
-    p = fj_ws(j, p);
-    if (p >= j->n)
-        return 0;
-    if (j->s[p] != '[' && j->s[p] != '{' && j->s[p] != '"') { /* a number, true, false, null */
-        size_t b = p;
-        while (p < j->n && !strchr(",}] \t\r\n", j->s[p]))
-            p++;
-        return p > b ? p : 0;
-    }
-    while (p < j->n) {
-        char c = j->s[p];
-        if (c == '"') {
-            p = fj_str_end(j, p);
-            if (!p || depth == 0)
-                return p;
-            continue;
-        }
-        if (c == '[' || c == '{') {
-            depth++;
-        } else if (c == ']' || c == '}') {
-            if (--depth == 0)
-                return p + 1;
-        }
-        p++;
-    }
-    return 0;
-}
-
-/* The value of top-level key: [*b, *e); 0 when absent. */
-static int fj_find(const flat_json *j, const char *key, size_t *b, size_t *e)
-{
-    size_t p = fj_ws(j, 0), klen = strlen(key);
-    if (p >= j->n || j->s[p] != '{')
-        return 0;
-    p++;
-    for (;;) {
-        size_t ks, ke, ve;
-        p = fj_ws(j, p);
-        if (p >= j->n || j->s[p] != '"')
-            return 0;
-        ks = p + 1;
-        ke = fj_str_end(j, p);
-        if (!ke)
-            return 0;
-        p = fj_ws(j, ke);
-        if (p >= j->n || j->s[p] != ':')
-            return 0;
-        p = fj_ws(j, p + 1);
-        ve = fj_value_end(j, p);
-        if (!ve)
-            return 0;
-        if (ke - 1 - ks == klen && memcmp(j->s + ks, key, klen) == 0) {
-            *b = p;
-            *e = ve;
-            return 1;
-        }
-        p = fj_ws(j, ve);
-        if (p >= j->n || j->s[p] != ',')
-            return 0;
-        p++;
-    }
-}
-
-/* The element `index` of the list at [b, e) (index -1: the value itself). */
-static int fj_elem(const flat_json *j, size_t b, size_t e, int index, size_t *eb, size_t *ee)
-{
-    size_t p;
-    int k = 0;
-    if (index < 0) {
-        *eb = b;
-        *ee = e;
-        return 1;
-    }
-    if (j->s[b] != '[')
-        return -1;
-    p = fj_ws(j, b + 1);
-    if (p < e && j->s[p] == ']')
-        return -1;
-    while (p < e) {
-        size_t ve = fj_value_end(j, p);
-        if (!ve)
-            return -1;
-        if (k == index) {
-            *eb = p;
-            *ee = ve;
-            return 1;
-        }
-        p = fj_ws(j, ve);
-        if (p >= e || j->s[p] != ',')
-            return -1;
-        p = fj_ws(j, p + 1);
-        k++;
-    }
-    return -1;
-}
-
-static int fj_number(void *ctx, const char *key, int index, double *v)
-{
-    const flat_json *j = (const flat_json *)ctx;
-    size_t b, e, eb, ee;
-    char tmp[64], *end;
-    if (!fj_find(j, key, &b, &e))
-        return 0;
-    if (fj_elem(j, b, e, index, &eb, &ee) < 0 || ee - eb >= sizeof tmp || ee == eb)
-        return -1;
-    memcpy(tmp, j->s + eb, ee - eb);
-    tmp[ee - eb] = 0;
-    errno = 0;
-    *v = strtod(tmp, &end);
-    return *end == 0 && errno == 0 && (tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9')) ? 1 : -1;
-}
-
-/* A string's raw contents (escapes kept), or true / false as "true" / "false". */
-static int fj_string(void *ctx, const char *key, int index, char *buf, size_t cap)
-{
-    const flat_json *j = (const flat_json *)ctx;
-    size_t b, e, eb, ee;
-    if (!fj_find(j, key, &b, &e))
-        return 0;
-    if (fj_elem(j, b, e, index, &eb, &ee) < 0)
-        return -1;
-    if (j->s[eb] == '"') {
-        eb++;
-        ee--;
-    } else if (!((ee - eb == 4 && memcmp(j->s + eb, "true", 4) == 0) ||
-                 (ee - eb == 5 && memcmp(j->s + eb, "false", 5) == 0))) {
-        return -1;
-    }
-    if (ee - eb >= cap)
-        return -1;
-    memcpy(buf, j->s + eb, ee - eb);
-    buf[ee - eb] = 0;
-    return 1;
-}
-
-static int fj_list_len(void *ctx, const char *key, int *n)
-{
-    const flat_json *j = (const flat_json *)ctx;
-    size_t b, e, eb, ee;
-    int k = 0;
-    if (!fj_find(j, key, &b, &e))
-        return 0;
-    if (j->s[b] != '[')
-        return -1;
-    while (k < 4096 && fj_elem(j, b, e, k, &eb, &ee) > 0)
-        k++;
-    *n = k;
-    return 1;
-}
-
-/* ------------------------------------------------------------------ weights */
-
-static int name_ignored(const char *name, const char *ignore)
-{
-    const char *p = ignore;
+    int n = 0;
+    const char *p = list;
     while (p && *p) {
         const char *c = strchr(p, ',');
         size_t l = c ? (size_t)(c - p) : strlen(p);
-        if (l && strncmp(name, p, l) == 0)
-            return 1;
+        if (l) {
+            if (n >= cap - 1 || l > 125)
+                return 0;
+            memcpy(buf[n], p, l);
+            buf[n][l] = '*';
+            buf[n][l + 1] = 0;
+            pat[n] = buf[n];
+            n++;
+        }
         p = c ? c + 1 : NULL;
     }
-    return 0;
-}
-
-/*
- * Fills params (the table's n_params floats) from a safetensors file by name: every tensor
- * of the table must be there (under prefix + name when prefix is given), F32, of its shape (a
- * Linear [O, I] may also be stored as a 1x1 convolution [O, I, 1, 1]); a tensor of the file
- * that is not in the table is an error unless its name (after the prefix) starts with one of
- * the comma-separated prefixes in `ignore` (the encoder's, for a whole AutoencoderKL file).
- */
-static int load_weights(const char *cmd, const char *path, const ggdm_param_table *tab, const char *prefix,
-                        const char *ignore, float *params)
-{
-    uint8_t *file = NULL;
-    uint64_t len = 0, nt = 0, nm = 0, i, idx;
-    ggdm_st_tensor *ts = NULL;
-    char err[ERRCAP], msg[GGDM_ST_MSG_LEN], *used = NULL, nbuf[512];
-    ggdm_status st;
-    int k, d, ok = 0;
-    size_t pl = prefix ? strlen(prefix) : 0;
-    if (ggdm_io_read_file(path, &file, &len, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s\n", cmd, err);
-        return 0;
-    }
-    st = ggdm_st_parse(file, len, NULL, 0, &nt, NULL, 0, &nm, msg);
-    if (st == GGDM_ERR_BUFFER_TOO_SMALL || st == GGDM_OK) {
-        ggdm_st_meta *meta = (ggdm_st_meta *)calloc(nm ? nm : 1, sizeof *meta);
-        ts = (ggdm_st_tensor *)calloc(nt ? nt : 1, sizeof *ts);
-        used = (char *)calloc(nt ? nt : 1, 1);
-        st = meta && ts && used ? ggdm_st_parse(file, len, ts, nt, &nt, meta, nm, &nm, msg) : GGDM_ERR_IO;
-        free(meta);
-    }
-    if (st != GGDM_OK) {
-        fprintf(stderr, "ggdm %s: %s: %s\n", cmd, path, st == GGDM_ERR_IO ? "out of memory" : msg);
-        goto done;
-    }
-    for (k = 0; k < tab->n_tensors; k++) {
-        ggdm_param_info t;
-        const ggdm_st_tensor *f;
-        int shape_ok;
-        tab->tensor(tab->cfg, k, &t);
-        snprintf(nbuf, sizeof nbuf, "%s%s", prefix ? prefix : "", t.name);
-        if (ggdm_st_find(file, len, ts, nt, nbuf, &idx, msg) != GGDM_OK) {
-            fprintf(stderr, "ggdm %s: %s: the tensor %s is missing\n", cmd, path, nbuf);
-            goto done;
-        }
-        f = &ts[idx];
-        used[idx] = 1;
-        shape_ok = f->ndim == t.ndim;
-        for (d = 0; shape_ok && d < t.ndim; d++)
-            shape_ok = f->shape[d] == t.shape[d];
-        if (!shape_ok && t.ndim == 2 && f->ndim == 4 && f->shape[0] == t.shape[0] && f->shape[1] == t.shape[1] &&
-            f->shape[2] == 1 && f->shape[3] == 1)
-            shape_ok = 1; /* a Linear stored as a 1x1 convolution (older checkpoints) */
-        if (!shape_ok || f->count != t.count) {
-            char want[128] = "", got[128] = "";
-            for (d = 0; d < t.ndim; d++)
-                snprintf(want + strlen(want), sizeof want - strlen(want), "%s%llu", d ? ", " : "",
-                         (unsigned long long)t.shape[d]);
-            for (d = 0; d < f->ndim; d++)
-                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", d ? ", " : "",
-                         (unsigned long long)f->shape[d]);
-            fprintf(stderr, "ggdm %s: %s: %s has shape (%s); the configuration needs (%s)\n", cmd, path, nbuf, got,
-                    want);
-            goto done;
-        }
-        if (ggdm_st_load_f32(file, len, f, params + t.offset, t.count, msg) != GGDM_OK) {
-            fprintf(stderr, "ggdm %s: %s: %s: %s (convert the weights to float32)\n", cmd, path, nbuf, msg);
-            goto done;
-        }
-    }
-    for (i = 0; i < nt; i++) {
-        uint64_t ol;
-        if (used[i])
-            continue;
-        if (ts[i].name_len >= sizeof nbuf ||
-            ggdm_st_string(file, len, ts[i].name_off, ts[i].name_len, nbuf, sizeof nbuf, &ol) != GGDM_OK)
-            snprintf(nbuf, sizeof nbuf, "(unreadable name)");
-        if (pl && strncmp(nbuf, prefix, pl) != 0)
-            continue; /* another network's tensor in a whole-pipeline file */
-        if (!name_ignored(nbuf + pl, ignore)) {
-            fprintf(stderr,
-                    "ggdm %s: %s: the tensor %s is not a parameter of this VAE decoder (a wrong configuration? "
-                    "--ignore PREFIXES skips tensors by name)\n",
-                    cmd, path, nbuf);
-            goto done;
-        }
-    }
-    ok = 1;
-done:
-    free(file);
-    free(ts);
-    free(used);
-    return ok;
+    pat[n] = NULL;
+    return 1;
 }
 
 /* ------------------------------------------------------------------ trace */
@@ -443,7 +173,8 @@ static void sd_trace_write(void *vctx, const char *name, const float *data, int 
 /* ------------------------------------------------------------------ ggdm vae-decode */
 
 static const char *const vae_help =
-    "usage: ggdm vae-decode (--config config.json | --tiny | --sd15) (--weights W.safetensors | --init-seed S)\n"
+    "usage: ggdm vae-decode ((--config config.json | --tiny | --sd15) (--weights W.safetensors | --init-seed S)\n"
+    "                       | --model DIR [--variant V])\n"
     "                       --z Z.npy -o X.npy [--vjp DX.npy --o-grad DZ.npy] [--prefix P] [--ignore PREFIXES]\n"
     "                       [--attn keep|recompute] [--threads N] [--trace DIR] [--time]\n"
     "Stable Diffusion's VAE decoder (diffusers AutoencoderKL's decode path, docs/vae.md):\n"
@@ -453,7 +184,10 @@ static const char *const vae_help =
     "  --config F      a diffusers config.json (vae/config.json): block_out_channels, layers_per_block,\n"
     "                  latent_channels, out_channels, norm_num_groups, scaling_factor, ...\n"
     "  --tiny, --sd15  built-in configurations (block_out_channels (32, 64), groups 8, 1 layer; SD v1.5)\n"
-    "  --weights W     safetensors, diffusers' names (decoder.*, post_quant_conv.*; float32); tensors of\n"
+    "  --model DIR     a diffusers pipeline folder: vae/config.json and vae/diffusion_pytorch_model[.V]\n"
+    "                  .safetensors (or its sharded index; --variant fp16)\n"
+    "  --weights W     safetensors, diffusers' names (decoder.*, post_quant_conv.*; F32, F16 or BF16, or a\n"
+    "                  sharded *.safetensors.index.json; old attention names query/key/value/proj_attn); tensors of\n"
     "                  the encoder path (encoder.*, quant_conv.*) are skipped, any other is an error\n"
     "  --prefix P      the names carry the prefix P (e.g. 'vae.' in a whole-pipeline file; others skipped)\n"
     "  --ignore L      comma-separated name prefixes to skip (default encoder.,quant_conv.)\n"
@@ -470,26 +204,13 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int load_f32_4d(const char *opt, const char *path, ggdm_array *a)
-{
-    char err[ERRCAP];
-    if (ggdm_io_load_npy(path, a, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm vae-decode: %s\n", err);
-        return 0;
-    }
-    if (a->dtype != GGDM_DT_F32 || a->ndim != 4 || a->count == 0) {
-        char d[128];
-        ggdm_array_describe(a, d, sizeof d);
-        fprintf(stderr, "ggdm vae-decode: %s %s is %s; a float32 (N, C, H, W) array is needed\n", opt, path, d);
-        return 0;
-    }
-    return 1;
-}
-
 int ggdm_cmd_vae_decode(int argc, char **argv)
 {
     const char *cmd = "vae-decode", *val, *cfgp = NULL, *wp = NULL, *zp = NULL, *out = NULL, *dxp = NULL,
-               *dzp = NULL, *prefix = NULL, *ignore = "encoder.,quant_conv.", *trace = NULL, *attn = "keep";
+               *dzp = NULL, *prefix = NULL, *ignore = "encoder.,quant_conv.", *trace = NULL, *attn = "keep", *model = NULL,
+               *variant = NULL;
+    ggdm_model_dir md;
+    char cbuf[4096];
     int i, r, preset = 0, timing = 0, have_seed = 0, rc = 1, N, oh, ow;
     long long threads = 0, seed = 0;
     ggdm_vae_cfg cfg;
@@ -504,47 +225,21 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
     double t0;
     memset(&z, 0, sizeof z);
     memset(&dx, 0, sizeof dx);
+    const ggdm_netio_sopt sopts[] = {{"--config", &cfgp}, {"--weights", &wp}, {"-w", &wp}, {"--z", &zp}, {"-o", &out},
+                                     {"--vjp", &dxp}, {"--o-grad", &dzp}, {"-o-grad", &dzp}, {"--prefix", &prefix},
+                                     {"--ignore", &ignore}, {"--trace", &trace}, {"--attn", &attn}, {"--model", &model},
+                                     {"--variant", &variant}, {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             fputs(vae_help, stdout);
             return 0;
         }
-        if (strcmp(argv[i], "--tiny") == 0 || strcmp(argv[i], "--sd15") == 0) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
+            if (r < 0) return 2;
+        } else if (strcmp(argv[i], "--tiny") == 0 || strcmp(argv[i], "--sd15") == 0) {
             preset = argv[i][2] == 't' ? 1 : 2;
         } else if (strcmp(argv[i], "--time") == 0) {
             timing = 1;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--config", &val)) != 0) {
-            if (r < 0) return 2;
-            cfgp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--weights", &val)) != 0 ||
-                   (r = ggdm_opt(argc, argv, &i, "-w", &val)) != 0) {
-            if (r < 0) return 2;
-            wp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--z", &val)) != 0) {
-            if (r < 0) return 2;
-            zp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "-o", &val)) != 0) {
-            if (r < 0) return 2;
-            out = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--vjp", &val)) != 0) {
-            if (r < 0) return 2;
-            dxp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--o-grad", &val)) != 0 ||
-                   (r = ggdm_opt(argc, argv, &i, "-o-grad", &val)) != 0) {
-            if (r < 0) return 2;
-            dzp = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--prefix", &val)) != 0) {
-            if (r < 0) return 2;
-            prefix = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--ignore", &val)) != 0) {
-            if (r < 0) return 2;
-            ignore = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--trace", &val)) != 0) {
-            if (r < 0) return 2;
-            trace = val;
-        } else if ((r = ggdm_opt(argc, argv, &i, "--attn", &val)) != 0) {
-            if (r < 0) return 2;
-            attn = val;
         } else if ((r = ggdm_opt(argc, argv, &i, "--init-seed", &val)) != 0) {
             if (r < 0 || !ggdm_opt_int(cmd, "--init-seed", val, 0, 0x7FFFFFFFFFFFFFFFll, &seed)) return 2;
             have_seed = 1;
@@ -555,6 +250,17 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
             return 2;
         }
     }
+    if (model && (cfgp || preset || wp || have_seed || prefix)) {
+        fprintf(stderr, "ggdm %s: --model reads the configuration and the weights: give none of --config, --tiny, "
+                        "--sd15, --weights, --init-seed, --prefix with it\n", cmd);
+        return 2;
+    }
+    if (variant && !model) {
+        fprintf(stderr, "ggdm %s: --variant goes with --model\n", cmd);
+        return 2;
+    }
+    if (model)
+        cfgp = wp = model; /* for the checks below; set from the folder after them */
     if (!zp || !out || (!cfgp && !preset) || (cfgp && preset) || (!wp && !have_seed) || (wp && have_seed) ||
         (!dxp != !dzp) || (strcmp(attn, "keep") != 0 && strcmp(attn, "recompute") != 0)) {
         fprintf(stderr, "ggdm %s: %s (see ggdm %s --help)\n", cmd,
@@ -569,36 +275,24 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
                 cmd);
         return 2;
     }
+    if (model) {
+        cfgp = NULL;
+        if (ggdm_netio_model(cmd, model, "vae", &cfgp, NULL, &md, cbuf, sizeof cbuf) <= 0)
+            return 1;
+    } else {
+        memset(&md, 0, sizeof md);
+    }
     /* the configuration */
     if (cfgp) {
-        uint8_t *buf = NULL;
-        uint64_t len = 0;
-        flat_json j;
-        sd_cfg_src src;
-        if (ggdm_io_read_file(cfgp, &buf, &len, err, sizeof err) != GGDM_OK) {
-            fprintf(stderr, "ggdm %s: %s\n", cmd, err);
-            return 1;
-        }
-        j.s = (const char *)buf;
-        j.n = (size_t)len;
-        src.ctx = &j;
-        src.number = fj_number;
-        src.string = fj_string;
-        src.list_len = fj_list_len;
-        err[0] = 0;
-        r = vae_cfg_from_src(&src, &cfg, err);
-        free(buf);
-        if (!r) {
-            fprintf(stderr, "ggdm %s: %s: %s\n", cmd, cfgp, err);
-            return 1;
-        }
+        if (!vae_cfg_load(cfgp, &cfg))
+            goto done;
     } else if (preset == 1) {
         ggdm_vae_cfg_tiny(&cfg);
     } else {
         ggdm_vae_cfg_sd15(&cfg);
     }
     cfg.attn_kind = strcmp(attn, "keep") == 0 ? GGDM_ATTN_KEEP : GGDM_ATTN_RECOMPUTE;
-    if (!load_f32_4d("--z", zp, &z))
+    if (!ggdm_netio_load_f32(cmd, "--z", zp, 4, &z))
         goto done;
     if (z.shape[0] > (1u << 20) || z.shape[1] != (uint64_t)cfg.latent_channels || z.shape[2] > (1u << 14) ||
         z.shape[3] > (1u << 14)) {
@@ -615,7 +309,7 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
     }
     ggdm_vae_out_size(&cfg, &oh, &ow);
     if (dxp) {
-        if (!load_f32_4d("--vjp", dxp, &dx))
+        if (!ggdm_netio_load_f32(cmd, "--vjp", dxp, 4, &dx))
             goto done;
         if (dx.shape[0] != (uint64_t)N || dx.shape[1] != (uint64_t)cfg.out_channels || dx.shape[2] != (uint64_t)oh ||
             dx.shape[3] != (uint64_t)ow) {
@@ -624,17 +318,32 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
             goto done;
         }
     }
-    params = (float *)malloc(sizeof(float) * (size_t)(tab.n_params ? tab.n_params : 1));
     x0 = (float *)malloc(sizeof(float) * (size_t)N * (size_t)cfg.out_channels * (size_t)oh * (size_t)ow);
     dz = dxp ? (float *)malloc(sizeof(float) * (size_t)z.count) : NULL;
-    if (!params || !x0 || (dxp && !dz)) {
+    if (!x0 || (dxp && !dz)) {
         fprintf(stderr, "ggdm %s: out of memory\n", cmd);
         goto done;
     }
     if (wp) {
-        if (!load_weights(cmd, wp, &tab, prefix, ignore, params))
+        char pbuf[16][128];
+        const char *pat[16];
+        ggdm_load_opts o;
+        if (!ignore_patterns(ignore, pbuf, pat, 16)) {
+            fprintf(stderr, "ggdm %s: --ignore: at most 15 prefixes of at most 125 characters\n", cmd);
+            goto done;
+        }
+        memset(&o, 0, sizeof o);
+        o.alias = ggdm_cli_alias_vae_attn;
+        o.ignore = pat;
+        params = ggdm_netio_load(cmd, &md, "vae", variant, wp, &tab, &o, prefix);
+        if (!params)
             goto done;
     } else {
+        params = (float *)malloc(sizeof(float) * (size_t)(tab.n_params ? tab.n_params : 1));
+        if (!params) {
+            fprintf(stderr, "ggdm %s: out of memory\n", cmd);
+            goto done;
+        }
         ggdm_vae_init(&cfg, (uint64_t)seed, params, tab.n_params);
     }
     ex = ggdm_cli_exec(trace ? 1 : (int)threads);
@@ -693,6 +402,7 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
     }
     rc = 0;
 done:
+    ggdm_cli_model_close(&md);
     ggdm_array_free(&z);
     ggdm_array_free(&dx);
     free(params);

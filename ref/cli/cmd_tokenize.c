@@ -12,11 +12,14 @@
 #include "cmds.h"
 #include "ggdm/clip_tok.h"
 #include "io.h"
+#include "model_dir.h"
+#include "netio.h"
 
 static const char *const tokenize_usage =
-    "usage: ggdm tokenize --tokenizer DIR [--max-length N] [--no-pad] [--hex] TEXT...\n"
+    "usage: ggdm tokenize (--tokenizer DIR | --model DIR) [--max-length N] [--no-pad] [--hex] TEXT...\n"
     "CLIP's tokenizer (transformers' CLIPTokenizer, SD v1.5): prints one line of ids per TEXT.\n"
     "  --tokenizer DIR   folder with vocab.json and merges.txt (diffusers' tokenizer/ folder)\n"
+    "  --model DIR       a diffusers pipeline folder: its tokenizer/ (model_index.json must list it)\n"
     "  --max-length N    BOS + at most N-2 tokens + EOS, padded with EOS to N (default 77);\n"
     "                    0: every token, no truncation, no padding\n"
     "  --no-pad          print the ids before the padding only\n"
@@ -34,31 +37,16 @@ static int hexval(char c)
     return -1;
 }
 
-static int load_file(const char *dir, const char *name, uint8_t **buf, uint64_t *len)
-{
-    char path[4096], err[512];
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) {
-        fprintf(stderr, "ggdm tokenize: path too long: %s/%s\n", dir, name);
-        return 0;
-    }
-    if (ggdm_io_read_file(path, buf, len, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm tokenize: %s\n", err);
-        return 0;
-    }
-    return 1;
-}
-
 int ggdm_cmd_tokenize(int argc, char **argv)
 {
     const char *dir = NULL, *val;
     long long max_len = GGDM_CLIP_TOK_CTX;
     int i, r, no_pad = 0, hex = 0, ntext = 0, rc = 0, t;
     const char **texts = (const char **)malloc(sizeof(char *) * (size_t)(argc + 1));
-    uint8_t *vocab = NULL, *merges = NULL;
-    uint64_t vlen = 0, mlen = 0, abytes = 0;
     void *arena = NULL;
-    ggdm_clip_tok *tok = NULL;
-    char msg[GGDM_CLIP_TOK_MSG_LEN];
+    const ggdm_clip_tok *tok = NULL;
+    const char *model = NULL;
+    char tdir[4096];
     ggdm_status st;
 
     if (!texts) {
@@ -74,6 +62,10 @@ int ggdm_cmd_tokenize(int argc, char **argv)
             if (r < 0)
                 goto usage;
             dir = val;
+        } else if ((r = ggdm_opt(argc, argv, &i, "--model", &val)) != 0) {
+            if (r < 0)
+                goto usage;
+            model = val;
         } else if ((r = ggdm_opt(argc, argv, &i, "--max-length", &val)) != 0) {
             if (r < 0 || !ggdm_opt_int("tokenize", "--max-length", val, 0, 1000000, &max_len))
                 goto usage;
@@ -96,31 +88,29 @@ int ggdm_cmd_tokenize(int argc, char **argv)
             texts[ntext++] = argv[i];
         }
     }
-    if (!dir) {
-        fprintf(stderr, "ggdm tokenize: --tokenizer DIR is required\n%s", tokenize_usage);
+    if (!dir == !model) {
+        fprintf(stderr, "ggdm tokenize: %s\n%s",
+                dir ? "give --tokenizer DIR or --model DIR, not both" : "--tokenizer DIR (or --model DIR) is required",
+                tokenize_usage);
         goto usage;
     }
-    if (!load_file(dir, "vocab.json", &vocab, &vlen) || !load_file(dir, "merges.txt", &merges, &mlen)) {
-        free(vocab);
+    if (model) {
+        ggdm_model_dir md;
+        char err[512];
+        if (ggdm_cli_model_open(&md, model, err, sizeof err) != GGDM_OK ||
+            ggdm_cli_model_path(&md, "tokenizer", NULL, tdir, sizeof tdir, err, sizeof err) != GGDM_OK) {
+            fprintf(stderr, "ggdm tokenize: --model %s\n", err);
+            ggdm_cli_model_close(&md);
+            free(texts);
+            return 1;
+        }
+        ggdm_cli_model_close(&md);
+        dir = tdir;
+    }
+    if (!ggdm_netio_tok_open("tokenize", dir, &arena, &tok)) {
         free(texts);
         return 1;
     }
-    st = ggdm_clip_tok_bytes(vlen, mlen, &abytes);
-    if (st == GGDM_OK && !(arena = malloc((size_t)abytes)))
-        st = GGDM_ERR_IO;
-    if (st == GGDM_OK)
-        st = ggdm_clip_tok_load(arena, abytes, (const char *)vocab, vlen, (const char *)merges, mlen, &tok, msg);
-    else
-        snprintf(msg, sizeof msg, "%s", st == GGDM_ERR_IO ? "out of memory" : "tokenizer files too large");
-    free(vocab);
-    free(merges);
-    if (st != GGDM_OK) {
-        fprintf(stderr, "ggdm tokenize: %s: %s\n", dir, msg);
-        free(arena);
-        free(texts);
-        return 1;
-    }
-
     for (t = 0; t < ntext; t++) {
         const char *arg = texts[t];
         uint8_t *text = NULL;

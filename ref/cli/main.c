@@ -39,6 +39,7 @@ static const char *const usage_text =
     "  pretrain      pre-train the score network on linear_latent or unit_ball data\n"
     "  optimize      Algorithm 1 (gradient-guided optimisation), or 2 with --score_matching_finetune\n"
     "  vae-decode    Stable Diffusion's VAE decoder: images from latents, and its input VJP\n"
+    "  sd-init       a random Stable Diffusion pipeline folder (diffusers' layout; sd15 or tiny)\n"
     "  demo          pre-train a small network and compare G and G_loss (a few minutes on 2 cores)\n"
     "  reward-init   write a random image reward model (ResNet-18, torchvision's names)\n"
     "  reward        the image reward of images and its input gradient (the reward model)\n"
@@ -283,6 +284,8 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         return ggdm_cmd_trace(argc - 1, argv + 1);
     if (strcmp(cmd, "vae-decode") == 0)
         return ggdm_cmd_vae_decode(argc - 1, argv + 1);
+    if (strcmp(cmd, "sd-init") == 0)
+        return ggdm_cmd_sd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "diff") == 0)
         return ggdm_cmd_diff(argc - 1, argv + 1);
     if (strcmp(cmd, "sample") == 0)

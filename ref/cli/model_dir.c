@@ -792,7 +792,10 @@ static int ignored(const ggdm_load_opts *opts, const char *name)
     if (!opts || !opts->ignore)
         return 0;
     for (p = opts->ignore; *p; p++) {
-        if ((*p)[0] == '*' ? ends_with(name, *p + 1) : strcmp(name, *p) == 0)
+        size_t l = strlen(*p);
+        if ((*p)[0] == '*' ? ends_with(name, *p + 1)
+            : l && (*p)[l - 1] == '*' ? strncmp(name, *p, l - 1) == 0
+                                      : strcmp(name, *p) == 0)
             return 1;
     }
     return 0;
@@ -1196,8 +1199,8 @@ ggdm_status ggdm_cli_model_open(ggdm_model_dir *md, const char *dir, char *err, 
         const char *k = md->index->keys[i];
         const ggdm_jv *v = &md->index->items[i];
         char *cdir;
-        if (k[0] == '_')
-            continue;
+        if (k[0] == '_' || v->kind == GGDM_JV_BOOL)
+            continue; /* "requires_safety_checker": a pipeline option, not a component */
         if (!k[0] || strchr(k, '/') || strchr(k, '\\') || k[0] == '.') {
             st = efail(err, errcap, GGDM_ERR_FORMAT, "%s: component '%s' is not a plain folder name", path,
                        shown(a, sizeof a, k));

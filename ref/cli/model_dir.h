@@ -137,9 +137,10 @@ int ggdm_cli_alias_vae_attn(void *ctx, const char *name, int k, char *out, size_
 typedef struct ggdm_load_opts {
     ggdm_alias_fn alias; /* may be NULL */
     void *alias_ctx;
-    /* Tensors of the files that are not parameters and are skipped: exact names, or
-     * "*SUFFIX" for every name ending in SUFFIX ("*num_batches_tracked",
-     * "text_model.embeddings.position_ids"). NULL-terminated; may be NULL. */
+    /* Tensors of the files that are not parameters and are skipped: exact names,
+     * "*SUFFIX" for every name ending in SUFFIX ("*num_batches_tracked"), or "PREFIX*" for
+     * every name starting with PREFIX ("encoder.*"); "text_model.embeddings.position_ids".
+     * NULL-terminated; may be NULL. */
     const char *const *ignore;
 } ggdm_load_opts;
 
@@ -192,7 +193,8 @@ typedef struct ggdm_model_dir {
 /*
  * Opens a diffusers pipeline folder: DIR/model_index.json must be an object; each member
  * not starting with '_' is a component ["library", "ClassName"] (two strings) whose folder
- * DIR/NAME must exist, or [null, null] / null for an absent one (safety_checker). Anything
+ * DIR/NAME must exist, or [null, null] / null for an absent one (safety_checker); booleans
+ * ("requires_safety_checker") are pipeline options and skipped. Anything
  * else is an error naming the key.
  */
 ggdm_status ggdm_cli_model_open(ggdm_model_dir *md, const char *dir, char *err, size_t errcap);
