@@ -38,7 +38,7 @@
 
 /* The stream family of the VAE encoder's random weights (ggdm_param_init's net_id): next to
  * param.h's GGDM_NET_ID_* (1 .. 4), so that it shares numbers with none of the networks. */
-#define SDINIT_NET_ID_VAE_ENCODER 5u
+#define SDINIT_NET_ID_VAE_ENCODER ((uint32_t)GGDM_NET_ID_VAE_ENC)
 
 /* ------------------------------------------------------------------ the VAE encoder */
 

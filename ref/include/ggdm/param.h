@@ -62,7 +62,8 @@ enum {
     GGDM_NET_ID_RESNET = 1,
     GGDM_NET_ID_UNET2D = 2,
     GGDM_NET_ID_VAE = 3, /* = GGDM_VAE_INIT_STREAM_A (vae.c) */
-    GGDM_NET_ID_CLIP = 4
+    GGDM_NET_ID_CLIP = 4,
+    GGDM_NET_ID_VAE_ENC = 5 /* the VAE's encoder side, written by ggdm sd-init only (random, never run) */
 };
 
 #endif /* GGDM_PARAM_H */
