@@ -34,6 +34,7 @@ check "RESIZE vs F.interpolate(bilinear, antialias)" "$PY" ci/interop/resize_vs_
 check "ATTN (causal, recompute, cross) vs torch" "$PY" ci/interop/attn_vs_torch.py
 check "text encoder vs transformers' CLIPTextModel" "$PY" ci/interop/clip_vs_transformers.py "$GGDM"
 check "UNet vs diffusers' UNet2DConditionModel (forward, input VJP)" "$PY" ci/interop/unet2d_vs_diffusers.py "$GGDM"
+check "UNet traces: ggdm unet2d --trace vs diffusers (trace_diffusers.py), a planted change localised by ggdm diff" "$PY" ci/interop/trace_diffusers.py --self-test "$GGDM"
 check "VAE decoder vs diffusers' AutoencoderKL (forward, input VJP)" "$PY" ci/interop/vae_vs_diffusers.py --ggdm "$GGDM"
 check "sd-init folders vs diffusers' StableDiffusionPipeline (tiny: f32, f16, sharded)" "$PY" ci/interop/sd_init_vs_diffusers.py "$GGDM"
 check "the authors' reward_model.pth converter (ref/tools/reward_pth_to_safetensors.py --self-test)" "$PY" ref/tools/reward_pth_to_safetensors.py --self-test

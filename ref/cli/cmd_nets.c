@@ -631,7 +631,8 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     ggdm_model_dir md;
     ggdm_load_opts o;
     char cbuf[4096];
-    const char *val, *wp = NULL, *cp = NULL, *zp = NULL, *tp = NULL, *ep = NULL, *out = NULL, *dp = NULL, *gp = NULL;
+    const char *val, *wp = NULL, *cp = NULL, *zp = NULL, *tp = NULL, *ep = NULL, *out = NULL, *dp = NULL, *gp = NULL,
+               *trace = NULL;
     long long threads = 0;
     int i, r, rc = 1, N, H, W, Lt, recompute = 0;
     ggdm_unet2d_cfg cfg;
@@ -648,19 +649,23 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     memset(&de, 0, sizeof de);
     const ggdm_netio_sopt sopts[] = {{"--weights", &wp}, {"--config", &cp}, {"--z", &zp}, {"--t", &tp},
                                      {"--text", &ep}, {"-o", &out}, {"--deps", &dp}, {"--grad", &gp},
-                                     {"--model", &model}, {"--variant", &variant}, {NULL, NULL}};
+                                     {"--model", &model}, {"--variant", &variant}, {"--trace", &trace},
+                                     {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         if (ggdm_is_help(argv[i])) {
             printf("usage: ggdm unet2d (--weights W.safetensors --config config.json | --model DIR [--variant V])\n"
                    "                   --z Z.npy --t T.npy\n"
                    "                   --text E.npy [-o EPS.npy] [--grad DZ.npy --deps DEPS.npy]\n"
-                   "                   [--recompute-attention] [--threads N]\n"
+                   "                   [--recompute-attention] [--threads N] [--trace DIR]\n"
                    "Stable Diffusion's UNet (diffusers' UNet2DConditionModel): the noise prediction EPS\n"
                    "[N, out, H, W] of latents Z [N, in, H, W] at integer steps T [N] (int64) with text states\n"
                    "E [N, L, cross_attention_dim] (float32, as the text encoder gives them), and with --grad\n"
                    "the input VJP DZ = J(Z)^T DEPS. --recompute-attention: attention VJPs recompute their\n"
                    "weights instead of keeping them (less memory, the same bits). --model DIR: a diffusers\n"
-                   "pipeline folder's unet/ (config.json, diffusion_pytorch_model[.V].safetensors or its index).\n");
+                   "pipeline folder's unet/ (config.json, diffusion_pytorch_model[.V].safetensors or its index).\n"
+                   "--trace DIR: the forward's named activations (conv_in, time_embedding, down_blocks.I.J, ...,\n"
+                   "up_blocks.I, conv_out) as DIR/NAME.npy in forward order (DIR/index.txt), serially: compare\n"
+                   "with ci/interop/trace_diffusers.py's trace of diffusers by `ggdm diff`.\n");
             return 0;
         }
         if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
@@ -674,9 +679,11 @@ int ggdm_cmd_unet2d(int argc, char **argv)
             return 2;
         }
     }
-    if ((!model && (!wp || !cp)) || !zp || !tp || !ep || (!out && !gp) || (!gp != !dp) || (variant && !model)) {
+    if ((!model && (!wp || !cp)) || !zp || !tp || !ep || (!out && !gp && !trace) || (!gp != !dp) ||
+        (variant && !model) || (trace && gp)) {
         fprintf(stderr, "ggdm unet2d: --weights and --config (or --model, --variant only with it), --z, --t, --text "
-                        "and -o (or --grad with --deps) are required (see ggdm unet2d --help)\n");
+                        "and -o (or --grad with --deps, or --trace, not with --grad) are required (see ggdm unet2d "
+                        "--help)\n");
         return 2;
     }
     r = ggdm_netio_model("unet2d", model, "unet", &cp, wp, &md, cbuf, sizeof cbuf);
@@ -745,7 +752,15 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     if (gp)
         st = ggdm_unet2d_vjp(&cfg, params, N, H, W, Lt, (const float *)z.data, (const int64_t *)tt.data, text,
                              (const float *)de.data, eps, dz, ws, wsb, ggdm_cli_exec((int)threads));
-    else
+    else if (trace) {
+        ggdm_netio_trace tc;
+        if (!ggdm_netio_trace_open(&tc, "unet2d", trace))
+            goto done;
+        st = ggdm_unet2d_forward(&cfg, params, N, H, W, Lt, (const float *)z.data, (const int64_t *)tt.data, text, eps,
+                                 ws, wsb, ggdm_netio_trace_write, &tc, ggdm_cli_exec((int)threads));
+        if (!ggdm_netio_trace_close(&tc))
+            goto done;
+    } else
         st = ggdm_unet2d_forward(&cfg, params, N, H, W, Lt, (const float *)z.data, (const int64_t *)tt.data, text, eps,
                                  ws, wsb, NULL, NULL, ggdm_cli_exec((int)threads));
     if (st != GGDM_OK) {

@@ -148,28 +148,6 @@ static int ignore_patterns(const char *list, char (*buf)[128], const char **pat,
     return 1;
 }
 
-/* ------------------------------------------------------------------ trace */
-
-typedef struct sd_trace {
-    const char *dir;
-    FILE *index;
-    int count, failed;
-} sd_trace;
-
-static void sd_trace_write(void *vctx, const char *name, const float *data, int ndim, const uint64_t *shape)
-{
-    sd_trace *c = (sd_trace *)vctx;
-    char path[2048], err[ERRCAP];
-    snprintf(path, sizeof path, "%s/%s.npy", c->dir, name);
-    if (ggdm_io_save(path, GGDM_DT_F32, ndim, shape, data, err, sizeof err) != GGDM_OK) {
-        fprintf(stderr, "ggdm vae-decode: %s\n", err);
-        c->failed = 1;
-        return;
-    }
-    fprintf(c->index, "%s\n", name);
-    c->count++;
-}
-
 /* ------------------------------------------------------------------ ggdm vae-decode */
 
 static const char *const vae_help =
@@ -356,23 +334,12 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
     }
     t0 = now_s();
     if (trace) {
-        sd_trace tc;
-        char ipath[2048];
-        if (mkdir(trace, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "ggdm %s: cannot create the folder %s (%s)\n", cmd, trace, strerror(errno));
+        ggdm_netio_trace tc;
+        if (!ggdm_netio_trace_open(&tc, cmd, trace))
             goto done;
-        }
-        snprintf(ipath, sizeof ipath, "%s/index.txt", trace);
-        memset(&tc, 0, sizeof tc);
-        tc.dir = trace;
-        tc.index = fopen(ipath, "w");
-        if (!tc.index) {
-            fprintf(stderr, "ggdm %s: cannot write %s (%s)\n", cmd, ipath, strerror(errno));
-            goto done;
-        }
-        st = ggdm_vae_decode(&cfg, ex->unet, params, N, (const float *)z.data, x0, ws, wsb, sd_trace_write, &tc, ex);
-        fclose(tc.index);
-        if (tc.failed)
+        st = ggdm_vae_decode(&cfg, ex->unet, params, N, (const float *)z.data, x0, ws, wsb, ggdm_netio_trace_write,
+                             &tc, ex);
+        if (!ggdm_netio_trace_close(&tc))
             goto done;
     } else if (dxp) {
         st = ggdm_vae_decode_vjp(&cfg, ex->unet, params, N, (const float *)z.data, (const float *)dx.data, x0, dz, ws,

@@ -1,7 +1,11 @@
 /*
  * Front end: the network commands' shared pieces (netio.h).
  */
+#define _POSIX_C_SOURCE 200809L
 #include "netio.h"
+
+#include <errno.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,4 +249,49 @@ int ggdm_netio_tok_open(const char *cmd, const char *dir, void **arena, const st
     }
     *tok = t;
     return 1;
+}
+
+/* ------------------------------------------------------------------ traces */
+
+int ggdm_netio_trace_open(ggdm_netio_trace *t, const char *cmd, const char *dir)
+{
+    char ipath[2048];
+    memset(t, 0, sizeof *t);
+    t->cmd = cmd;
+    t->dir = dir;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "ggdm %s: cannot create the folder %s (%s)\n", cmd, dir, strerror(errno));
+        return 0;
+    }
+    snprintf(ipath, sizeof ipath, "%s/index.txt", dir);
+    t->index = fopen(ipath, "w");
+    if (!t->index) {
+        fprintf(stderr, "ggdm %s: cannot write %s (%s)\n", cmd, ipath, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+void ggdm_netio_trace_write(void *ctx, const char *name, const float *data, int ndim, const uint64_t *shape)
+{
+    ggdm_netio_trace *c = (ggdm_netio_trace *)ctx;
+    char path[2048], err[512];
+    if (c->failed)
+        return;
+    snprintf(path, sizeof path, "%s/%s.npy", c->dir, name);
+    if (ggdm_io_save(path, GGDM_DT_F32, ndim, shape, data, err, sizeof err) != GGDM_OK) {
+        fprintf(stderr, "ggdm %s: %s\n", c->cmd, err);
+        c->failed = 1;
+        return;
+    }
+    fprintf((FILE *)c->index, "%s\n", name);
+    c->count++;
+}
+
+int ggdm_netio_trace_close(ggdm_netio_trace *t)
+{
+    if (t->index && fclose((FILE *)t->index) != 0)
+        t->failed = 1;
+    t->index = NULL;
+    return !t->failed;
 }

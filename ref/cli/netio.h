@@ -78,4 +78,18 @@ float *ggdm_netio_load(const char *cmd, const ggdm_model_dir *md, const char *co
 struct ggdm_clip_tok;
 int ggdm_netio_tok_open(const char *cmd, const char *dir, void **arena, const struct ggdm_clip_tok **tok);
 
+/* A trace folder (`--trace DIR`): every named activation as DIR/NAME.npy, their order in
+ * DIR/index.txt (what `ggdm diff` compares; ci/interop/trace_diffusers.py writes diffusers'). */
+typedef struct ggdm_netio_trace {
+    const char *cmd, *dir;
+    void *index; /* FILE * */
+    int count, failed;
+} ggdm_netio_trace;
+/* Creates DIR (if missing) and its index; 0 (message printed) on failure. */
+int ggdm_netio_trace_open(ggdm_netio_trace *t, const char *cmd, const char *dir);
+/* The trace callback of the networks (ggdm_graph_trace_fn's signature; ctx: the trace). */
+void ggdm_netio_trace_write(void *ctx, const char *name, const float *data, int ndim, const uint64_t *shape);
+/* Closes the index; 0 when a write failed. */
+int ggdm_netio_trace_close(ggdm_netio_trace *t);
+
 #endif
