@@ -8,7 +8,7 @@
  *   N C H W Cout KH KW sh sw ph pw G heads dh Lq Lk C2   the attributes (ggdm/op.h; defaults:
  *                               1 for N C H W KH KW sh sw, 0 otherwise); kind=group|channel
  *                               (norm), keep|recompute (attn); eps (default GGDM_NORM_EPS);
- *                               causal oh ow antialias (ints, default 0); lo hi scale shift
+ *                               causal oh ow antialias block (ints, default 0); lo hi scale shift
  *                               (floats; default 0, 0, 1, 0); kind=same|bcast (add: b [N, C] added at every
  *                               position when bcast), unet1d|diffusers (temb)
  *   layout=packed|separate|strided   ATTN only: packed = self-attention on one qkv buffer (the
@@ -169,6 +169,7 @@ static ggdm_status setup(conf_call *c, opcase *k)
     TRY(get_int(c, "Lk", 0, &a->Lk));
     TRY(get_int(c, "C2", 0, &a->C2));
     TRY(get_int(c, "causal", 0, &a->causal));
+    TRY(get_int(c, "block", 0, &a->block));
     TRY(get_int(c, "oh", 0, &a->oh));
     TRY(get_int(c, "ow", 0, &a->ow));
     TRY(get_int(c, "antialias", 0, &a->antialias));

@@ -11,6 +11,8 @@
 // (the element kernel chnorm_beta_backward, both modes).
 #include "cuda_ctx.h"
 
+#include "ggdm/elem/gnblk.h"
+
 // ------------------------------------------------------------------ exact element kernels
 
 #define SIG_groupnorm_forward                                                                                  \
@@ -40,6 +42,23 @@
 #define ARG_chnorm_beta_backward (dbeta, dy, N, C, L)
 #define SIZ_chnorm_beta_backward (N, C, L)
 
+// GroupNorm with blocked statistics (a.block > 0, ggdm/elem/gnblk.h): the element kernels in
+// both modes (the parameter gradients: groupnorm_backward's dgamma / dbeta kernels, dx NULL).
+#define SIG_gnblk_forward                                                                                      \
+    (float *y, float *mean, float *rstd, const float *x, const float *gamma, const float *beta, int N, int C, \
+     int L, int G, float eps, long B)
+#define ARG_gnblk_forward (y, mean, rstd, x, gamma, beta, N, C, L, G, eps, B)
+#define SIZ_gnblk_forward (N, C, L, G, B)
+#define SIG_gnblk_backward \
+    (float *dx, const float *dy, const float *x, const float *mean, const float *rstd, const float *gamma, int N, int C, \
+     int L, int G, long B)
+#define ARG_gnblk_backward (dx, dy, x, mean, rstd, gamma, N, C, L, G, B)
+#define SIZ_gnblk_backward (N, C, L, G, B)
+
+ELEM_KERNELS(gnblk_forward)
+ELEM_KERNELS(gnblk_backward)
+EXACT_OP(gnblk_forward)
+EXACT_OP(gnblk_backward)
 ELEM_KERNELS(groupnorm_forward)
 ELEM_KERNELS(groupnorm_backward)
 ELEM_KERNELS(chnorm_forward)
@@ -321,7 +340,10 @@ extern "C" void ggdm_cuda_norm_fwd(void *ctx, const ggdm_op_call *c)
     int fast = cx->mode == GGDM_CUDA_FAST, L = a->H * a->W;
     if (cx->failed)
         return;
-    if (a->kind == GGDM_NORM_GROUP) {
+    if (a->kind == GGDM_NORM_GROUP && a->block > 0) {
+        tape_or_run(cx, x_gnblk_forward, c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N, a->C, L,
+                    a->G, a->eps, (long)a->block);
+    } else if (a->kind == GGDM_NORM_GROUP) {
         if (fast)
             tape_or_run(cx, f_groupnorm_forward, c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N,
                         a->C, L, a->G, a->eps);
@@ -349,7 +371,14 @@ extern "C" void ggdm_cuda_norm_vjp(void *ctx, const ggdm_op_call *c)
     if (cx->failed || (!c->din[0] && !c->din[1] && !c->din[2]))
         return;
     // (the backward does not read eps: the cached rstd carries it)
-    if (a->kind == GGDM_NORM_GROUP) {
+    if (a->kind == GGDM_NORM_GROUP && a->block > 0) {
+        if (c->din[0])
+            tape_or_run(cx, x_gnblk_backward, c->din[0], c->dout, c->in[0], mean, rstd, c->in[1], a->N, a->C, L, a->G,
+                        (long)a->block);
+        if (c->din[1] || c->din[2])
+            tape_or_run(cx, x_groupnorm_backward, (float *)NULL, c->din[1], c->din[2], c->dout, c->in[0], mean, rstd,
+                        c->in[1], a->N, a->C, L, a->G);
+    } else if (a->kind == GGDM_NORM_GROUP) {
         if (fast)
             tape_or_run(cx, f_groupnorm_backward, c->din[0], c->din[1], c->din[2], c->dout, c->in[0], mean, rstd,
                         c->in[1], a->N, a->C, L, a->G);

@@ -279,7 +279,7 @@ static int fuse_len(const ggdm_graph *g, int k)
 {
     const ggdm_graph_node *a = &g->node[k], *b, *c;
     const ggdm_graph_value *ga;
-    if (a->op != GGDM_OP_NORM || a->a.kind != GGDM_NORM_GROUP || a->a.eps != GGDM_NORM_EPS || a->a.H != 1 ||
+    if (a->op != GGDM_OP_NORM || a->a.kind != GGDM_NORM_GROUP || a->a.eps != GGDM_NORM_EPS || a->a.block || a->a.H != 1 ||
         a->in[1] < 0 || a->in[2] < 0 || k + 1 >= g->n_nodes)
         return 0;
     ga = &g->val[a->out];

@@ -199,6 +199,7 @@ static int norm(walk *k, const char *pre, int x, int kind, int C, float eps, int
     a.kind = kind;
     a.G = k->c->norm_num_groups;
     a.eps = eps;
+    a.block = kind == GGDM_NORM_GROUP ? GGDM_NORM_SD_BLOCK : 0;
     if (L > 0) { /* tokens [N, C, 1, L] */
         a.C = C;
         a.H = 1;

@@ -369,6 +369,7 @@ static int gnorm(builder *b, int x, uint64_t gamma, uint64_t beta, int C)
     ggdm_op_attr a;
     memset(&a, 0, sizeof a);
     a.kind = GGDM_NORM_GROUP;
+    a.block = GGDM_NORM_SD_BLOCK;
     a.G = b->p->cfg.norm_num_groups;
     a.eps = VAE_EPS;
     return node(b, GGDM_OP_NORM, &a, x, ggdm_graph_param(b->g, gamma, C, 1, 1), ggdm_graph_param(b->g, beta, C, 1, 1),

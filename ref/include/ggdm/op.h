@@ -49,6 +49,11 @@ enum {
     GGDM_TEMB_DIFFUSERS = 1 /* diffusers' Timesteps(flip_sin_to_cos=True, downscale_freq_shift=0): [cos, sin], over half */
 };
 
+/* The block of the GroupNorm statistics of Stable Diffusion's networks (NORM attribute block):
+ * groups of up to 2^20 values sum in blocks of 512 (docs/nn.md, "GroupNorm with blocked
+ * statistics"); the Unet1D keeps its one chain (block 0). */
+#define GGDM_NORM_SD_BLOCK 512
+
 /* NORM kinds */
 enum {
     GGDM_NORM_GROUP = 0,  /* G groups of C/G contiguous channels, each over (C/G) * H * W values; gamma, beta */
@@ -61,7 +66,7 @@ enum {
  *   CONV:      Cout, KH, KW, sh, sw (strides), ph, pw (zero padding); w [Cout, C, KH, KW]
  *   LINEAR:    C = In (H = W = 1), Cout = Out; W [Out, In]
  *   WSTD:      Cout (output channels), C = fan (weights per output channel); N = 1
- *   NORM:      kind, G (GROUP), eps
+ *   NORM:      kind, G (GROUP), eps; block (GROUP: blocked statistics, ggdm/elem/gnblk.h)
  *   FILM:      x [N, C, H, W], ss [N, 2C]
  *   UPSAMPLE:  along W (H = 1)
  *   LINATTN:   heads, dh; qkv [N, 3 heads dh, 1, W]
@@ -103,6 +108,7 @@ typedef struct ggdm_op_attr {
     int antialias;     /* RESIZE: 1: torchvision's antialiased bilinear (downscaling widens the filter) */
     float lo, hi;      /* CLAMP */
     float scale, shift;/* AFFINE's scalars (when s / t are absent) */
+    int block;         /* NORM kind GROUP: the statistics' sums in blocks of `block` values (0: one chain) */
 } ggdm_op_attr;
 
 typedef struct ggdm_op_call {

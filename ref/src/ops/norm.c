@@ -14,13 +14,16 @@
  */
 #include "op_impl.h"
 
+#include "ggdm/elem/gnblk.h"
+
 ggdm_status ggdm_op_norm_info(const ggdm_op_attr *a, ggdm_op_info *info)
 {
     ggdm_op_sz z = {0};
     ggdm_status st;
     size_t stats;
     ggdm_op_info_begin(info, 3, 2);
-    if (!ggdm_op_shape_ok(a) || !(a->eps > 0.0f) || a->eps > 1.0f)
+    if (!ggdm_op_shape_ok(a) || !(a->eps > 0.0f) || a->eps > 1.0f || a->block < 0 ||
+        (a->block > 0 && a->kind != GGDM_NORM_GROUP))
         return GGDM_ERR_ARG;
     if (a->kind == GGDM_NORM_GROUP) {
         if (a->G < 1 || a->C % a->G)
@@ -42,11 +45,68 @@ static long plane(const ggdm_op_attr *a)
     return (long)a->H * a->W;
 }
 
+/* GroupNorm with blocked statistics (ggdm/elem/gnblk.h): the element functions' chains, each
+ * group's statistics (and the VJP's m1, m2) computed once. */
+static void gnblk_fwd(const ggdm_op_call *c)
+{
+    const ggdm_op_attr *a = &c->a;
+    float *y = c->out, *mean = c->cache[0], *rstd = c->cache[1];
+    const float *x = c->in[0], *gamma = c->in[1], *beta = c->in[2];
+    int N = a->N, C = a->C, L = (int)plane(a), G = a->G;
+    long B = a->block, q, M = (long)(C / G) * L;
+    float eps = a->eps;
+    for (q = 0; q < (long)N * G; q++) {
+        float m, v;
+        ggdm_gnblk_mean_var(x + q * M, M, B, &m, &v);
+        mean[q] = m;
+        rstd[q] = ggdm_norm_rstd_eps(v, eps);
+    }
+    GGDM_ELEM_LAUNCH(gnblk_forward, y, (y, mean, rstd, x, gamma, beta, N, C, L, G, eps, B, idx_), (N, C, L, G, B))
+}
+
+static void gnblk_vjp(const ggdm_op_call *c, int elem)
+{
+    const ggdm_op_attr *a = &c->a;
+    float *dx = c->din[0];
+    const float *dy = c->dout, *x = c->in[0], *mean = c->cache[0], *rstd = c->cache[1], *gamma = c->in[1];
+    int N = a->N, C = a->C, L = (int)plane(a), G = a->G;
+    long B = a->block, Cg = C / G, M = Cg * L, q, j;
+    if (dx && elem) {
+        GGDM_ELEM_LAUNCH(gnblk_backward, dx, (dx, dy, x, mean, rstd, gamma, N, C, L, G, B, idx_), (N, C, L, G, B))
+    } else if (dx) {
+        for (q = 0; q < (long)N * G; q++) {
+            long g = q % G;
+            float m = mean[q], r = rstd[q], m1, m2;
+            const float *xq = x + q * M, *dq = dy + q * M;
+            ggdm_gnblk_m1_m2(xq, dq, gamma, Cg, L, g, m, r, B, &m1, &m2);
+            for (j = 0; j < M; j++) {
+                float dh = gamma ? dq[j] * gamma[g * Cg + j / L] : dq[j];
+                dx[q * M + j] = dx[q * M + j] + ggdm_norm_dx(dh, ggdm_norm_xhat(xq[j], m, r), m1, m2, r);
+            }
+        }
+    }
+    if (c->din[1] || c->din[2]) { /* GroupNorm's own parameter-gradient chains */
+        float *dgamma = c->din[1], *dbeta = c->din[2];
+        if (elem) {
+            float *dxn = NULL;
+#define A_ (dxn, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, L, G, idx_)
+#define S_ (N, C, L, G)
+            GGDM_ELEM_LAUNCHES_groupnorm_backward(GGDM_ELEM_RUN)
+#undef A_
+#undef S_
+        } else {
+            ggdm_groupnorm_backward(NULL, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, L, G);
+        }
+    }
+}
+
 void ggdm_cpu_norm_fwd(void *ctx, const ggdm_op_call *c)
 {
     const ggdm_op_attr *a = &c->a;
     (void)ctx;
-    if (a->kind == GGDM_NORM_GROUP)
+    if (a->kind == GGDM_NORM_GROUP && a->block > 0)
+        gnblk_fwd(c);
+    else if (a->kind == GGDM_NORM_GROUP)
         ggdm_groupnorm_forward_eps(c->out, c->cache[0], c->cache[1], c->in[0], c->in[1], c->in[2], a->N, a->C,
                                    (int)plane(a), a->G, a->eps);
     else
@@ -58,7 +118,9 @@ void ggdm_cpu_norm_vjp(void *ctx, const ggdm_op_call *c)
 {
     const ggdm_op_attr *a = &c->a;
     (void)ctx;
-    if (a->kind == GGDM_NORM_GROUP)
+    if (a->kind == GGDM_NORM_GROUP && a->block > 0)
+        gnblk_vjp(c, 0);
+    else if (a->kind == GGDM_NORM_GROUP)
         ggdm_groupnorm_backward(c->din[0], c->din[1], c->din[2], c->dout, c->in[0], c->cache[0], c->cache[1],
                                 c->in[1], a->N, a->C, (int)plane(a), a->G);
     else {
@@ -75,7 +137,14 @@ void ggdm_elem_norm_fwd(void *ctx, const ggdm_op_call *c)
     int N = c->a.N, C = c->a.C, L = (int)plane(&c->a), G = c->a.G;
     float eps = c->a.eps;
     (void)ctx;
-    if (c->a.kind == GGDM_NORM_GROUP) {
+    if (c->a.kind == GGDM_NORM_GROUP && c->a.block > 0) {
+        long B = c->a.block;
+#define A_ (y, mean, rstd, x, gamma, beta, N, C, L, G, eps, B, idx_)
+#define S_ (N, C, L, G, B)
+        GGDM_ELEM_LAUNCHES_gnblk_forward(GGDM_ELEM_RUN)
+#undef A_
+#undef S_
+    } else if (c->a.kind == GGDM_NORM_GROUP) {
 #define A_ (y, mean, rstd, x, gamma, beta, N, C, L, G, eps, idx_)
 #define S_ (N, C, L, G)
         GGDM_ELEM_LAUNCHES_groupnorm_forward(GGDM_ELEM_RUN)
@@ -97,7 +166,9 @@ void ggdm_elem_norm_vjp(void *ctx, const ggdm_op_call *c)
     const float *dy = c->dout, *x = c->in[0], *mean = c->cache[0], *rstd = c->cache[1], *gamma = c->in[1];
     int N = c->a.N, C = c->a.C, L = (int)plane(&c->a), G = c->a.G;
     (void)ctx; /* the backward does not read eps: its element functions serve every eps */
-    if (c->a.kind == GGDM_NORM_GROUP) {
+    if (c->a.kind == GGDM_NORM_GROUP && c->a.block > 0) {
+        gnblk_vjp(c, 1);
+    } else if (c->a.kind == GGDM_NORM_GROUP) {
 #define A_ (dx, dgamma, dbeta, dy, x, mean, rstd, gamma, N, C, L, G, idx_)
 #define S_ (N, C, L, G)
         GGDM_ELEM_LAUNCHES_groupnorm_backward(GGDM_ELEM_RUN)
