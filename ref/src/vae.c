@@ -12,6 +12,7 @@
 #include "ggdm/dmath.h"
 #include "ggdm/op.h"
 #include "ggdm/rng.h"
+#include "pwalk.h"
 
 #define MAXB GGDM_VAE_MAX_BLOCKS
 #define MAXR (MAXB * (GGDM_VAE_MAX_LAYERS + 1) + 2)
@@ -34,75 +35,41 @@ typedef struct plan {
     res_plan up[MAXB][GGDM_VAE_MAX_LAYERS + 1];
 } plan;
 
-typedef struct walker {
-    uint64_t off;
-    int count, want;
-    ggdm_param_info *info;
-} walker;
-
-static uint64_t add_tensor(walker *w, const char *name, int ndim, uint64_t s0, uint64_t s1, uint64_t s2, uint64_t s3,
-                           uint64_t fan_in, int init)
-{
-    uint64_t off = w->off, shp[4], n = 1;
-    int d;
-    shp[0] = s0;
-    shp[1] = s1;
-    shp[2] = s2;
-    shp[3] = s3;
-    for (d = 0; d < ndim; d++)
-        n *= shp[d];
-    if (w->count == w->want && w->info) {
-        ggdm_param_info *t = w->info;
-        memset(t, 0, sizeof *t);
-        snprintf(t->name, sizeof t->name, "%s", name);
-        t->ndim = ndim;
-        for (d = 0; d < ndim; d++)
-            t->shape[d] = shp[d];
-        t->offset = off;
-        t->count = n;
-        t->fan_in = fan_in;
-        t->init = init;
-    }
-    w->count++;
-    w->off += n;
-    return off;
-}
-
-static uint64_t conv_t(walker *w, const char *pre, const char *what, int cout, int cin, int k, uint64_t *bias)
+static uint64_t conv_t(ggdm_pwalk *w, const char *pre, const char *what, int cout, int cin, int k, uint64_t *bias)
 {
     char n[GGDM_PARAM_NAME_LEN];
     uint64_t fan = (uint64_t)cin * (uint64_t)k * (uint64_t)k, off;
     snprintf(n, sizeof n, "%s%s.weight", pre, what);
-    off = add_tensor(w, n, 4, (uint64_t)cout, (uint64_t)cin, (uint64_t)k, (uint64_t)k, fan, GGDM_PARAM_INIT_UNIFORM);
+    off = ggdm_pwalk_add(w, "", n, 4, (uint64_t)cout, (uint64_t)cin, (uint64_t)k, (uint64_t)k, fan, GGDM_PARAM_INIT_UNIFORM);
     snprintf(n, sizeof n, "%s%s.bias", pre, what);
-    *bias = add_tensor(w, n, 1, (uint64_t)cout, 0, 0, 0, fan, GGDM_PARAM_INIT_UNIFORM);
+    *bias = ggdm_pwalk_add(w, "", n, 1, (uint64_t)cout, 0, 0, 0, fan, GGDM_PARAM_INIT_UNIFORM);
     return off;
 }
 
-static uint64_t linear_t(walker *w, const char *pre, const char *what, int c, uint64_t *bias)
+static uint64_t linear_t(ggdm_pwalk *w, const char *pre, const char *what, int c, uint64_t *bias)
 {
     char n[GGDM_PARAM_NAME_LEN];
     uint64_t off;
     snprintf(n, sizeof n, "%s%s.weight", pre, what);
-    off = add_tensor(w, n, 2, (uint64_t)c, (uint64_t)c, 0, 0, (uint64_t)c, GGDM_PARAM_INIT_UNIFORM);
+    off = ggdm_pwalk_add(w, "", n, 2, (uint64_t)c, (uint64_t)c, 0, 0, (uint64_t)c, GGDM_PARAM_INIT_UNIFORM);
     snprintf(n, sizeof n, "%s%s.bias", pre, what);
-    *bias = add_tensor(w, n, 1, (uint64_t)c, 0, 0, 0, (uint64_t)c, GGDM_PARAM_INIT_UNIFORM);
+    *bias = ggdm_pwalk_add(w, "", n, 1, (uint64_t)c, 0, 0, 0, (uint64_t)c, GGDM_PARAM_INIT_UNIFORM);
     return off;
 }
 
-static uint64_t norm_t(walker *w, const char *pre, const char *what, int c, uint64_t *bias)
+static uint64_t norm_t(ggdm_pwalk *w, const char *pre, const char *what, int c, uint64_t *bias)
 {
     char n[GGDM_PARAM_NAME_LEN];
     uint64_t off;
     snprintf(n, sizeof n, "%s%s.weight", pre, what);
-    off = add_tensor(w, n, 1, (uint64_t)c, 0, 0, 0, 0, GGDM_PARAM_INIT_ONES);
+    off = ggdm_pwalk_add(w, "", n, 1, (uint64_t)c, 0, 0, 0, 0, GGDM_PARAM_INIT_ONES);
     snprintf(n, sizeof n, "%s%s.bias", pre, what);
-    *bias = add_tensor(w, n, 1, (uint64_t)c, 0, 0, 0, 0, GGDM_PARAM_INIT_ZEROS);
+    *bias = ggdm_pwalk_add(w, "", n, 1, (uint64_t)c, 0, 0, 0, 0, GGDM_PARAM_INIT_ZEROS);
     return off;
 }
 
 /* ResnetBlock2D's tensors in registration order: norm1, conv1, norm2, conv2, conv_shortcut. */
-static void walk_res(walker *w, res_plan *r, const char *pre, int cin, int cout)
+static void walk_res(ggdm_pwalk *w, res_plan *r, const char *pre, int cin, int cout)
 {
     r->cin = cin;
     r->cout = cout;
@@ -117,7 +84,7 @@ static void walk_res(walker *w, res_plan *r, const char *pre, int cin, int cout)
 /* The state-dict order of AutoencoderKL restricted to the decode path: decoder.conv_in,
  * decoder.up_blocks.*, decoder.mid_block (attentions.0, then resnets), conv_norm_out,
  * conv_out, then post_quant_conv (registered after the decoder). */
-static void walk_params(plan *p, walker *w)
+static void walk_params(plan *p, ggdm_pwalk *w)
 {
     const ggdm_vae_cfg *c = &p->cfg;
     int nb = c->n_blocks, top = c->block_out_channels[nb - 1], i, j, prev;
@@ -233,16 +200,13 @@ ggdm_status ggdm_vae_cfg_check(const ggdm_vae_cfg *c, char *msg)
 
 static ggdm_status make_plan(const ggdm_vae_cfg *cfg, plan *p, int want, ggdm_param_info *info)
 {
-    walker w;
+    ggdm_pwalk w;
     ggdm_status st = ggdm_vae_cfg_check(cfg, NULL);
     if (st != GGDM_OK)
         return st;
     memset(p, 0, sizeof *p);
     p->cfg = *cfg;
-    w.off = 0;
-    w.count = 0;
-    w.want = want;
-    w.info = info;
+    ggdm_pwalk_begin(&w, want, info);
     walk_params(p, &w);
     return GGDM_OK;
 }
@@ -308,31 +272,9 @@ ggdm_status ggdm_vae_out_size(const ggdm_vae_cfg *cfg, int *oh, int *ow)
 
 ggdm_status ggdm_vae_init(const ggdm_vae_cfg *cfg, uint64_t seed, float *params, uint64_t count)
 {
-    plan p;
-    int i;
-    ggdm_status st = make_plan(cfg, &p, -1, NULL);
-    if (st != GGDM_OK)
-        return st;
-    if (!params)
-        return GGDM_ERR_ARG;
-    if (count < p.n_params)
-        return GGDM_ERR_BUFFER_TOO_SMALL;
-    for (i = 0; i < p.n_tensors; i++) {
-        ggdm_param_info t;
-        uint64_t e;
-        ggdm_vae_tensor(cfg, i, &t);
-        if (t.init != GGDM_PARAM_INIT_UNIFORM) {
-            for (e = 0; e < t.count; e++)
-                params[t.offset + e] = t.init == GGDM_PARAM_INIT_ONES ? 1.0f : 0.0f;
-        } else {
-            float b = (float)(1.0 / ggdm_sqrt((double)t.fan_in));
-            uint64_t stream = ggdm_stream_id(GGDM_STREAM_WEIGHT_INIT, GGDM_VAE_INIT_STREAM_A, (uint32_t)i);
-            ggdm_rng_fill_uniform(seed, stream, 0, params + t.offset, t.count);
-            for (e = 0; e < t.count; e++)
-                params[t.offset + e] = b * (2.0f * params[t.offset + e] - 1.0f);
-        }
-    }
-    return GGDM_OK;
+    ggdm_param_table t;
+    ggdm_status st = ggdm_vae_params(cfg, &t);
+    return st != GGDM_OK ? st : ggdm_param_init(&t, seed, GGDM_VAE_INIT_STREAM_A, params, count);
 }
 
 /* ------------------------------------------------------------------ the graph (builder) */
