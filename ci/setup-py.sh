@@ -79,6 +79,12 @@ fi
 
 start=$(date +%s)
 if [ ! -x "$VENV/bin/python" ]; then
+    if [ -e "$VENV" ] || [ -L "$VENV" ]; then
+        # something without a working python is in the way (a dangling link, a broken venv):
+        # a venv is only ever made by this script, so it is replaced, saying so
+        echo "ggdm setup-py: $VENV exists but holds no working venv: replacing it"
+        rm -rf "$VENV"
+    fi
     echo "ggdm setup-py: creating $VENV ($PY -m venv --system-site-packages)"
     "$PY" -m venv --system-site-packages "$VENV"
 fi
