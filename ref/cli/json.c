@@ -948,8 +948,8 @@ ggdm_status ggdm_jv_write(const ggdm_jv *v, int sort_keys, char **text, size_t *
 
 ggdm_status ggdm_jv_save(const char *path, const ggdm_jv *v, int sort_keys, char *err, size_t errcap)
 {
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     ggdm_status st = ggdm_jv_write(v, sort_keys, &text, &len);
     if (st != GGDM_OK) {
         snprintf(err, errcap, "%s: %s", path,
