@@ -28,7 +28,8 @@
 # root for the run (Valgrind, QEMU user mode and Python need them) and unmounted on exit,
 # whatever happens. The apt sources of this machine (its Debian entries: the release, its
 # updates and security suites) and its Acquire:: settings are copied into the root, so that apt
-# there reaches the same mirror as here; /etc/resolv.conf and /etc/hosts too (name lookup).
+# there reaches the same mirror as here; /etc/resolv.conf and /etc/hosts too (name lookup);
+# and, for pip, the certificate bundle its configuration names (a TLS proxy's authority).
 # The last line is the verdict: "fresh-machine: PASS: ..." or "fresh-machine: FAIL: ...";
 # the exit status is 0 only when both commands passed.
 set -euo pipefail
@@ -197,6 +198,19 @@ for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
 done
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
 cp /etc/hosts "$R/etc/hosts"
+# pip (ci/setup-py.sh reaches PyPI): where this machine reaches it through a TLS proxy whose
+# certificate authority only this machine's bundle holds (its pip configuration names a cert
+# file), that bundle is copied to a path of its own in the root (the root's ca-certificates
+# package rewrites /etc/ssl/certs) and the root's /etc/pip.conf names it; an index URL of this
+# machine's pip configuration goes with it. A machine that reaches PyPI directly needs neither.
+pip_cert=${PIP_CERT:-}
+[ -z "$pip_cert" ] && [ -f /etc/pip.conf ] && pip_cert=$(sed -n 's/^[[:space:]]*cert[[:space:]]*=[[:space:]]*//p' /etc/pip.conf | head -1)
+if [ -n "$pip_cert" ] && [ -f "$pip_cert" ]; then
+    cp "$pip_cert" "$R/etc/ggdm-host-ca.crt"
+    { echo "[global]"; echo "cert = /etc/ggdm-host-ca.crt"
+      [ -n "${PIP_INDEX_URL:-}" ] && echo "index-url = $PIP_INDEX_URL"; } > "$R/etc/pip.conf"
+    say "   pip: this machine's certificate bundle ($pip_cert) and index settings copied"
+fi
 # the downloads of a kept earlier run (only the download is saved: apt still installs everything)
 if [ $keep = 1 ] && [ -d "$folder/debs" ]; then
     n=$(find "$folder/debs" -maxdepth 1 -name '*.deb' | wc -l)

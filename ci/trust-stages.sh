@@ -1,7 +1,7 @@
 # Hardening stages of `make test` (issue 6), sourced by ci/test.sh after its own stages:
 # stage NAME COMMAND... and $BUILD come from there. docs/testing.md describes each one.
 # Budget (2 cores): about 6 minutes in all; TRUST_FUZZ_SECONDS sets the libFuzzer time per
-# harness (15 s: 10 harnesses, 2 at a time), TRUST_SKIP="cross fuzz ..." skips stages by tag.
+# harness (15 s: 12 harnesses, 2 at a time), TRUST_SKIP="cross fuzz ..." skips stages by tag.
 trust_on() { case " ${TRUST_SKIP:-} " in *" $1 "*) echo "=== $2: skipped (TRUST_SKIP)"; return 1 ;; esac; return 0; }
 trust_on replay "fuzz corpus replay" &&
     stage "fuzz: every corpus input through the plain harnesses (ASan+UBSan, no libFuzzer)" sh fuzz/run.sh replay
