@@ -9,7 +9,7 @@
  *
  * Arrays are NumPy files in the layouts of PyTorch: images [N, 3, H, W], token ids [N, L]
  * (int64 or int32 values in float64? no: integers, .npy '<i8'), hidden states [N, L, D] (the
- * transpose of ggdm's channel-first tokens, done here), latents [N, 4, H, W], steps [N] int64.
+ * ggdm_sdcli_transpose of ggdm's channel-first tokens, done here), latents [N, 4, H, W], steps [N] int64.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,24 +25,25 @@
 #include "model_dir.h"
 #include "netio.h"
 #include "pool.h"
+#include "sdcli.h"
 
 #define ERRCAP 512
 
 /* ------------------------------------------------------------------ shared pieces */
 
 /* Tensors of transformers' and torchvision's files that are not parameters. */
-static const char *const nets_ignore[] = {"*num_batches_tracked", "text_model.embeddings.position_ids", NULL};
+const char *const ggdm_sdcli_nets_ignore[] = {"*num_batches_tracked", "text_model.embeddings.position_ids", NULL};
 
 static float *load_weights(const char *cmd, const char *path, const ggdm_param_table *t)
 {
     ggdm_load_opts o;
     memset(&o, 0, sizeof o);
-    o.ignore = nets_ignore;
+    o.ignore = ggdm_sdcli_nets_ignore;
     return ggdm_netio_load_path(cmd, path, t, &o, NULL);
 }
 
 /* [N, A, B] <-> [N, B, A] */
-static void transpose(float *dst, const float *src, uint64_t N, uint64_t A, uint64_t B)
+void ggdm_sdcli_transpose(float *dst, const float *src, uint64_t N, uint64_t A, uint64_t B)
 {
     uint64_t n, a, b;
     for (n = 0; n < N; n++)
@@ -55,7 +56,7 @@ static void transpose(float *dst, const float *src, uint64_t N, uint64_t A, uint
 
 /* The reward model's configuration from its weight file's shapes: stages' block counts from
  * the layerK.B names, width from conv1, outputs from fc. */
-static int reward_cfg_from_file(const char *cmd, const char *path, ggdm_resnet_cfg *cfg)
+int ggdm_sdcli_reward_cfg(const char *cmd, const char *path, ggdm_resnet_cfg *cfg)
 {
     ggdm_weight_set set;
     char err[ERRCAP], name[64];
@@ -202,7 +203,7 @@ int ggdm_cmd_reward(int argc, char **argv)
         fprintf(stderr, "ggdm reward: --dr needs --grad\n");
         return 2;
     }
-    if (!reward_cfg_from_file("reward", wp, &cfg))
+    if (!ggdm_sdcli_reward_cfg("reward", wp, &cfg))
         return 1;
     cfg.antialias = aa;
     if (ggdm_resnet_cfg_check(&cfg, err) != GGDM_OK || ggdm_resnet_table(&cfg, &t) != GGDM_OK) {
@@ -279,7 +280,7 @@ done:
 
 /* ------------------------------------------------------------------ clip-encode */
 
-static int clip_cfg_load(const char *cmd, const char *path, ggdm_clip_cfg *c)
+int ggdm_sdcli_clip_cfg(const char *cmd, const char *path, ggdm_clip_cfg *c)
 {
     ggdm_cli_cfg f;
     char err[ERRCAP], msg[GGDM_CLIP_MSG_LEN];
@@ -330,7 +331,7 @@ static int clip_cfg_load(const char *cmd, const char *path, ggdm_clip_cfg *c)
 
 /* The prompts' ids [n, L] (L = max_len), as the SD pipeline's tokenizer call gives them
  * (padding="max_length", truncation=True): into ids. */
-static int tokenize_prompts(const char *cmd, const char *tdir, const char *const *prompts, int n, int max_len,
+int ggdm_sdcli_tokenize(const char *cmd, const char *tdir, const char *const *prompts, int n, int max_len,
                             int32_t *ids)
 {
     void *arena = NULL, *work = NULL;
@@ -424,7 +425,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         free(prompts);
         return r < 0 ? 2 : 1;
     }
-    if (!clip_cfg_load("clip-encode", cp, &cfg) || ggdm_clip_table(&cfg, &t) != GGDM_OK)
+    if (!ggdm_sdcli_clip_cfg("clip-encode", cp, &cfg) || ggdm_clip_table(&cfg, &t) != GGDM_OK)
         goto done;
     if (np) {
         if (!tdir) {
@@ -437,7 +438,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         N = np;
         L = cfg.max_position_embeddings;
         id32 = (int32_t *)malloc((size_t)N * (size_t)L * sizeof *id32);
-        if (!id32 || !tokenize_prompts("clip-encode", tdir, prompts, N, L, id32))
+        if (!id32 || !ggdm_sdcli_tokenize("clip-encode", tdir, prompts, N, L, id32))
             goto done;
         for (i = 0; i < N * L; i++)
             if (id32[i] >= cfg.vocab_size) {
@@ -472,7 +473,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         }
     }
     memset(&o, 0, sizeof o);
-    o.ignore = nets_ignore;
+    o.ignore = ggdm_sdcli_nets_ignore;
     params = ggdm_netio_load("clip-encode", &md, "text_encoder", variant, wp, &t, &o, NULL);
     if (!params)
         goto done;
@@ -491,7 +492,7 @@ int ggdm_cmd_clip_encode(int argc, char **argv)
         fprintf(stderr, "ggdm clip-encode: %s\n", ggdm_status_str(st));
         goto done;
     }
-    transpose(ht, h, (uint64_t)N, (uint64_t)cfg.hidden_size, (uint64_t)L);
+    ggdm_sdcli_transpose(ht, h, (uint64_t)N, (uint64_t)cfg.hidden_size, (uint64_t)L);
     {
         uint64_t s[3];
         s[0] = (uint64_t)N;
@@ -518,7 +519,7 @@ usage:
 
 /* ------------------------------------------------------------------ unet2d */
 
-static int unet2d_cfg_load(const char *cmd, const char *path, ggdm_unet2d_cfg *c)
+int ggdm_sdcli_unet2d_cfg(const char *cmd, const char *path, ggdm_unet2d_cfg *c)
 {
     ggdm_cli_cfg f;
     char err[ERRCAP], msg[GGDM_UNET2D_MSG_LEN];
@@ -689,7 +690,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
     r = ggdm_netio_model("unet2d", model, "unet", &cp, wp, &md, cbuf, sizeof cbuf);
     if (r <= 0)
         return r < 0 ? 2 : 1;
-    if (!unet2d_cfg_load("unet2d", cp, &cfg) || ggdm_unet2d_table(&cfg, &t) != GGDM_OK) {
+    if (!ggdm_sdcli_unet2d_cfg("unet2d", cp, &cfg) || ggdm_unet2d_table(&cfg, &t) != GGDM_OK) {
         ggdm_cli_model_close(&md);
         return 1;
     }
@@ -739,7 +740,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         goto done;
     }
     memset(&o, 0, sizeof o);
-    o.ignore = nets_ignore;
+    o.ignore = ggdm_sdcli_nets_ignore;
     params = ggdm_netio_load("unet2d", &md, "unet", variant, wp, &t, &o, NULL);
     ws = params ? ggdm_netio_alloc_ws("unet2d", wsb) : NULL;
     eps = (float *)calloc((size_t)N * (size_t)cfg.out_channels * (size_t)H * (size_t)W, sizeof(float));
@@ -748,7 +749,7 @@ int ggdm_cmd_unet2d(int argc, char **argv)
         dz = (float *)calloc((size_t)z.count, sizeof(float));
     if (!params || !ws || !eps || !text || (gp && !dz))
         goto done;
-    transpose(text, (const float *)e.data, (uint64_t)N, (uint64_t)Lt, (uint64_t)cfg.cross_attention_dim);
+    ggdm_sdcli_transpose(text, (const float *)e.data, (uint64_t)N, (uint64_t)Lt, (uint64_t)cfg.cross_attention_dim);
     if (gp)
         st = ggdm_unet2d_vjp(&cfg, params, N, H, W, Lt, (const float *)z.data, (const int64_t *)tt.data, text,
                              (const float *)de.data, eps, dz, ws, wsb, ggdm_cli_exec((int)threads));

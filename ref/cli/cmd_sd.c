@@ -21,6 +21,7 @@
 #include "model_dir.h"
 #include "netio.h"
 #include "pool.h"
+#include "sdcli.h"
 
 #define ERRCAP 512
 
@@ -43,7 +44,7 @@ static int in_range(const char *path, const char *key, long long v, long long lo
  * up_block_types (each "UpDecoderBlock2D"), _class_name (when present: "AutoencoderKL").
  * Missing keys keep diffusers' defaults for AutoencoderKL. The latent size is not in the file.
  */
-static int vae_cfg_load(const char *path, ggdm_vae_cfg *cfg)
+int ggdm_sdcli_vae_cfg(const char *path, ggdm_vae_cfg *cfg)
 {
     ggdm_cli_cfg f;
     char err[ERRCAP];
@@ -262,7 +263,7 @@ int ggdm_cmd_vae_decode(int argc, char **argv)
     }
     /* the configuration */
     if (cfgp) {
-        if (!vae_cfg_load(cfgp, &cfg))
+        if (!ggdm_sdcli_vae_cfg(cfgp, &cfg))
             goto done;
     } else if (preset == 1) {
         ggdm_vae_cfg_tiny(&cfg);

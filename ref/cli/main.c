@@ -40,6 +40,7 @@ static const char *const usage_text =
     "  optimize      Algorithm 1 (gradient-guided optimisation), or 2 with --score_matching_finetune\n"
     "  vae-decode    Stable Diffusion's VAE decoder: images from latents, and its input VJP\n"
     "  sd-init       a random Stable Diffusion pipeline folder (diffusers' layout; sd15 or tiny)\n"
+    "  image         the paper's image experiment: Stable Diffusion guided round by round by a reward\n"
     "  demo          pre-train a small network and compare G and G_loss (a few minutes on 2 cores)\n"
     "  reward-init   write a random image reward model (ResNet-18, torchvision's names)\n"
     "  reward        the image reward of images and its input gradient (the reward model)\n"
@@ -286,6 +287,8 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         return ggdm_cmd_vae_decode(argc - 1, argv + 1);
     if (strcmp(cmd, "sd-init") == 0)
         return ggdm_cmd_sd_init(argc - 1, argv + 1);
+    if (strcmp(cmd, "image") == 0)
+        return ggdm_cmd_image(argc - 1, argv + 1);
     if (strcmp(cmd, "diff") == 0)
         return ggdm_cmd_diff(argc - 1, argv + 1);
     if (strcmp(cmd, "sample") == 0)

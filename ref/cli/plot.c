@@ -389,6 +389,10 @@ static void layout_panel(panel_geo *g, const ggdm_plot_panel *p)
                 continue;
             y = s->y[i];
             g->has_data = 1;
+            if (s->lo && s->hi && !p->log_y && isfinite(s->lo[i]) && isfinite(s->hi[i])) {
+                ymin = s->lo[i] < ymin ? s->lo[i] : ymin;
+                ymax = s->hi[i] > ymax ? s->hi[i] : ymax;
+            }
             xmin = x < xmin ? x : xmin;
             xmax = x > xmax ? x : xmax;
             ymin = y < ymin ? y : ymin;
@@ -424,6 +428,40 @@ static size_t series_points(const ggdm_plot_series *s, int log_y)
     return n;
 }
 
+/* the spread lo .. hi: a band (one polygon per run of finite points) or error bars */
+static void draw_spread(sbuf *b, const panel_geo *g, const ggdm_plot_series *s, const char *color)
+{
+    size_t i = 0, a, e;
+    while (i < s->n) {
+        while (i < s->n && !(isfinite(px_x(s, i)) && isfinite(s->lo[i]) && isfinite(s->hi[i])))
+            i++;
+        a = i;
+        while (i < s->n && isfinite(px_x(s, i)) && isfinite(s->lo[i]) && isfinite(s->hi[i]))
+            i++;
+        if (i == a)
+            break;
+        if (s->bars) {
+            for (e = a; e < i; e++) {
+                double X = axis_map(&g->ax, px_x(s, e), g->x0, g->x0 + g->w);
+                double Y0 = axis_map(&g->ay, s->lo[e], g->y0 + g->h, g->y0);
+                double Y1 = axis_map(&g->ay, s->hi[e], g->y0 + g->h, g->y0);
+                sb_printf(b, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" d=\"M%.2f,%.2f L%.2f,%.2f "
+                             "M%.2f,%.2f L%.2f,%.2f M%.2f,%.2f L%.2f,%.2f\"/>\n",
+                          color, X, Y0, X, Y1, X - 4, Y0, X + 4, Y0, X - 4, Y1, X + 4, Y1);
+            }
+            continue;
+        }
+        sb_printf(b, "<path fill=\"%s\" fill-opacity=\"0.2\" stroke=\"none\" d=\"", color);
+        for (e = a; e < i; e++)
+            sb_printf(b, "%s%.2f,%.2f", e == a ? "M" : " L", axis_map(&g->ax, px_x(s, e), g->x0, g->x0 + g->w),
+                      axis_map(&g->ay, s->hi[e], g->y0 + g->h, g->y0));
+        for (e = i; e-- > a;)
+            sb_printf(b, " L%.2f,%.2f", axis_map(&g->ax, px_x(s, e), g->x0, g->x0 + g->w),
+                      axis_map(&g->ay, s->lo[e], g->y0 + g->h, g->y0));
+        sb_printf(b, " Z\"/>\n");
+    }
+}
+
 static void draw_series(sbuf *b, const panel_geo *g, const ggdm_plot_series *s, int log_y,
                         const char *color, const char *dash)
 {
@@ -432,6 +470,8 @@ static void draw_series(sbuf *b, const panel_geo *g, const ggdm_plot_series *s, 
     double X = 0, Y = 0;
     if (npts == 0)
         return;
+    if (s->lo && s->hi && !log_y)
+        draw_spread(b, g, s, color);
     /* the line, broken at skipped points */
     sb_printf(b, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" "
                  "stroke-linecap=\"round\"%s%s%s d=\"",

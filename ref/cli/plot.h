@@ -21,6 +21,10 @@ typedef struct ggdm_plot_series {
     const double *x;  /* n abscissae, or NULL for 0, 1, ..., n-1 */
     const double *y;  /* n ordinates (may be NULL when n == 0) */
     size_t n;
+    /* optional spread: lo[i] .. hi[i] around each point (both or neither; NULL: none), drawn as a
+     * translucent band in the series' colour, or as error bars when bars is nonzero */
+    const double *lo, *hi;
+    int bars;
 } ggdm_plot_series;
 
 typedef struct ggdm_plot_panel {

@@ -314,6 +314,8 @@ static void test_plot(void)
         ogl[i] = 0.003 * (1.0 + 0.15 * t);
     }
     gl[5] = NAN; /* a missing round: the line breaks there */
+    memset(s1, 0, sizeof s1);
+    memset(s2, 0, sizeof s2);
     s1[0].name = "G";
     s1[0].x = rounds;
     s1[0].y = g;
