@@ -110,6 +110,11 @@ int ggdm_png_encode(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len
         return -1;
     }
     raw = row * (size_t)h;
+    if ((uint64_t)raw > GGDM_PNG_MAX_BYTES) {
+        snprintf(err, errcap, "PNG: image size %d x %d refused (%llu bytes of rows; at most %llu)", w, h,
+                 (unsigned long long)raw, (unsigned long long)GGDM_PNG_MAX_BYTES);
+        return -1;
+    }
     nblocks = (raw + STORED_MAX - 1) / STORED_MAX;
     zlen = 2 + raw + 5 * nblocks + 4;
     nidat = (zlen + IDAT_MAX - 1) / IDAT_MAX;

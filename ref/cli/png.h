@@ -12,6 +12,8 @@
 
 /* Largest width or height accepted (2^24). */
 #define GGDM_PNG_MAX_DIM (1L << 24)
+/* Largest image accepted, in bytes of filtered rows (h * (1 + 3 w)): 4 GiB. */
+#define GGDM_PNG_MAX_BYTES ((uint64_t)1 << 32)
 
 /* CRC-32 of PNG chunks and zlib/gzip (reflected 0xEDB88320, init and final xor 0xFFFFFFFF):
  * "123456789" -> 0xCBF43926. */
@@ -21,7 +23,7 @@ uint32_t ggdm_png_adler32(const uint8_t *p, size_t n);
 
 /* Encodes h rows of w pixels, rgb interleaved (h*w*3 bytes, row-major, top row first) as a
  * PNG file in *out (malloc'd, *len bytes; free() it). 0 on success; -1 with a message in err
- * (w or h <= 0 or > 2^24, a file too large for memory, out of memory), *out NULL. */
+ * (w or h <= 0 or > 2^24, rows over 4 GiB, out of memory), *out NULL. */
 int ggdm_png_encode(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len, char *err, size_t errcap);
 
 /* Encodes and writes path atomically (ggdm_io_write_file: a temporary file in the same
