@@ -102,6 +102,29 @@ def main():
             check(np.array_equal(np.asarray(im), a), f"PNG pixels {w}x{h}")
         print("  PNG: 5 sizes decode to the pixels written (Pillow), CRC-32 / Adler-32 = zlib's")
 
+        # ---- crash consistency: every file operation of the save is a fault point; killed at
+        # any of them, the path holds the old file or the new one, whole
+        old = np.asarray(Image.open(f"{tmp}/a.png")).copy()
+        b = rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)
+        np.save(f"{tmp}/b.npy", b.astype(np.uint32))
+        cmd = [ggdm, "png-test", "--in", f"{tmp}/b.npy", "--out", f"{tmp}/a.png"]
+        shutil.copy(f"{tmp}/a.png", f"{tmp}/keep.png")
+        trace = subprocess.run(cmd, env=dict(os.environ, GGDM_FAULT_TRACE="1"), capture_output=True, text=True)
+        ops = [ln.split()[2] for ln in trace.stderr.splitlines() if ln.startswith("ggdm-fault ")]
+        check(ops == ["create", "write", "fsync", "rename", "fsync-dir"], f"fault points of the save: {ops}")
+        for k in range(1, len(ops) + 1):
+            shutil.copy(f"{tmp}/keep.png", f"{tmp}/a.png")
+            r = subprocess.run(cmd, env=dict(os.environ, GGDM_FAULT_AT=str(k)), capture_output=True)
+            now = np.asarray(Image.open(f"{tmp}/a.png"))
+            want = old if ops[k - 1] != "fsync-dir" else b  # killed before the rename: the old file
+            check(r.returncode != 0 and np.array_equal(now, want),
+                  f"killed at fault point {k} ({ops[k - 1]}): rc {r.returncode}, {now.shape} not the "
+                  f"{'old' if want is old else 'new'} image")
+            for f in os.listdir(tmp):
+                if ".tmp." in f:
+                    os.remove(os.path.join(tmp, f))
+        print(f"  PNG save: killed at each of its {len(ops)} fault points, the file is the old or the new image")
+
         # ---- image_to_u8 vs diffusers
         import torch
         from diffusers import DiffusionPipeline
