@@ -38,5 +38,6 @@ check "UNet traces: ggdm unet2d --trace vs diffusers (trace_diffusers.py), a pla
 check "VAE decoder vs diffusers' AutoencoderKL (forward, input VJP)" "$PY" ci/interop/vae_vs_diffusers.py --ggdm "$GGDM"
 check "sd-init folders vs diffusers' StableDiffusionPipeline (tiny: f32, f16, sharded)" "$PY" ci/interop/sd_init_vs_diffusers.py "$GGDM"
 check "the authors' reward_model.pth converter (ref/tools/reward_pth_to_safetensors.py --self-test)" "$PY" ref/tools/reward_pth_to_safetensors.py --self-test
+check "PNG writer, image_to_u8, Pillow's resize, grid, random.sample vs Pillow / diffusers / Python" "$PY" ci/interop/png_vs_pil.py --ggdm "$GGDM"
 check "reward model vs torchvision's resnet18 (forward, input VJP)" "$PY" ci/interop/reward_vs_torchvision.py "$GGDM"
 exit $rc

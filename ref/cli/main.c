@@ -307,6 +307,7 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         return cmd_rng(argc - 1, argv + 1);
     if (strcmp(cmd, "hash") == 0)
         return cmd_hash(argc - 1, argv + 1);
+    if (strcmp(cmd, "png-test") == 0) { int ggdm_cmd_png_test(int, char **); return ggdm_cmd_png_test(argc - 1, argv + 1); }
     if (strcmp(cmd, "tokenize") == 0)
         return ggdm_cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(cmd, "conformance") == 0)
