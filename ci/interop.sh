@@ -36,6 +36,7 @@ check "text encoder vs transformers' CLIPTextModel" "$PY" ci/interop/clip_vs_tra
 check "UNet vs diffusers' UNet2DConditionModel (forward, input VJP)" "$PY" ci/interop/unet2d_vs_diffusers.py "$GGDM"
 check "UNet traces: ggdm unet2d --trace vs diffusers (trace_diffusers.py), a planted change localised by ggdm diff" "$PY" ci/interop/trace_diffusers.py --self-test "$GGDM"
 check "VAE decoder vs diffusers' AutoencoderKL (forward, input VJP)" "$PY" ci/interop/vae_vs_diffusers.py --ggdm "$GGDM"
+check "PNDM and DDIM schedulers vs diffusers (alphas_cumprod, timesteps, latents of 50/10/2/1 steps)" "$PY" ci/interop/sd_sched_vs_diffusers.py --ggdm "$GGDM"
 check "sd-init folders vs diffusers' StableDiffusionPipeline (tiny: f32, f16, sharded)" "$PY" ci/interop/sd_init_vs_diffusers.py "$GGDM"
 check "the authors' reward_model.pth converter (ref/tools/reward_pth_to_safetensors.py --self-test)" "$PY" ref/tools/reward_pth_to_safetensors.py --self-test
 check "PNG writer, image_to_u8, Pillow's resize, grid, random.sample vs Pillow / diffusers / Python" "$PY" ci/interop/png_vs_pil.py --ggdm "$GGDM"

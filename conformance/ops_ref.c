@@ -13,6 +13,7 @@
 #include "ggdm/reduce.h"
 #include "ggdm/rng.h"
 #include "ggdm/schedule.h"
+#include "ggdm/sd_sched.h"
 #include "ggdm/unet.h"
 #include "ggdm/adam.h"
 #include "ggdm/data.h"
@@ -313,6 +314,118 @@ static ggdm_status op_schedule(conf_call *c)
     st = ggdm_schedule_compute(k, (int)T, (float *)c->out.data, (size_t)c->out.count);
     if (st != GGDM_OK)
         snprintf(c->err, sizeof c->err, "ggdm_schedule_compute: %s", ggdm_status_str(st));
+    return st;
+}
+
+/* --- Stable Diffusion's schedulers (ggdm/sd_sched.h) -------------------------------------
+ * sd_sched:     kind=pndm|ddim, steps (SD v1.5's scheduler_config; T, beta_start, beta_end,
+ *               offset, alpha_one override it): (T + calls,) float32, alphas_cumprod then the
+ *               UNet's timestep of every call (exact integers).
+ * sd_sched_run: the same cfg, n (64), seed (0): a whole generation with z_T = normal(seed, TEST,
+ *               a = 0x5344, b = 0) and the model output of call i eps_i = 0.1f * z + normal(seed,
+ *               TEST, 0x5344, 1 + i) (z: the latents passed to that call): (calls, n) float32,
+ *               the latents after every call. */
+#define SD_SCHED_STREAM_A 0x5344u
+
+static ggdm_status sd_sched_cfg_of(conf_call *c, ggdm_sd_sched_cfg *cfg)
+{
+    const char *kind = conf_param(c, "kind");
+    long long steps, T, offset, one;
+    char msg[GGDM_SD_SCHED_MSG_LEN];
+    if (!kind || (strcmp(kind, "pndm") && strcmp(kind, "ddim")))
+        return bad(c, GGDM_ERR_ARG, "kind must be pndm or ddim, not '%s'", kind ? kind : "(missing)");
+    TRY(conf_param_i64(c, "steps", 50, &steps));
+    ggdm_sd_sched_cfg_sd15(cfg, kind[0] == 'p' ? GGDM_SD_SCHED_PNDM : GGDM_SD_SCHED_DDIM, 0);
+    TRY(conf_param_i64(c, "T", cfg->num_train_timesteps, &T));
+    TRY(conf_param_i64(c, "offset", cfg->steps_offset, &offset));
+    TRY(conf_param_i64(c, "alpha_one", cfg->set_alpha_to_one, &one));
+    TRY(conf_param_f64(c, "beta_start", cfg->beta_start, &cfg->beta_start));
+    TRY(conf_param_f64(c, "beta_end", cfg->beta_end, &cfg->beta_end));
+    if (steps < -1000000 || steps > 1000000 || T < -1000000 || T > 1000000 || offset < -1000000 ||
+        offset > 1000000 || one < -1 || one > 2)
+        return bad(c, GGDM_ERR_ARG, "steps, T, offset or alpha_one out of range%s", "");
+    cfg->steps = (int)steps;
+    cfg->num_train_timesteps = (int)T;
+    cfg->steps_offset = (int)offset;
+    cfg->set_alpha_to_one = (int)one;
+    if (ggdm_sd_sched_cfg_check(cfg, msg) != GGDM_OK)
+        return bad(c, GGDM_ERR_ARG, "%s", msg);
+    return GGDM_OK;
+}
+
+static ggdm_status op_sd_sched(conf_call *c)
+{
+    ggdm_sd_sched_cfg cfg;
+    int64_t *ts;
+    float *o;
+    int calls, T, i;
+    ggdm_status st;
+    TRY(sd_sched_cfg_of(c, &cfg));
+    calls = ggdm_sd_sched_calls(&cfg);
+    T = cfg.num_train_timesteps;
+    TRY(alloc1(c, GGDM_DT_F32, (uint64_t)T + (uint64_t)calls));
+    o = (float *)c->out.data;
+    ts = (int64_t *)malloc(sizeof(int64_t) * (size_t)calls);
+    if (!ts)
+        return bad(c, GGDM_ERR_IO, "out of memory%s", "");
+    st = ggdm_sd_sched_alphas_cumprod(&cfg, o);
+    if (st == GGDM_OK)
+        st = ggdm_sd_sched_timesteps(&cfg, ts);
+    for (i = 0; st == GGDM_OK && i < calls; i++)
+        o[T + i] = (float)ts[i];
+    free(ts);
+    if (st != GGDM_OK)
+        snprintf(c->err, sizeof c->err, "ggdm_sd_sched: %s", ggdm_status_str(st));
+    return st;
+}
+
+static ggdm_status op_sd_sched_run(conf_call *c)
+{
+    ggdm_sd_sched_cfg cfg;
+    ggdm_sd_sched_state s;
+    unsigned long long n, seed;
+    uint64_t shape[2], i;
+    float *ac = NULL, *buf = NULL, *eps = NULL, *z = NULL, *o;
+    int calls, k;
+    ggdm_status st = GGDM_OK;
+    TRY(sd_sched_cfg_of(c, &cfg));
+    TRY(conf_param_u64(c, "n", 64, &n));
+    TRY(conf_param_u64(c, "seed", 0, &seed));
+    if (n < 1 || n > (1u << 20))
+        return bad(c, GGDM_ERR_ARG, "n must be 1 .. 2^20%s", "");
+    calls = ggdm_sd_sched_calls(&cfg);
+    shape[0] = (uint64_t)calls;
+    shape[1] = n;
+    TRY(ggdm_array_alloc(&c->out, GGDM_DT_F32, 2, shape));
+    o = (float *)c->out.data;
+    ac = (float *)malloc(sizeof(float) * (size_t)cfg.num_train_timesteps);
+    buf = (float *)malloc(sizeof(float) * (ggdm_sd_sched_buffer_floats(&cfg, (size_t)n) + 1));
+    eps = (float *)malloc(sizeof(float) * (size_t)n);
+    z = (float *)malloc(sizeof(float) * (size_t)n);
+    if (!ac || !buf || !eps || !z) {
+        st = GGDM_ERR_IO;
+        snprintf(c->err, sizeof c->err, "out of memory");
+    }
+    if (st == GGDM_OK)
+        st = ggdm_sd_sched_alphas_cumprod(&cfg, ac);
+    if (st == GGDM_OK)
+        st = ggdm_sd_sched_start(&cfg, &s, (size_t)n, buf);
+    if (st == GGDM_OK)
+        ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_TEST, SD_SCHED_STREAM_A, 0), 0, z, n);
+    for (k = 0; st == GGDM_OK && k < calls; k++) {
+        ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_TEST, SD_SCHED_STREAM_A, (uint32_t)(1 + k)), 0, eps, n);
+        for (i = 0; i < n; i++)
+            eps[i] = 0.1f * z[i] + eps[i];
+        st = ggdm_sd_sched_step(&cfg, &s, ac, eps, z);
+        if (st == GGDM_OK)
+            memcpy(o + (size_t)k * n, z, sizeof(float) * (size_t)n);
+    }
+    if (st != GGDM_OK && !c->err[0])
+        snprintf(c->err, sizeof c->err, "ggdm_sd_sched: %s", ggdm_status_str(st));
+    free(ac);
+    free(buf);
+    free(eps);
+    free(z);
     return st;
 }
 
@@ -828,6 +941,8 @@ static const conf_op ref_ops[] = {
     {"philox", op_philox, "Philox4x32-R blocks"},
     {"rng", op_rng, "random streams: u32, uniform, normal, below"},
     {"schedule", op_schedule, "the 12 schedule tables (12, T)"},
+    {"sd_sched", op_sd_sched, "SD's PNDM/DDIM scheduler: alphas_cumprod then the timesteps (T + calls,)"},
+    {"sd_sched_run", op_sd_sched_run, "a whole PNDM/DDIM generation on test-stream eps: (calls, n) latents"},
     {"reduce", op_reduce, "fixed-order reductions: dot, sum, meanvar"},
     {"unet_init", op_unet_init, "Unet1D parameters from a seed (flat, state-dict order)"},
     {"unet_eps", op_unet_eps, "Unet1D forward: eps(x, t)"},

@@ -289,6 +289,8 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         return ggdm_cmd_sd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "image") == 0)
         return ggdm_cmd_image(argc - 1, argv + 1);
+    if (strcmp(cmd, "sd-sched") == 0) /* hidden: ci/interop/sd_sched_vs_diffusers.py */
+        return ggdm_cmd_sd_sched(argc - 1, argv + 1);
     if (strcmp(cmd, "diff") == 0)
         return ggdm_cmd_diff(argc - 1, argv + 1);
     if (strcmp(cmd, "sample") == 0)
