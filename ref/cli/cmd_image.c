@@ -96,7 +96,8 @@ static const char *const usage_text =
     "                    ref/tools/reward_pth_to_safetensors.py converts the authors' .pth)\n"
     "  --steps N         inference steps (50: 51 UNet calls with PNDM); --cfg S: CFG scale (7.5)\n"
     "  --scheduler K     pndm (the pipeline's, default) or ddim (eta 0)\n"
-    "  --latents X.npy   initial latents (R, N, 4, PX/8, PX/8) float32, used as is in every round\n"
+    "  --latents X.npy   initial latents (R, N, 4, PX/8, PX/8) float32 (8: the VAE's scale), used as is\n"
+    "                    in every round\n"
     "                    (default: ggdm's random streams from --seed)\n"
     "  --bias own        each image's surrogate holds its own reward (the authors': the batch's,\n"
     "                    their biases broadcast to (N, N))\n"
@@ -225,8 +226,6 @@ static int parse(img_opts *o, int argc, char **argv)
         return usage_err("--model DIR (a diffusers Stable Diffusion folder) is required");
     if (!o->reward)
         return usage_err("--reward R.safetensors (the reward model) is required");
-    if (o->image_size % 8)
-        return usage_err("--image_size must be a multiple of 8");
     if (o->device && strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cuda") != 0)
         return usage_err("--device must be cpu or cuda (this binary runs on the CPU; ggdm-cuda image on a GPU)");
     if (!(o->cfg == o->cfg) || !(o->target - o->target == 0.0) || !(o->guidance - o->guidance == 0.0) ||
@@ -245,6 +244,7 @@ typedef struct nets {
     ggdm_resnet_cfg rcfg;
     ggdm_sd_sched_cfg scfg;
     float *up, *vp, *cp, *rp;
+    int scale; /* the VAE's: image = latent * scale */
     char tokdir[MAXP];
 } nets;
 
@@ -319,7 +319,7 @@ static int nets_load(nets *n, const img_opts *o)
     char path[MAXP], err[ERRCAP], msg[GGDM_UNET2D_MSG_LEN + GGDM_VAE_MSG_LEN];
     ggdm_param_table t;
     ggdm_load_opts lo;
-    int lat = (int)(o->image_size / 8);
+    int lat;
     memset(n, 0, sizeof *n);
     if (ggdm_cli_model_open(&n->md, o->model, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm %s: --model %s\n", CMD, err);
@@ -334,18 +334,20 @@ static int nets_load(nets *n, const img_opts *o)
     if (ggdm_unet2d_table(&n->ucfg, &t) != GGDM_OK ||
         !(n->up = ggdm_netio_load(CMD, &n->md, "unet", o->variant, NULL, &t, &lo, NULL)))
         return 0;
-    /* VAE decoder */
+    /* VAE decoder: the pipeline's vae_scale_factor = 2^(len(block_out_channels) - 1) */
     if (!comp_cfg(n, "vae", path, sizeof path) || !ggdm_sdcli_vae_cfg(path, &n->vcfg))
         return 0;
     {
-        int f = 1, b;
+        int f = 1, b, ud = 1 << (n->ucfg.n_blocks - 1);
         for (b = 1; b < n->vcfg.n_blocks; b++)
             f *= 2;
-        if (f != 8 || (lat % (1 << (n->ucfg.n_blocks - 1))) != 0) {
-            fprintf(stderr, "ggdm %s: --image_size %lld: the VAE scales by %d (ggdm image needs 8) and the UNet's "
-                            "latents must be a multiple of %d\n", CMD, o->image_size, f, 1 << (n->ucfg.n_blocks - 1));
+        n->scale = f;
+        if (o->image_size % f || (o->image_size / f) % ud) {
+            fprintf(stderr, "ggdm %s: --image_size %lld: it must be a multiple of %d (the VAE scales by %d, the "
+                            "UNet's latents must be a multiple of %d)\n", CMD, o->image_size, f * ud, f, ud);
             return 0;
         }
+        lat = (int)(o->image_size / f);
     }
     n->vcfg.height = n->vcfg.width = lat;
     n->vcfg.attn_kind = GGDM_ATTN_RECOMPUTE;
@@ -483,9 +485,13 @@ static double np_std(const double *a, size_t n, double *tmp)
 
 /* ------------------------------------------------------------------ files */
 
+/* dir/name; a path too long for the buffer becomes "" (every file operation on it then fails
+ * with a message) */
 static void pathf(char *out, size_t cap, const char *dir, const char *name)
 {
-    snprintf(out, cap, "%s/%s", dir, name);
+    int n = snprintf(out, cap, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= cap)
+        out[0] = '\0';
 }
 
 typedef struct sbuf {
@@ -742,7 +748,7 @@ static int write_config(const run *rn, int argc, char **argv, const char *status
     ggdm_json_open(&j, "argv", '[');
     for (i = 0; i < argc; i++)
         ggdm_json_str(&j, NULL, argv[i]);
-    ggdm_json_close(&j, '[');
+    ggdm_json_close(&j, ']');
     ggdm_json_open(&j, "settings", '{');
     ggdm_py_float_repr(o->target, rep, sizeof rep);
     ggdm_json_num(&j, "target", o->target);
@@ -766,8 +772,8 @@ static int write_config(const run *rn, int argc, char **argv, const char *status
     ggdm_json_open(&j, "prompts", '[');
     for (i = 0; i < rn->R; i++)
         ggdm_json_str(&j, NULL, rn->prompts[i]);
-    ggdm_json_close(&j, '[');
-    ggdm_json_close(&j, '{');
+    ggdm_json_close(&j, ']');
+    ggdm_json_close(&j, '}');
     ggdm_json_open(&j, "timings", '{');
     for (k = 0; k < rn->done; k++)
         round_mean += rn->times[k];
@@ -775,7 +781,7 @@ static int write_config(const run *rn, int argc, char **argv, const char *status
     ggdm_json_num(&j, "pretrain_generation_s", rn->pre_done && !o->no_pretrain ? rn->pre_time : (0.0 / 0.0));
     ggdm_json_num(&j, "round_s_mean", rn->done ? round_mean / (double)rn->done : (0.0 / 0.0));
     ggdm_json_num(&j, "rounds_s_total", round_mean);
-    ggdm_json_close(&j, '{');
+    ggdm_json_close(&j, '}');
     text = ggdm_json_end(&j);
     pathf(path, sizeof path, rn->dir, "config.json");
     ok = text && ggdm_io_write_file(path, text, strlen(text), err, sizeof err) == GGDM_OK;
@@ -884,7 +890,7 @@ static int on_step(void *vctx, int call, int calls, const float *z, const ggdm_s
         uint64_t shape[4];
         shape[0] = (uint64_t)rn->bs;
         shape[1] = (uint64_t)rn->n.ucfg.in_channels;
-        shape[2] = shape[3] = (uint64_t)(rn->o.image_size / 8);
+        shape[2] = shape[3] = (uint64_t)(rn->o.image_size / rn->n.scale);
         if (c->k < 0)
             snprintf(name, sizeof name, "pretrain_c%03d.npy", call);
         else
@@ -923,7 +929,7 @@ static void init_latents(run *rn, int n, int k)
 static int generate(run *rn, int n, int k, const ggdm_sd_surrogate *sur, const float *text, double *secs)
 {
     gen_ctx c;
-    char label[48];
+    char label[128];
     struct timespec t0, t1;
     ggdm_status st;
     c.rn = rn;
@@ -1141,7 +1147,7 @@ static int load_latents(run *rn)
 {
     ggdm_array a;
     char err[ERRCAP];
-    int lat = (int)(rn->o.image_size / 8);
+    int lat = (int)(rn->o.image_size / rn->n.scale);
     memset(&a, 0, sizeof a);
     if (ggdm_io_load_npy(rn->o.latents, &a, err, sizeof err) != GGDM_OK) {
         fprintf(stderr, "ggdm %s: --latents %s\n", CMD, err);
@@ -1285,7 +1291,8 @@ int ggdm_cmd_image(int argc, char **argv)
     }
     if (!nets_load(&rn.n, &rn.o))
         goto done;
-    rn.nz = (size_t)rn.n.ucfg.in_channels * (size_t)(rn.o.image_size / 8) * (size_t)(rn.o.image_size / 8);
+    rn.nz = (size_t)rn.n.ucfg.in_channels * (size_t)(rn.o.image_size / rn.n.scale) *
+            (size_t)(rn.o.image_size / rn.n.scale);
     rn.nx = (size_t)3 * rn.OH * rn.OW;
     if (rn.o.latents && !load_latents(&rn))
         goto done;
