@@ -437,13 +437,15 @@ static int write_weights(const char *d, const sd_cfgs *c, uint64_t seed, ggdm_st
 }
 
 static const char *const sdinit_help =
-    "usage: ggdm sd-init --config sd15|tiny [--seed S] [--dtype f32|f16] [--max-shard-size BYTES] -o DIR\n"
+    "usage: ggdm sd-init --config sd15|small|tiny [--seed S] [--dtype f32|f16] [--max-shard-size BYTES] -o DIR\n"
     "A random Stable Diffusion pipeline in diffusers' folder layout, as\n"
     "StableDiffusionPipeline.from_pretrained(DIR) loads it (diffusers 0.25.1): unet/, vae/, text_encoder/\n"
     "(ggdm's deterministic initialisation from seed S, default 0; the VAE's encoder, which ggdm does not\n"
     "run, random of its shapes), tokenizer/ (a small byte-level CLIP BPE, ids 0 .. 813), scheduler/\n"
     "(PNDMScheduler, SD v1.5's values), model_index.json. sd15: SD v1.5's shapes (about 1.07 G\n"
-    "parameters, 4.3 GB in float32); tiny: the networks' small test configurations.\n"
+    "parameters, 4.3 GB in float32); tiny: the networks' small test configurations (the VAE scales by 2);\n"
+    "small: tiny's UNet and text encoder with a 4-block VAE (16, 32, 32, 32 channels) that scales by 8 as\n"
+    "SD's does (ggdm image-demo's model).\n"
     "  --dtype f16            write the weights as float16 (nearest even)\n"
     "  --max-shard-size B     shard files larger than B bytes (an index json, huggingface_hub's split)\n"
     "DIR must not exist; the folder is written as DIR.tmp-XXXXXX and renamed at the end.\n";
@@ -474,12 +476,13 @@ int ggdm_cmd_sd_init(int argc, char **argv)
             return 2;
         }
     }
-    if (!out || !config || (strcmp(config, "sd15") != 0 && strcmp(config, "tiny") != 0) ||
+    if (!out || !config || (strcmp(config, "sd15") != 0 && strcmp(config, "tiny") != 0 && strcmp(config, "small") != 0) ||
         (strcmp(dt, "f32") != 0 && strcmp(dt, "f16") != 0)) {
         fprintf(stderr, "ggdm " CMD ": %s (see ggdm " CMD " --help)\n",
                 !out      ? "-o DIR is required"
-                : !config ? "--config sd15|tiny is required"
-                : strcmp(config, "sd15") != 0 && strcmp(config, "tiny") != 0 ? "--config must be sd15 or tiny"
+                : !config ? "--config sd15|small|tiny is required"
+                : strcmp(config, "sd15") != 0 && strcmp(config, "tiny") != 0 && strcmp(config, "small") != 0
+                    ? "--config must be sd15, small or tiny"
                                                                             : "--dtype must be f32 or f16");
         return 2;
     }
@@ -495,6 +498,14 @@ int ggdm_cmd_sd_init(int argc, char **argv)
         ggdm_clip_cfg_tiny(&c.clip);
         ggdm_unet2d_cfg_tiny(&c.unet);
         ggdm_vae_cfg_tiny(&c.vae);
+        if (strcmp(config, "small") == 0) {
+            /* SD's geometry (the VAE scales by 8: image = 8 x latent) with small networks: the
+             * image demo's model (ggdm image-demo) */
+            c.vae.n_blocks = 4;
+            c.vae.block_out_channels[0] = 16;
+            c.vae.block_out_channels[1] = c.vae.block_out_channels[2] = c.vae.block_out_channels[3] = 32;
+            c.vae.height = c.vae.width = 16;
+        }
         c.sample_size = c.vae.height;
         c.projection_dim = c.clip.hidden_size;
     }

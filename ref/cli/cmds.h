@@ -31,6 +31,7 @@ int ggdm_cmd_vae_decode(int argc, char **argv);
 int ggdm_cmd_sd_init(int argc, char **argv);
 /* The paper's image experiment: gradient-guided Stable Diffusion rounds (cmd_image.c) */
 int ggdm_cmd_image(int argc, char **argv);
+int ggdm_cmd_image_demo(int argc, char **argv); /* cmd_imagedemo.c */
 /* Stable Diffusion's schedulers over given model outputs (cmd_sdsched.c; hidden) */
 int ggdm_cmd_sd_sched(int argc, char **argv);
 /* The dispatcher (main.c): runs argv[1]'s command; impl names the implementation that

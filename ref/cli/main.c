@@ -41,6 +41,7 @@ static const char *const usage_text =
     "  vae-decode    Stable Diffusion's VAE decoder: images from latents, and its input VJP\n"
     "  sd-init       a random Stable Diffusion pipeline folder (diffusers' layout; sd15 or tiny)\n"
     "  image         the paper's image experiment: Stable Diffusion guided round by round by a reward\n"
+    "  image-demo    the image experiment on a small random model (about two minutes on 2 cores)\n"
     "  demo          pre-train a small network and compare G and G_loss (a few minutes on 2 cores)\n"
     "  reward-init   write a random image reward model (ResNet-18, torchvision's names)\n"
     "  reward        the image reward of images and its input gradient (the reward model)\n"
@@ -289,6 +290,8 @@ int ggdm_cli_main(int argc, char **argv, const conf_impl *impl)
         return ggdm_cmd_sd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "image") == 0)
         return ggdm_cmd_image(argc - 1, argv + 1);
+    if (strcmp(cmd, "image-demo") == 0)
+        return ggdm_cmd_image_demo(argc - 1, argv + 1);
     if (strcmp(cmd, "sd-sched") == 0) /* hidden: ci/interop/sd_sched_vs_diffusers.py */
         return ggdm_cmd_sd_sched(argc - 1, argv + 1);
     if (strcmp(cmd, "diff") == 0)
