@@ -128,6 +128,11 @@ static int parse(img_opts *o, int argc, char **argv)
     o->repeat = 1;
     o->image_size = 512;
     o->steps = 50;
+    const ggdm_netio_sopt sopts[] = {{"--prompt", &o->prompt},   {"--out_dir", &o->out_dir},
+                                     {"--model", &o->model},     {"--variant", &o->variant},
+                                     {"--reward", &o->reward},   {"--latents", &o->latents},
+                                     {"--classes", &o->classes}, {"--trace_latents", &o->trace},
+                                     {"--device", &o->device},   {NULL, NULL}};
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (ggdm_is_help(a)) {
@@ -136,7 +141,9 @@ static int parse(img_opts *o, int argc, char **argv)
         }
 #define OPT(name) ((r = ggdm_opt(argc, argv, &i, name, &v)) != 0)
 #define BAD (r < 0)
-        if (OPT("--target")) {
+        if ((r = ggdm_netio_opt(argc, argv, &i, sopts)) != 0) {
+            if (BAD) return 2;
+        } else if (OPT("--target")) {
             if (BAD || !ggdm_opt_f64(CMD, "--target", v, &o->target)) return 2;
         } else if (OPT("--guidance")) {
             if (BAD || !ggdm_opt_f64(CMD, "--guidance", v, &o->guidance)) return 2;
@@ -156,33 +163,6 @@ static int parse(img_opts *o, int argc, char **argv)
             if (BAD || !ggdm_opt_int(CMD, "--steps", v, 1, 1000, &o->steps)) return 2;
         } else if (OPT("--threads")) {
             if (BAD || !ggdm_opt_int(CMD, "--threads", v, 1, 1024, &o->threads)) return 2;
-        } else if (OPT("--prompt")) {
-            if (BAD) return 2;
-            o->prompt = v;
-        } else if (OPT("--out_dir")) {
-            if (BAD) return 2;
-            o->out_dir = v;
-        } else if (OPT("--model")) {
-            if (BAD) return 2;
-            o->model = v;
-        } else if (OPT("--variant")) {
-            if (BAD) return 2;
-            o->variant = v;
-        } else if (OPT("--reward")) {
-            if (BAD) return 2;
-            o->reward = v;
-        } else if (OPT("--latents")) {
-            if (BAD) return 2;
-            o->latents = v;
-        } else if (OPT("--classes")) {
-            if (BAD) return 2;
-            o->classes = v;
-        } else if (OPT("--trace_latents")) {
-            if (BAD) return 2;
-            o->trace = v;
-        } else if (OPT("--device")) {
-            if (BAD) return 2;
-            o->device = v;
         } else if (OPT("--scheduler")) {
             if (BAD) return 2;
             if (strcmp(v, "pndm") == 0)
@@ -1255,6 +1235,9 @@ int ggdm_cmd_image(int argc, char **argv)
     rn.OH = rn.OW = (int)rn.o.image_size;
     rn.th = (int)(rn.o.image_size / 4);
     rn.ex = ggdm_cli_exec((int)rn.o.threads);
+    if (rn.ex && rn.ex->unet)
+        fprintf(stderr, "ggdm %s: note: the image pipeline runs on the CPU reference; its GPU version is not "
+                        "built yet (docs/image.md)\n", CMD);
     if (!make_prompts(&rn))
         goto done;
     /* the authors' folder: target{T}guidance{G}seed{S}totalbs{bs * R}_{prompt} */
