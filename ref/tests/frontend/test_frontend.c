@@ -397,9 +397,38 @@ static void test_plot(void)
               "%s", out);
     }
 
+    /* spread: a band (one closed translucent path) or error bars; the range covers lo .. hi */
+    {
+        double m[3] = {1.0, 2.0, 3.0}, lo[3] = {0.5, 1.5, -7.0}, hi[3] = {1.5, 2.5, 13.0};
+        ggdm_plot_series ss;
+        ggdm_plot_panel sp;
+        char *svg = NULL;
+        size_t len = 0;
+        memset(&ss, 0, sizeof ss);
+        memset(&sp, 0, sizeof sp);
+        ss.name = "mean";
+        ss.y = m;
+        ss.n = 3;
+        ss.lo = lo;
+        ss.hi = hi;
+        sp.series = &ss;
+        sp.nseries = 1;
+        rc = ggdm_plot_svg_string("t", "x", &sp, 1, &svg, &len, err, sizeof err);
+        check(rc == 0 && svg && strstr(svg, "fill-opacity=\"0.2\"") && strstr(svg, " Z\"") &&
+                  strstr(svg, ">-5<") && strstr(svg, ">10<"),
+              "plot: a spread band is drawn and the axis covers it (-7 .. 13)", "rc %d", rc);
+        free(svg);
+        svg = NULL;
+        ss.bars = 1;
+        rc = ggdm_plot_svg_string("t", "x", &sp, 1, &svg, &len, err, sizeof err);
+        check(rc == 0 && svg && !strstr(svg, "fill-opacity=\"0.2\"") && strstr(svg, "stroke-width=\"1.5\""),
+              "plot: error bars instead of a band", "rc %d", rc);
+        free(svg);
+    }
+
     /* bad arguments: refused with a message, nothing written */
     {
-        ggdm_plot_series bs = {"x", NULL, NULL, 3};
+        ggdm_plot_series bs = {"x", NULL, NULL, 3, NULL, NULL, 0};
         ggdm_plot_panel bp = {"p", NULL, 0, NULL, 1};
         snprintf(path, sizeof path, "%s/bad.svg", tmpdir);
         err[0] = '\0';
