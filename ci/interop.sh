@@ -41,5 +41,6 @@ check "sd-init folders vs diffusers' StableDiffusionPipeline (tiny: f32, f16, sh
 check "the authors' reward_model.pth converter (ref/tools/reward_pth_to_safetensors.py --self-test)" "$PY" ref/tools/reward_pth_to_safetensors.py --self-test
 check "PNG writer, image_to_u8, Pillow's resize, grid, random.sample vs Pillow / diffusers / Python" "$PY" ci/interop/png_vs_pil.py --ggdm "$GGDM"
 check "ggdm image vs the authors' guided loop (diffusers + torchvision, same latents; float64 reference)" "$PY" ci/interop/image_vs_authors.py "$GGDM"
+check "ggdm image as a user runs it: killed at its file operations and resumed, SIGINT, locks, prompts, hostile input, the files" "$PY" ci/interop/image_runs.py "$GGDM"
 check "reward model vs torchvision's resnet18 (forward, input VJP)" "$PY" ci/interop/reward_vs_torchvision.py "$GGDM"
 exit $rc

@@ -650,12 +650,12 @@ static int make_prompts(run *rn)
             if ((size_t)ncls == cap) {
                 char **q = (char **)realloc(names, (cap = cap ? 2 * cap : 1024) * sizeof(char *));
                 if (!q)
-                    goto done;
+                    goto oom;
                 names = q;
             }
             names[ncls] = (char *)malloc(e - s + 1);
             if (!names[ncls])
-                goto done;
+                goto oom;
             memcpy(names[ncls], buf + s, e - s);
             names[ncls++][e - s] = '\0';
         }
@@ -673,16 +673,19 @@ static int make_prompts(run *rn)
     idx = (int *)malloc(sizeof(int) * (size_t)rn->R);
     rn->prompt_buf = (char **)calloc((size_t)rn->R, sizeof(char *));
     if (!idx || !rn->prompt_buf || ggdm_pyrandom_sample((int64_t)o->seed, ncls, rn->R, idx) != 0)
-        goto done;
+        goto oom;
     for (i = 0; i < rn->R; i++) {
         const char *s = names ? names[idx[i]] : ggdm_imagenet_classes[idx[i]];
         rn->prompt_buf[i] = (char *)malloc(strlen(s) + 1);
         if (!rn->prompt_buf[i])
-            goto done;
+            goto oom;
         strcpy(rn->prompt_buf[i], s);
         rn->prompts[i] = rn->prompt_buf[i];
     }
     ok = 1;
+    goto done;
+oom:
+    fprintf(stderr, "ggdm %s: out of memory for the prompts\n", CMD);
 done:
     if (names) {
         for (i = 0; i < ncls; i++)
@@ -691,8 +694,6 @@ done:
     }
     free(buf);
     free(idx);
-    if (!ok && !rn->prompts[0])
-        fprintf(stderr, "ggdm %s: cannot draw the prompts (out of memory?)\n", CMD);
     return ok;
 }
 
@@ -1263,15 +1264,7 @@ int ggdm_cmd_image(int argc, char **argv)
             goto done;
         }
     }
-    if (ggdm_run_lock(rn.dir, &rn.lock_fd, err, sizeof err) != 0) {
-        fprintf(stderr, "ggdm %s: %s\n", CMD, err);
-        goto done;
-    }
-    ggdm_run_clean_tmp(rn.dir);
-    if (ggdm_ckpt_recover(rn.ckdir, NULL, rn.cur, sizeof rn.cur, err, sizeof err) != 0) {
-        fprintf(stderr, "ggdm %s: %s\n", CMD, err);
-        goto done;
-    }
+    /* the inputs are checked before the folder is made: bad input leaves nothing behind */
     if (!nets_load(&rn.n, &rn.o))
         goto done;
     rn.nz = (size_t)rn.n.ucfg.in_channels * (size_t)(rn.o.image_size / rn.n.scale) *
@@ -1279,6 +1272,18 @@ int ggdm_cmd_image(int argc, char **argv)
     rn.nx = (size_t)3 * rn.OH * rn.OW;
     if (rn.o.latents && !load_latents(&rn))
         goto done;
+    if (ggdm_run_lock(rn.dir, &rn.lock_fd, err, sizeof err) != 0) {
+        fprintf(stderr, "ggdm %s: %s\n", CMD, err);
+        goto done;
+    }
+    ggdm_run_clean_tmp(rn.dir); /* a killed process's temporary files (NAME.tmp.PID) */
+    ggdm_run_clean_tmp(rn.rows);
+    pathf(path, sizeof path, rn.dir, "generated_images");
+    ggdm_run_clean_tmp(path);
+    if (ggdm_ckpt_recover(rn.ckdir, NULL, rn.cur, sizeof rn.cur, err, sizeof err) != 0) {
+        fprintf(stderr, "ggdm %s: %s\n", CMD, err);
+        goto done;
+    }
     rn.rewards = (double *)calloc((size_t)rn.K * rn.R * rn.bs, sizeof(double));
     rn.times = (double *)calloc((size_t)rn.K * rn.R, sizeof(double));
     rn.g = (float *)calloc((size_t)rn.bs * rn.nx, sizeof(float));
