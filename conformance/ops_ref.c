@@ -13,6 +13,7 @@
 #include "ggdm/reduce.h"
 #include "ggdm/rng.h"
 #include "ggdm/schedule.h"
+#include "ggdm/sd_guide.h"
 #include "ggdm/sd_sched.h"
 #include "ggdm/unet.h"
 #include "ggdm/adam.h"
@@ -426,6 +427,155 @@ static ggdm_status op_sd_sched_run(conf_call *c)
     free(buf);
     free(eps);
     free(z);
+    return st;
+}
+
+/* --- the guided Stable Diffusion step (ggdm/sd_guide.h) ------------------------------------
+ * sd_guide: kind=eps|generate|linearize on tiny networks (ggdm_unet2d_cfg_tiny init seed 1,
+ * ggdm_vae_cfg_tiny at a 4 x 4 latent seed 2, ResNet-18 width 8 without resize seed 3), bs 2,
+ * 5 text tokens; z, text, g from normal(seed, TEST, 0x5347, b = 1, 2, 3) (g x 0.05), r = (0.3,
+ * -0.2), gx = (0.1, 0.4); guided (1) or not (0), cfg (7.5), guidance (3), target (1),
+ * bias=batch|own, loss=mean|sum; eps at t (500) with a = alphas_cumprod[t] of SD v1.5's table;
+ * generate: sched=pndm|ddim, steps (3) -> the final latents (bs, 4, 4, 4); linearize ->
+ * float64 [r (bs), gx (bs), g (bs * 3 * 8 * 8)] at the latents z. */
+#define SD_GUIDE_STREAM_A 0x5347u
+static ggdm_status op_sd_guide(conf_call *c)
+{
+    const char *kind = conf_param(c, "kind"), *bias = conf_param(c, "bias"), *loss = conf_param(c, "loss"),
+               *sk = conf_param(c, "sched");
+    unsigned long long guided, seed, t, steps;
+    double cfg, guidance, target;
+    ggdm_unet2d_cfg uc;
+    ggdm_vae_cfg vc;
+    ggdm_resnet_cfg rc;
+    ggdm_param_table tu, tv, tr;
+    ggdm_sd_nets nets;
+    ggdm_sd_guide_cfg gc;
+    ggdm_sd_sched_cfg sc;
+    ggdm_sd_plan p;
+    ggdm_sd_surrogate sur;
+    float *up = NULL, *vp = NULL, *rp = NULL, *text = NULL, *z = NULL, *g = NULL, *x = NULL, ac[1000];
+    double r[2] = {0.3, -0.2}, gx[2] = {0.1, 0.4};
+    void *ws = NULL;
+    size_t nz = 4 * 4 * 4, nx = 3 * 8 * 8, ntext, wsb = 0, e;
+    uint64_t shape[4];
+    char msg[GGDM_SD_MSG_LEN];
+    ggdm_status st = GGDM_OK;
+    if (!kind || (strcmp(kind, "eps") && strcmp(kind, "generate") && strcmp(kind, "linearize")))
+        return bad(c, GGDM_ERR_ARG, "kind must be eps, generate or linearize, not '%s'", kind ? kind : "(missing)");
+    if ((bias && strcmp(bias, "batch") && strcmp(bias, "own")) || (loss && strcmp(loss, "mean") && strcmp(loss, "sum")))
+        return bad(c, GGDM_ERR_ARG, "bias must be batch|own, loss mean|sum%s", "");
+    if (sk && strcmp(sk, "pndm") && strcmp(sk, "ddim"))
+        return bad(c, GGDM_ERR_ARG, "sched must be pndm or ddim, not '%s'", sk);
+    TRY(conf_param_u64(c, "guided", 1, &guided));
+    TRY(conf_param_u64(c, "seed", 0, &seed));
+    TRY(conf_param_u64(c, "t", 500, &t));
+    TRY(conf_param_u64(c, "steps", 3, &steps));
+    TRY(conf_param_f64(c, "cfg", 7.5, &cfg));
+    TRY(conf_param_f64(c, "guidance", 3.0, &guidance));
+    TRY(conf_param_f64(c, "target", 1.0, &target));
+    if (t > 999 || steps > 1000)
+        return bad(c, GGDM_ERR_ARG, "t must be 0 .. 999, steps 0 .. 1000%s", "");
+    ggdm_unet2d_cfg_tiny(&uc);
+    ggdm_vae_cfg_tiny(&vc);
+    vc.height = vc.width = 4;
+    ggdm_resnet_cfg_default(&rc);
+    rc.width = 8;
+    rc.resize = 0;
+    ggdm_sd_sched_cfg_sd15(&sc, sk && strcmp(sk, "ddim") == 0 ? GGDM_SD_SCHED_DDIM : GGDM_SD_SCHED_PNDM, (int)steps);
+    if (ggdm_unet2d_table(&uc, &tu) != GGDM_OK || ggdm_vae_params(&vc, &tv) != GGDM_OK ||
+        ggdm_resnet_table(&rc, &tr) != GGDM_OK)
+        return bad(c, GGDM_ERR_ARG, "tiny configurations%s", "");
+    memset(&gc, 0, sizeof gc);
+    gc.bs = 2;
+    gc.Lt = 5;
+    gc.cfg_scale = (float)cfg;
+    gc.guidance = (float)guidance;
+    gc.target = (float)target;
+    gc.bias = bias && strcmp(bias, "own") == 0 ? GGDM_SD_BIAS_OWN : GGDM_SD_BIAS_BATCH;
+    gc.loss = loss && strcmp(loss, "sum") == 0 ? GGDM_SD_LOSS_SUM : GGDM_SD_LOSS_MEAN;
+    nets.unet = &uc;
+    nets.vae = &vc;
+    ntext = (size_t)(gc.cfg_scale > 1.0f ? 4 : 2) * (size_t)uc.cross_attention_dim * 5;
+    up = (float *)malloc(sizeof(float) * tu.n_params);
+    vp = (float *)malloc(sizeof(float) * tv.n_params);
+    rp = (float *)malloc(sizeof(float) * tr.n_params);
+    text = (float *)malloc(sizeof(float) * ntext);
+    z = (float *)malloc(sizeof(float) * 2 * nz);
+    g = (float *)malloc(sizeof(float) * 2 * nx);
+    x = (float *)malloc(sizeof(float) * 2 * nx);
+    if (!up || !vp || !rp || !text || !z || !g || !x) {
+        st = GGDM_ERR_IO;
+        snprintf(c->err, sizeof c->err, "out of memory");
+        goto done;
+    }
+    nets.unet_params = up;
+    nets.vae_params = vp;
+    if (ggdm_unet2d_init(&uc, 1, up, tu.n_params) != GGDM_OK || ggdm_vae_init(&vc, 2, vp, tv.n_params) != GGDM_OK ||
+        ggdm_resnet_init(&rc, 3, rp, tr.n_params) != GGDM_OK) {
+        st = bad(c, GGDM_ERR_ARG, "init%s", "");
+        goto done;
+    }
+    ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_TEST, SD_GUIDE_STREAM_A, 1), 0, text, ntext);
+    ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_TEST, SD_GUIDE_STREAM_A, 2), 0, z, 2 * nz);
+    ggdm_rng_fill_normal(seed, ggdm_stream_id(GGDM_STREAM_TEST, SD_GUIDE_STREAM_A, 3), 0, g, 2 * nx);
+    for (e = 0; e < 2 * nx; e++)
+        g[e] *= 0.05f;
+    sur.g = g;
+    sur.r = r;
+    sur.gx = gx;
+    if (strcmp(kind, "linearize") == 0) {
+        double rr[2], gg[2];
+        st = ggdm_sd_linearize_workspace_bytes(&vc, &rc, 2, c->ex, &wsb);
+        if (st == GGDM_OK && !(ws = malloc(wsb)))
+            st = GGDM_ERR_IO;
+        shape[0] = 4 + 2 * nx;
+        if (st == GGDM_OK)
+            st = ggdm_array_alloc(&c->out, GGDM_DT_F64, 1, shape);
+        if (st == GGDM_OK)
+            st = ggdm_sd_linearize(&vc, vp, &rc, rp, 2, z, x, rr, g, gg, ws, wsb, c->ex);
+        if (st == GGDM_OK) {
+            double *o = (double *)c->out.data;
+            o[0] = rr[0], o[1] = rr[1], o[2] = gg[0], o[3] = gg[1];
+            for (e = 0; e < 2 * nx; e++)
+                o[4 + e] = (double)g[e];
+        }
+        goto done;
+    }
+    st = ggdm_sd_plan_make(&nets, &gc, strcmp(kind, "generate") == 0 ? &sc : NULL, c->ex, NULL, 0, &p, msg);
+    if (st != GGDM_OK) {
+        snprintf(c->err, sizeof c->err, "ggdm_sd_plan_make: %s", msg);
+        goto done;
+    }
+    if (!(ws = malloc(p.bytes))) {
+        st = GGDM_ERR_IO;
+        goto done;
+    }
+    shape[0] = 2, shape[1] = 4, shape[2] = 4, shape[3] = 4;
+    st = ggdm_array_alloc(&c->out, GGDM_DT_F32, 4, shape);
+    if (st == GGDM_OK && strcmp(kind, "eps") == 0) {
+        ggdm_sd_sched_cfg s50;
+        ggdm_sd_sched_cfg_sd15(&s50, GGDM_SD_SCHED_PNDM, 50);
+        st = ggdm_sd_sched_alphas_cumprod(&s50, ac);
+        if (st == GGDM_OK)
+            st = ggdm_sd_guide_eps(&p, guided ? &sur : NULL, (int64_t)t, ac[t], z, text, (float *)c->out.data, ws,
+                                   p.bytes, NULL);
+    } else if (st == GGDM_OK) {
+        st = ggdm_sd_generate(&p, guided ? &sur : NULL, z, text, ws, p.bytes, NULL, NULL);
+        if (st == GGDM_OK)
+            memcpy(c->out.data, z, sizeof(float) * 2 * nz);
+    }
+done:
+    if (st != GGDM_OK && !c->err[0])
+        snprintf(c->err, sizeof c->err, "ggdm_sd_guide: %s", ggdm_status_str(st));
+    free(up);
+    free(vp);
+    free(rp);
+    free(text);
+    free(z);
+    free(g);
+    free(x);
+    free(ws);
     return st;
 }
 
@@ -943,6 +1093,7 @@ static const conf_op ref_ops[] = {
     {"schedule", op_schedule, "the 12 schedule tables (12, T)"},
     {"sd_sched", op_sd_sched, "SD's PNDM/DDIM scheduler: alphas_cumprod then the timesteps (T + calls,)"},
     {"sd_sched_run", op_sd_sched_run, "a whole PNDM/DDIM generation on test-stream eps: (calls, n) latents"},
+    {"sd_guide", op_sd_guide, "the guided SD step on tiny networks: eps, a generation's latents, or the linearisation"},
     {"reduce", op_reduce, "fixed-order reductions: dot, sum, meanvar"},
     {"unet_init", op_unet_init, "Unet1D parameters from a seed (flat, state-dict order)"},
     {"unet_eps", op_unet_eps, "Unet1D forward: eps(x, t)"},
