@@ -270,7 +270,7 @@ def main():
                     lambda d: open(os.path.join(d, "vae", "diffusion_pytorch_model.safetensors.index.json"),
                                    "w").write('{"weight_map": {}}'), "ambiguous")
         expect_error("sd-init: an existing folder", ["sd-init", "--config", "tiny", "-o", base], "exists")
-        expect_error("sd-init: unknown --config", ["sd-init", "--config", "sdxl", "-o", p("sd-new")], "sd15 or tiny",
+        expect_error("sd-init: unknown --config", ["sd-init", "--config", "sdxl", "-o", p("sd-new")], "sd15, small or tiny",
                      p("sd-new"))
         expect_error("unet2d: --model with --weights", nets["unet"](base) + ["--weights", st(base, "unet")],
                      "neither", m_out)
