@@ -381,7 +381,7 @@ static float *encode_text(const nets *n, const char *prompt, int bs, const ggdm_
     int32_t *ids;
     int L = n->ccfg.max_position_embeddings, D = n->ccfg.hidden_size, k, j, i;
     size_t wsb = 0, per = (size_t)L * (size_t)D;
-    float *h = NULL, *ht = NULL, *out = NULL;
+    float *h = NULL, *out = NULL;
     void *ws = NULL;
     pr[0] = "";
     pr[1] = prompt;
@@ -397,9 +397,8 @@ static float *encode_text(const nets *n, const char *prompt, int bs, const ggdm_
     if (ggdm_clip_workspace_bytes(&n->ccfg, 2, L, ex, &wsb) != GGDM_OK || !(ws = ggdm_netio_alloc_ws(CMD, wsb)))
         goto done;
     h = (float *)malloc(2 * per * sizeof(float));
-    ht = (float *)malloc(2 * per * sizeof(float));
     out = (float *)malloc((size_t)2 * (size_t)bs * per * sizeof(float));
-    if (!h || !ht || !out || ggdm_clip_forward(&n->ccfg, n->cp, 2, L, ids, h, ws, wsb, NULL, NULL, ex) != GGDM_OK) {
+    if (!h || !out || ggdm_clip_forward(&n->ccfg, n->cp, 2, L, ids, h, ws, wsb, NULL, NULL, ex) != GGDM_OK) {
         fprintf(stderr, "ggdm %s: the text encoder failed (out of memory?)\n", CMD);
         free(out);
         out = NULL;
@@ -412,7 +411,6 @@ static float *encode_text(const nets *n, const char *prompt, int bs, const ggdm_
 done:
     free(ids);
     free(h);
-    free(ht);
     free(ws);
     return out;
 }

@@ -5,7 +5,6 @@
  */
 #include "ggdm/sd_guide.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "ggdm/dmath.h"
