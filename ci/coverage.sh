@@ -47,7 +47,12 @@ sh ci/run-unit.sh $tests >>"$log" 2>&1 || { echo "coverage: FAIL: unit tests (se
     { echo "coverage: FAIL: check_pth.py (see $log)"; status=1; }
 /usr/bin/python3 conformance/interop/check_runs.py "$B/ggdm" --stride 19 --skip authors >>"$log" 2>&1 ||
     { echo "coverage: FAIL: check_runs.py (see $log)"; status=1; }
-grep -E '^(unit|conformance|cli-errors|pth|runs): ' "$log" | sed 's/^/coverage: ran /'
+# the image experiment's command (ggdm image: faults, SIGINT, prompts, hostile input), with the interop venv's python
+if [ -x .venv-interop/bin/python ]; then
+    .venv-interop/bin/python ci/interop/image_runs.py "$B/ggdm" --stride 20 --max-seconds 600 >>"$log" 2>&1 ||
+        { echo "coverage: FAIL: image_runs.py (see $log)"; status=1; }
+fi
+grep -E '^(unit|conformance|cli-errors|pth|runs|image_runs): ' "$log" | sed 's/^/coverage: ran /'
 
 gcovr -r . --object-directory "$B" --filter 'ref/' --exclude 'ref/tests/' --exclude 'ref/bench/' \
     --json "$B/coverage.json" 2>"$B/gcovr.log" || { cat "$B/gcovr.log"; echo "coverage: FAIL: gcovr"; exit 1; }

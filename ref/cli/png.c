@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "png.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,18 @@
 #include "io.h"
 
 /* ---- checksums ---------------------------------------------------------------------------- */
+
+/* A message into the caller's buffer (cut to its size: a va_list keeps gcc's truncation
+ * analysis, which small test buffers trip on some targets, out of it). */
+static void set_err(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
 
 static uint32_t crc_table[256];
 static int crc_table_ready;
@@ -100,18 +113,18 @@ int ggdm_png_encode(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len
     *out = NULL;
     *len = 0;
     if (w <= 0 || h <= 0 || (long)w > GGDM_PNG_MAX_DIM || (long)h > GGDM_PNG_MAX_DIM) {
-        snprintf(err, errcap, "PNG: image size %d x %d refused (width and height must be 1 .. %ld)", w, h,
+        set_err(err, errcap, "PNG: image size %d x %d refused (width and height must be 1 .. %ld)", w, h,
                  (long)GGDM_PNG_MAX_DIM);
         return -1;
     }
     row = 1 + (size_t)w * 3u; /* filter byte + pixels; < 2^26 */
     if ((size_t)h > (SIZE_MAX / 4) / row) {
-        snprintf(err, errcap, "PNG: image size %d x %d too large for this machine's memory", w, h);
+        set_err(err, errcap, "PNG: image size %d x %d too large for this machine's memory", w, h);
         return -1;
     }
     raw = row * (size_t)h;
     if ((uint64_t)raw > GGDM_PNG_MAX_BYTES) {
-        snprintf(err, errcap, "PNG: image size %d x %d refused (%llu bytes of rows; at most %llu)", w, h,
+        set_err(err, errcap, "PNG: image size %d x %d refused (%llu bytes of rows; at most %llu)", w, h,
                  (unsigned long long)raw, (unsigned long long)GGDM_PNG_MAX_BYTES);
         return -1;
     }
@@ -120,7 +133,7 @@ int ggdm_png_encode(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len
     nidat = (zlen + IDAT_MAX - 1) / IDAT_MAX;
     total = 8 + 25 + zlen + 12 * nidat + 12;
     if (total < raw || total > SIZE_MAX / 2) {
-        snprintf(err, errcap, "PNG: image size %d x %d too large for this machine's memory", w, h);
+        set_err(err, errcap, "PNG: image size %d x %d too large for this machine's memory", w, h);
         return -1;
     }
     buf = (uint8_t *)malloc(total);
@@ -128,7 +141,7 @@ int ggdm_png_encode(const uint8_t *rgb, int w, int h, uint8_t **out, size_t *len
     if (!buf || !z) {
         free(buf);
         free(z);
-        snprintf(err, errcap, "PNG: out of memory encoding %d x %d (%zu bytes)", w, h, total);
+        set_err(err, errcap, "PNG: out of memory encoding %d x %d (%zu bytes)", w, h, total);
         return -1;
     }
 
@@ -200,7 +213,7 @@ int ggdm_png_save(const char *path, const uint8_t *rgb, int w, int h, char *err,
     char msg[256], *dir;
     const char *slash;
     if (ggdm_png_encode(rgb, w, h, &png, &len, msg, sizeof msg) != 0) {
-        snprintf(err, errcap, "%s: %s", path, msg);
+        set_err(err, errcap, "%s: %s", path, msg);
         return -1;
     }
     if (ggdm_io_write_file(path, png, len, err, errcap) != GGDM_OK) {
@@ -215,7 +228,7 @@ int ggdm_png_save(const char *path, const uint8_t *rgb, int w, int h, char *err,
         n = 1; /* "/x.png": the root */
     dir = (char *)malloc(n + 1);
     if (!dir) {
-        snprintf(err, errcap, "%s: out of memory", path);
+        set_err(err, errcap, "%s: out of memory", path);
         return -1;
     }
     if (slash)
@@ -224,7 +237,7 @@ int ggdm_png_save(const char *path, const uint8_t *rgb, int w, int h, char *err,
         dir[0] = '.';
     dir[n] = '\0';
     if (ggdm_io_sync_dir(dir) != 0) {
-        snprintf(err, errcap, "%s: written, but its folder %s could not be synced", path, dir);
+        set_err(err, errcap, "%s: written, but its folder %s could not be synced", path, dir);
         free(dir);
         return -1;
     }
