@@ -49,7 +49,7 @@ sh ci/run-unit.sh $tests >>"$log" 2>&1 || { echo "coverage: FAIL: unit tests (se
     { echo "coverage: FAIL: check_runs.py (see $log)"; status=1; }
 # the image experiment's command (ggdm image: faults, SIGINT, prompts, hostile input), with the interop venv's python
 if [ -x .venv-interop/bin/python ]; then
-    .venv-interop/bin/python ci/interop/image_runs.py "$B/ggdm" --stride 20 --max-seconds 600 >>"$log" 2>&1 ||
+    .venv-interop/bin/python ci/interop/image_runs.py "$B/ggdm" --stride 20 --max-seconds 600 --tiny-seconds 30 >>"$log" 2>&1 ||
         { echo "coverage: FAIL: image_runs.py (see $log)"; status=1; }
 fi
 grep -E '^(unit|conformance|cli-errors|pth|runs|image_runs): ' "$log" | sed 's/^/coverage: ran /'
